@@ -1,0 +1,222 @@
+import type { ContextMedium } from '../context/context-medium.js';
+import type { ImageSource } from '../images/image-source.js';
+
+/** Options every asynchronous method of the contract accepts, last. */
+export interface ActionOptions {
+  /** Cancels the call. A driver must stop work, remove what the call half-made, and reject. */
+  signal?: AbortSignal;
+}
+
+/** A progress report: `done` of `total` steps finished, and what happens now. */
+export type ProgressListener = (done: number, total: number, message: string) => void;
+
+/** {@link ActionOptions} for long actions, which report progress steps. */
+export interface ProgressOptions extends ActionOptions {
+  /** Receives `(done, total, message)` for each step of a long action. */
+  onProgress?: ProgressListener;
+  /** Receives one line for each hypervisor command the driver runs (the seed's `debug` event). */
+  onDebug?: (message: string) => void;
+}
+
+/**
+ * What a driver can do beyond the required minimum. Core checks these before
+ * calling the driver: an action whose capability is `false` rejects with
+ * `NOT_SUPPORTED` (-11) without reaching the driver, and the conformance suite
+ * skips the tests of that capability.
+ */
+export interface DriverCapabilities {
+  /** `setExecutionCap()` limits the VM's CPU share (implement {@link VmHandle.setExecutionCap}). */
+  readonly executionCap: boolean;
+  /** `pause()` / `resume()` freeze and thaw a running VM (implement `pause` and `resume`). */
+  readonly pause: boolean;
+  /** `hibernate()` saves the VM's memory to disk and `start()` restores it (implement `hibernate`). */
+  readonly hibernate: boolean;
+  /** `reset()` hard-resets a running VM (implement `reset`). */
+  readonly reset: boolean;
+  /**
+   * Properties reach the guest (implement `setProperty` / `getProperty`). Without it core still
+   * keeps properties in the session registry, so `setProperty`/`getProperty` work, but the guest
+   * cannot see them.
+   */
+  readonly guestProperties: boolean;
+  /**
+   * The VM's API port (guest port 80) is forwarded to a loopback port of the host, reported by
+   * {@link VmHandle.apiEndpoint}; core then probes it and fires `apiAvailable`/`apiUnavailable`.
+   */
+  readonly apiPortForwarding: boolean;
+}
+
+/**
+ * A probe's verdict on one hypervisor on this machine, in the terms of
+ * testcontainers' strategies: not applicable (`installed: false`), usable
+ * (`healthy: true`), or broken (`installed: true, healthy: false`, with a reason).
+ */
+export interface ProbeResult {
+  /** The hypervisor's programs are present. */
+  readonly installed: boolean;
+  /** It can run VMs now. A healthy but degraded hypervisor has a lower score and a `fix`. */
+  readonly healthy: boolean;
+  /** The hypervisor's version, as it reports it. */
+  readonly version?: string;
+  /**
+   * Preference among healthy drivers: higher wins. Conventions: 100 for hardware-accelerated
+   * hypervisors native to the platform, 50–90 for other accelerated ones, 10–40 for degraded
+   * (software emulation), 0 for simulated drivers that must never win by themselves.
+   */
+  readonly score: number;
+  /** Why it is not installed, not healthy, or degraded. */
+  readonly reason?: string;
+  /** What the user can do about {@link ProbeResult.reason}, as a command or a short instruction. */
+  readonly fix?: string;
+  /** Anything else the probe found (paths, URIs, flags), for `cvmweb detect --json`. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A hypervisor driver: what a driver package's factory returns.
+ *
+ * @example
+ * ```ts
+ * export function myDriver(options: MyOptions = {}): Driver {
+ *   return { name: 'my', capabilities: { … }, probe: (o) => probeMy(options, o), create: (o) => connectMy(options, o) };
+ * }
+ * ```
+ */
+export interface Driver {
+  /** A short lower-case identifier: `kvm`, `virtualbox`, `mock`. Used by `--driver` and `CVMWEB_DRIVER`. */
+  readonly name: string;
+  /** What the driver can do; constant for the driver's life. */
+  readonly capabilities: DriverCapabilities;
+  /**
+   * Finds out whether this hypervisor is usable here. Must be side-effect free, must not throw
+   * (report `installed: false` or `healthy: false` instead), and should finish in well under the
+   * detector's time box (5 s by default).
+   */
+  probe(options?: ActionOptions): Promise<ProbeResult>;
+  /**
+   * Connects to the hypervisor. Core calls it once per {@link Driver} and disposes the result
+   * when done; the runtime guard enforces both.
+   */
+  create(options?: ActionOptions): Promise<Hypervisor>;
+}
+
+/** The power state of a VM as the hypervisor reports it. */
+export type VmPowerState = 'poweroff' | 'running' | 'paused' | 'saved' | 'error';
+
+/** One VM of ours, as listed by {@link Hypervisor.listVms}. */
+export interface VmSummary {
+  /** The driver's stable identifier (a UUID, or the name when the hypervisor has no UUID). */
+  readonly id: string;
+  /** The hypervisor-side VM name ({@link VmSpec.name}). */
+  readonly name: string;
+  /** The session id recorded on the VM when it was created. */
+  readonly sessionId: string;
+  /** Its current power state. */
+  readonly state: VmPowerState;
+}
+
+/** Everything a driver needs to create a session's VM. All values are validated by core. */
+export interface VmSpec {
+  /** The session's id (a UUID). Drivers record it on the VM (metadata, guest property) to find it again. */
+  readonly sessionId: string;
+  /** The hypervisor-side VM name: `[a-z0-9-]` only, at most 63 characters, unique per session. */
+  readonly name: string;
+  /** Number of virtual CPUs (1–64). */
+  readonly cpus: number;
+  /** Memory in MiB (32–65536). */
+  readonly ram: number;
+  /** Size of the per-session scratch disk in MiB (0 for none, up to 2 TiB). */
+  readonly disk: number;
+  /** The initial execution cap in percent (1–100). */
+  readonly executionCap: number;
+  /** The boot image; call `resolve()` only if the driver boots a real image. */
+  readonly image: ImageSource;
+  /** A directory reserved for this VM's files; core removes it after {@link VmHandle.destroy}. */
+  readonly directory: string;
+}
+
+/** What `start()` gives the driver. */
+export interface StartSpec {
+  /** The user data passed to `start()`, placeholders already expanded. */
+  readonly userData: string;
+  /** The context medium built from the user data, in the format the image expects. */
+  readonly context: ContextMedium;
+}
+
+/** Where the VM's API is reachable from this host. */
+export interface ApiEndpoint {
+  /** The host address to connect to (normally `127.0.0.1`). */
+  readonly host: string;
+  /** The host port forwarded to the guest's port 80. */
+  readonly port: number;
+  /** The guest's own address, when known (the seed's `ip`). */
+  readonly guestIp?: string;
+}
+
+/**
+ * One VM, controlled through its driver. Core serialises calls per VM, so a
+ * driver never sees two calls on one handle at once. Every method rejects with
+ * a {@link HypervisorError} on failure; any other error is wrapped by core.
+ *
+ * Optional methods belong to a capability of {@link DriverCapabilities}; a
+ * driver that sets the capability must implement them.
+ */
+export interface VmHandle {
+  /** The driver's stable identifier of this VM. */
+  readonly id: string;
+  /** The hypervisor-side name ({@link VmSpec.name}). */
+  readonly name: string;
+  /** Reads the VM's current power state from the hypervisor. */
+  state(options?: ActionOptions): Promise<VmPowerState>;
+  /**
+   * Boots the VM with the given context medium, or restores it when it was hibernated
+   * (then the medium of the first boot stays). Resolves when the hypervisor says it runs.
+   */
+  start(spec: StartSpec, options?: ProgressOptions): Promise<void>;
+  /** Powers the VM off: a graceful ACPI shutdown for at most `timeoutMs`, then a hard power-off. */
+  stop(options?: ProgressOptions & { timeoutMs?: number }): Promise<void>;
+  /**
+   * Removes the VM and everything the driver made for it (disks, media, port rules, folders);
+   * never anything shared such as a cached base image. Must succeed on a VM in any state and
+   * be idempotent: removing a VM that is already gone resolves.
+   */
+  destroy(options?: ProgressOptions): Promise<void>;
+  /** Freezes a running VM (capability `pause`). */
+  pause?(options?: ActionOptions): Promise<void>;
+  /** Thaws a paused VM (capability `pause`). */
+  resume?(options?: ActionOptions): Promise<void>;
+  /** Saves a running or paused VM's memory and powers it off (capability `hibernate`). */
+  hibernate?(options?: ProgressOptions): Promise<void>;
+  /** Hard-resets a running VM (capability `reset`). */
+  reset?(options?: ActionOptions): Promise<void>;
+  /** Sets the CPU cap, 1–100 percent, live or for the next boot (capability `executionCap`). */
+  setExecutionCap?(cap: number, options?: ActionOptions): Promise<void>;
+  /** Writes a guest property (capability `guestProperties`). Keys are validated by core. */
+  setProperty?(key: string, value: string, options?: ActionOptions): Promise<void>;
+  /** Reads a guest property; `undefined` when unset (capability `guestProperties`). */
+  getProperty?(key: string, options?: ActionOptions): Promise<string | undefined>;
+  /** Where the API port is forwarded, while the VM runs (capability `apiPortForwarding`). */
+  apiEndpoint?(): ApiEndpoint | undefined;
+}
+
+/**
+ * A connected hypervisor: creates, finds, lists and removes the VMs this
+ * driver made for cvmweb. It must never list or touch a VM it did not create.
+ */
+export interface Hypervisor {
+  /** The driver's name. */
+  readonly name: string;
+  /** The hypervisor's version. */
+  readonly version: string;
+  /**
+   * Creates (defines, registers) a powered-off VM for `spec`. On failure or abort it removes
+   * whatever it made before rejecting: no half-made VM, disk, volume or port is left.
+   */
+  createVm(spec: VmSpec, options?: ProgressOptions): Promise<VmHandle>;
+  /** Finds one of our VMs by id; `undefined` when it does not exist. */
+  findVm(id: string, options?: ActionOptions): Promise<VmHandle | undefined>;
+  /** Lists every VM this driver created for cvmweb (on any session), and nothing else. */
+  listVms(options?: ActionOptions): Promise<VmSummary[]>;
+  /** Releases connections and child processes. Running VMs keep running. */
+  dispose(): Promise<void>;
+}
