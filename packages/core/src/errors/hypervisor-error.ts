@@ -1,4 +1,10 @@
-import { ErrorCode, type ErrorCodeName, type ErrorCodeValue, ErrorCodeNames, isErrorCode } from './error-code.js';
+import {
+  ErrorCode,
+  type ErrorCodeName,
+  ErrorCodeNames,
+  type ErrorCodeValue,
+  isErrorCode,
+} from './error-code.js';
 
 const brand = Symbol.for('@cvmweb/core/HypervisorError');
 

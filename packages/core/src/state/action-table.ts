@@ -27,8 +27,8 @@ export interface ActionRule {
   readonly onFailure: SessionStateValue | 'same';
 }
 
-const { Closed, Opening, Open, Starting, Started, Error, Paused } = SessionState;
-const withVm = [Open, Started, Paused, Error] as const;
+const { Closed, Opening, Open, Starting, Started, Error: Failed, Paused } = SessionState;
+const withVm = [Open, Started, Paused, Failed] as const;
 
 /**
  * The one table of legal actions. Actions of a session run one at a time, so
@@ -49,13 +49,13 @@ const withVm = [Open, Started, Paused, Error] as const;
  */
 export const actionTable: Readonly<Record<SessionAction, ActionRule>> = Object.freeze({
   open: { from: [Closed], via: Opening, to: Open, onFailure: Closed },
-  start: { from: [Open, Error], via: Starting, to: Started, onFailure: Error },
+  start: { from: [Open, Failed], via: Starting, to: Started, onFailure: Failed },
   pause: { from: [Started], to: Paused, onFailure: 'same' },
   resume: { from: [Paused], to: Started, onFailure: 'same' },
-  stop: { from: [Started, Paused, Error], to: Open, onFailure: 'same' },
+  stop: { from: [Started, Paused, Failed], to: Open, onFailure: 'same' },
   hibernate: { from: [Started, Paused], to: Open, onFailure: 'same' },
   reset: { from: [Started], to: Started, onFailure: 'same' },
-  close: { from: withVm, to: Closed, onFailure: Error },
+  close: { from: withVm, to: Closed, onFailure: Failed },
   setExecutionCap: { from: withVm, to: 'same', onFailure: 'same' },
   setProperty: { from: withVm, to: 'same', onFailure: 'same' },
   getProperty: { from: withVm, to: 'same', onFailure: 'same' },
@@ -70,7 +70,11 @@ export function isLegal(action: SessionAction, state: SessionStateValue): boolea
 }
 
 /** The state after `action` succeeds (`ok`) or fails, starting from `state`. */
-export function landingState(action: SessionAction, state: SessionStateValue, ok: boolean): SessionStateValue {
+export function landingState(
+  action: SessionAction,
+  state: SessionStateValue,
+  ok: boolean,
+): SessionStateValue {
   const rule = actionTable[action];
   const target = ok ? rule.to : rule.onFailure;
   return target === 'same' ? state : target;

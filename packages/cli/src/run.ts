@@ -1,0 +1,120 @@
+import { parseArgs } from 'node:util';
+import { isHypervisorError } from '@cvmweb/core';
+import type { CliIo } from './cli-io.js';
+import { detectCommand } from './commands/detect-command.js';
+import { imagesCommand } from './commands/images-command.js';
+import { sessionsCommand } from './commands/sessions-command.js';
+import { ExitCode } from './exit-codes.js';
+
+/** The text of `cvmweb --help`. */
+export const usage = `Usage: cvmweb <command> [options]
+
+Commands:
+  detect                 List the hypervisors found here and which one cvmweb would use
+  sessions               List the sessions in the registry
+  images list            List cached images
+  images pull <version>  Download and verify an image (a catalog version such as 1.3)
+  images prune           Remove cached images and partial downloads
+
+Options:
+  --json                 Machine-readable output (detect, sessions, images list)
+  --driver <name>        Use this driver (also: CVMWEB_DRIVER)
+  --state-dir <dir>      Session registry directory (also: CVMWEB_STATE_DIR)
+  --cache-dir <dir>      Image cache directory (also: CVMWEB_CACHE_DIR)
+  --catalog <file>       Extra image catalog (JSON array of entries)
+  --all                  images prune: remove every cached image
+  --keep <version>       images prune: keep this version (repeatable)
+  --debug                Print stack traces of failures
+  -h, --help             Show this help
+  -v, --version          Show the version
+
+Exit codes: 0 success, 1 failure (the message names the error code), 2 wrong usage,
+3 detect found no usable hypervisor.
+`;
+
+/**
+ * Runs the `cvmweb` command with `argv` (without the node and script paths)
+ * and returns its exit code. Failures print one line naming the cvmweb error
+ * code; stack traces only with `--debug`.
+ */
+export async function run(argv: readonly string[], io: CliIo, version = '0.0.0'): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    io.err(
+      `cvmweb: ${error instanceof Error ? error.message : String(error)}\nRun "cvmweb --help" for usage.\n`,
+    );
+    return ExitCode.USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(usage);
+    return ExitCode.OK;
+  }
+  if (values.version) {
+    io.out(`${version}\n`);
+    return ExitCode.OK;
+  }
+  const [command, ...rest] = positionals;
+  try {
+    switch (command) {
+      case 'detect':
+        return await detectCommand(io, {
+          json: values.json,
+          ...(values.driver ? { driver: values.driver } : {}),
+        });
+      case 'sessions':
+        return await sessionsCommand(io, {
+          json: values.json,
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+        });
+      case 'images':
+        return await imagesCommand(io, rest, {
+          json: values.json,
+          all: values.all,
+          keep: values.keep ?? [],
+          ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
+          ...(values.catalog ? { catalog: values.catalog } : {}),
+        });
+      case undefined:
+        io.err(usage);
+        return ExitCode.USAGE;
+      default:
+        io.err(`cvmweb: unknown command "${command}"\nRun "cvmweb --help" for usage.\n`);
+        return ExitCode.USAGE;
+    }
+  } catch (error) {
+    if (isHypervisorError(error)) {
+      if (error.codeName === 'INVALID_USAGE' && error.details['cli'] === true) {
+        io.err(`cvmweb: ${error.message}\nRun "cvmweb --help" for usage.\n`);
+        return ExitCode.USAGE;
+      }
+      io.err(`cvmweb: ${error.codeName} (${error.code}): ${error.message}\n`);
+    } else {
+      io.err(`cvmweb: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+    if (values.debug && error instanceof Error) io.err(`${error.stack ?? ''}\n`);
+    return ExitCode.FAILED;
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      driver: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'cache-dir': { type: 'string' },
+      catalog: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      keep: { type: 'string', multiple: true },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
+    },
+  });
+}

@@ -1,0 +1,365 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { ApiWatchTiming } from './api/api-watcher.js';
+import { type Clock, systemClock } from './clock/clock.js';
+import {
+  type Daemon,
+  type DaemonAccess,
+  daemonAccess,
+  defaultDaemonSettings,
+} from './daemon/daemon-contract.js';
+import { detect } from './detector/detect.js';
+import type { Detection } from './detector/detection.js';
+import type { ActionOptions, Driver } from './driver/driver.js';
+import { GuardedDriver, type GuardedHypervisor } from './driver/guarded-driver.js';
+import { HypervisorError } from './errors/hypervisor-error.js';
+import { TypedEmitter } from './events/typed-emitter.js';
+import { ImageCache } from './images/image-cache.js';
+import { defaultCacheDir, defaultStateDir } from './paths/default-paths.js';
+import { openSessionRegistry } from './registry/file-session-registry.js';
+import { hashSecret, type ScryptCost, verifySecret } from './registry/owner-secret.js';
+import type { SessionRecord } from './registry/session-record.js';
+import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './registry/session-registry.js';
+import { defaultRequirements } from './session/requirements.js';
+import { Session } from './session/session.js';
+import { deriveVmName, validateSessionName } from './session/session-names.js';
+import { SessionState } from './state/session-state.js';
+
+/** Options of {@link createCvmweb}. */
+export interface CvmwebOptions extends ActionOptions {
+  /** Use exactly this driver; no detection. */
+  driver?: Driver;
+  /** Candidates for detection when `driver` is not given. */
+  drivers?: readonly Driver[];
+  /** Name of the candidate to use (overrides detection and `CVMWEB_DRIVER`). */
+  prefer?: string;
+  /** Used when detection finds no usable driver (the mock driver, typically); {@link Cvmweb.fallback} says so. */
+  fallback?: Driver;
+  /** State directory (registry, VM files); default {@link defaultStateDir}. */
+  stateDir?: string;
+  /** The session registry; default a file registry in `stateDir`. */
+  registry?: SessionRegistry;
+  /** The image cache; default one in {@link defaultCacheDir}. */
+  images?: ImageCache;
+  /** Clock for delays and polls; default the system clock. */
+  clock?: Clock;
+  /** scrypt cost for new secrets; default N=16384, r=8, p=1. */
+  secretCost?: ScryptCost;
+  /** Timing of the API watch. */
+  apiTiming?: ApiWatchTiming;
+  /** Longest ACPI shutdown before `stop()` forces the power off. */
+  stopTimeoutMs?: number;
+  /** The daemon, when one runs in this process. */
+  daemon?: Daemon;
+  /** Environment for detection; default `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Options of {@link Cvmweb.requestSession}. */
+export interface RequestSessionOptions extends ActionOptions {
+  /** Who asks: `local` (default) or a page's origin. Sessions of one scope are invisible to others. */
+  scope?: string;
+}
+
+/** Events of the entry point. */
+export interface CvmwebEvents {
+  [event: string]: unknown[];
+  /** A session object came to life (requested or re-attached). */
+  session: [session: Session];
+}
+
+/**
+ * The entry point (seed: the plugin object): the chosen hypervisor, the
+ * session registry and the image cache composed. Create it with
+ * {@link createCvmweb}.
+ */
+export class Cvmweb extends TypedEmitter<CvmwebEvents> {
+  /** The detection that chose the driver (absent when a driver was given). */
+  readonly detection: Detection | undefined;
+  /** True when no real hypervisor was usable and the fallback driver runs. */
+  readonly fallback: boolean;
+  /** The session registry. */
+  readonly registry: SessionRegistry;
+  /** The image cache. */
+  readonly images: ImageCache;
+  readonly #guard: GuardedDriver;
+  readonly #hypervisor: GuardedHypervisor;
+  readonly #options: CvmwebOptions;
+  readonly #stateDir: string;
+  readonly #sessions = new Map<string, Session>();
+  readonly #requests = new Map<string, Promise<Session>>();
+  readonly #ownsRegistry: boolean;
+  #disposed = false;
+
+  /** @internal Use {@link createCvmweb}. */
+  constructor(init: {
+    guard: GuardedDriver;
+    hypervisor: GuardedHypervisor;
+    registry: SessionRegistry;
+    ownsRegistry: boolean;
+    images: ImageCache;
+    detection: Detection | undefined;
+    fallback: boolean;
+    stateDir: string;
+    options: CvmwebOptions;
+  }) {
+    super();
+    this.#guard = init.guard;
+    this.#hypervisor = init.hypervisor;
+    this.registry = init.registry;
+    this.#ownsRegistry = init.ownsRegistry;
+    this.images = init.images;
+    this.detection = init.detection;
+    this.fallback = init.fallback;
+    this.#stateDir = init.stateDir;
+    this.#options = init.options;
+  }
+
+  /** The hypervisor's driver name (seed: `hypervisorName`), e.g. `kvm`, `virtualbox`, `mock`. */
+  get hypervisorName(): string {
+    return this.#hypervisor.name;
+  }
+
+  /** The hypervisor's version (seed: `hypervisorVersion`). */
+  get hypervisorVersion(): string {
+    return this.#hypervisor.version;
+  }
+
+  /** The connected hypervisor behind the runtime guard. */
+  get hypervisor(): GuardedHypervisor {
+    return this.#hypervisor;
+  }
+
+  /** The state directory. */
+  get stateDir(): string {
+    return this.#stateDir;
+  }
+
+  /**
+   * Gets the session `name` (seed: `requestSession`). The first requester owns
+   * the name: its secret key is stored as a salted scrypt hash. Later requests
+   * must present the same key, or reject with `PASSWORD_DENIED` (-20) and learn
+   * nothing else. Concurrent requests of one new name create it once.
+   */
+  requestSession(name: string, secretKey: string, options: RequestSessionOptions = {}): Promise<Session> {
+    try {
+      this.#live();
+      validateSessionName(name);
+      if (typeof secretKey !== 'string' || secretKey.length === 0 || secretKey.length > 256) {
+        throw new HypervisorError('INVALID_USAGE', 'a secret key is a string of 1 to 256 characters', {
+          details: { field: 'secretKey' },
+        });
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const scope = options.scope ?? 'local';
+    const key = `${scope}\0${name}`;
+    // One request per name at a time, so two first requesters cannot both become owners.
+    const previous = this.#requests.get(key) ?? Promise.resolve(undefined);
+    const next = previous.catch(() => undefined).then(() => this.#request(scope, name, secretKey, options));
+    this.#requests.set(key, next);
+    void next
+      .catch(() => undefined)
+      .then(() => {
+        if (this.#requests.get(key) === next) this.#requests.delete(key);
+      });
+    return next;
+  }
+
+  async #request(scope: string, name: string, secretKey: string, options: ActionOptions): Promise<Session> {
+    const existing = this.registry.find(scope, name);
+    if (existing) {
+      if (!(await verifySecret(secretKey, existing.owner))) {
+        throw new HypervisorError('PASSWORD_DENIED', 'the secret key does not match this session');
+      }
+      return (await this.session(existing.id, options)) ?? this.#sessionFor(existing);
+    }
+    const now = (this.#options.clock ?? systemClock).now();
+    const record: SessionRecord = {
+      id: randomUUID(),
+      scope,
+      name,
+      vmName: deriveVmName(scope, name),
+      owner: await hashSecret(secretKey, this.#options.secretCost),
+      requirements: defaultRequirements,
+      properties: {},
+      daemon: defaultDaemonSettings,
+      executionCap: 100,
+      state: SessionState.Closed,
+      hibernated: false,
+      stoppedByUser: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.registry.put(record, options);
+    return this.#sessionFor(record);
+  }
+
+  /** The live session object of a record, made on first use. */
+  #sessionFor(record: SessionRecord): Session {
+    let session = this.#sessions.get(record.id);
+    if (!session) {
+      session = new Session(
+        {
+          hypervisor: this.#hypervisor,
+          registry: this.registry,
+          clock: this.#options.clock ?? systemClock,
+          vmRoot: join(this.#stateDir, 'vms'),
+          image: (version) => this.images.source(version),
+          ...(this.#options.apiTiming ? { apiTiming: this.#options.apiTiming } : {}),
+          ...(this.#options.stopTimeoutMs ? { stopTimeoutMs: this.#options.stopTimeoutMs } : {}),
+        },
+        record,
+      );
+      this.#sessions.set(record.id, session);
+      this.emit('session', session);
+    }
+    return session;
+  }
+
+  /**
+   * A session by id, without a secret: for trusted local callers (the daemon,
+   * the CLI, a privileged bridge origin). Attaches the driver's VM handle.
+   */
+  async session(id: string, options?: ActionOptions): Promise<Session | undefined> {
+    this.#live();
+    const record = this.registry.get(id);
+    if (!record) return undefined;
+    const known = this.#sessions.has(id);
+    const session = this.#sessionFor(record);
+    if (!known && record.vmId && record.driver === this.hypervisorName) {
+      session.attachVm(await this.#hypervisor.findVm(record.vmId, options));
+    }
+    return session;
+  }
+
+  /** Every session record, or those of one scope. */
+  sessions(scope?: string): SessionRecord[] {
+    const all = this.registry.list();
+    return scope === undefined ? all : all.filter((record) => record.scope === scope);
+  }
+
+  /**
+   * Access to the daemon (seed: `requestDaemonAccess`). Rejects with
+   * `NOT_IMPLEMENTED` (-100) when no daemon runs in this process.
+   */
+  async requestDaemonAccess(options: { privileged?: boolean } = {}): Promise<DaemonAccess> {
+    this.#live();
+    const { daemon } = this.#options;
+    if (!daemon) throw new HypervisorError('NOT_IMPLEMENTED', 'no daemon runs with this cvmweb instance');
+    return daemonAccess(daemon, options.privileged ?? false);
+  }
+
+  /**
+   * Compares the registry with the hypervisor after a restart (see
+   * {@link SessionRegistry.reconcile}), then brings live session objects up to
+   * date: a session whose VM vanished fires `error` and is `Closed`.
+   */
+  async reconcile(options?: ReconcileOptions): Promise<ReconcileReport> {
+    this.#live();
+    const report = await this.registry.reconcile(this.#hypervisor.inner, options);
+    for (const record of [...report.vanished, ...report.updated, ...report.rolledBack]) {
+      const session = this.#sessions.get(record.id);
+      const current = this.registry.get(record.id);
+      if (!session || !current) continue;
+      const vanished = report.vanished.includes(record);
+      session.adopt(
+        current,
+        vanished ? { message: 'the virtual machine disappeared from the hypervisor', code: -9 } : undefined,
+      );
+      if (current.vmId) session.attachVm(await this.#hypervisor.findVm(current.vmId, options));
+    }
+    return report;
+  }
+
+  /**
+   * Releases the driver connection and the registry lock. VMs keep running;
+   * a later process re-attaches to them through the registry.
+   */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const session of this.#sessions.values()) session.detach();
+    await this.#guard.dispose();
+    if (this.#ownsRegistry) await this.registry.close();
+  }
+
+  #live(): void {
+    if (this.#disposed) throw new HypervisorError('INVALID_STATE', 'this cvmweb instance was disposed');
+  }
+}
+
+/**
+ * Creates the entry point: picks the driver (the given one, or detection over
+ * `drivers`, or the fallback), connects to it through the runtime guard, and
+ * opens the session registry and the image cache.
+ *
+ * @example
+ * ```ts
+ * import { createCvmweb } from '@cvmweb/core';
+ * import { mock } from '@cvmweb/driver-mock';
+ *
+ * const cvmweb = await createCvmweb({ driver: mock(), stateDir: '/tmp/cvmweb-demo' });
+ * const session = await cvmweb.requestSession('my-session', 'secret');
+ * session.addEventListener('apiAvailable', (ip, url) => console.log('API at', url));
+ * await session.open({ cpus: 1, ram: 256 });
+ * await session.start('[cernvm]\nusers=user:users:s3cr3t');
+ * await session.close();
+ * await cvmweb.dispose();
+ * ```
+ */
+export async function createCvmweb(options: CvmwebOptions = {}): Promise<Cvmweb> {
+  let driver = options.driver;
+  let detection: Detection | undefined;
+  let fallback = false;
+  if (!driver) {
+    detection = await detect(options.drivers ?? [], {
+      ...(options.prefer ? { prefer: options.prefer } : {}),
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    driver = detection.winner?.driver;
+    if (!driver && options.fallback) {
+      driver = options.fallback;
+      fallback = true;
+    }
+    if (!driver) {
+      throw new HypervisorError('NOT_FOUND', 'no usable hypervisor was found', {
+        details: {
+          candidates: detection.candidates.map((c) => ({
+            name: c.name,
+            reason: c.rejected,
+            fix: c.probe.fix,
+          })),
+        },
+      });
+    }
+  }
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const guard = new GuardedDriver(driver);
+  const hypervisor = await guard.connect(options.signal ? { signal: options.signal } : undefined);
+  let registry = options.registry;
+  const ownsRegistry = !registry;
+  try {
+    registry ??= await openSessionRegistry({
+      directory: stateDir,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    await guard.dispose();
+    throw error;
+  }
+  const images = options.images ?? new ImageCache({ directory: join(defaultCacheDir(), 'images') });
+  return new Cvmweb({
+    guard,
+    hypervisor,
+    registry,
+    ownsRegistry,
+    images,
+    detection,
+    fallback,
+    stateDir,
+    options,
+  });
+}

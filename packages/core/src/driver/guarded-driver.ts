@@ -1,0 +1,237 @@
+import type { ErrorCodeName } from '../errors/error-code.js';
+import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import type {
+  ActionOptions,
+  ApiEndpoint,
+  Driver,
+  DriverCapabilities,
+  Hypervisor,
+  ProbeResult,
+  ProgressOptions,
+  StartSpec,
+  VmHandle,
+  VmPowerState,
+  VmSpec,
+  VmSummary,
+} from './driver.js';
+
+/** The VM operations core performs, with the capability each needs and the code a failure gets. */
+const operations = {
+  state: { code: 'QUERY' },
+  start: { code: 'CONTROL' },
+  stop: { code: 'CONTROL' },
+  destroy: { code: 'DELETE' },
+  pause: { code: 'CONTROL', capability: 'pause' },
+  resume: { code: 'CONTROL', capability: 'pause' },
+  hibernate: { code: 'CONTROL', capability: 'hibernate' },
+  reset: { code: 'CONTROL', capability: 'reset' },
+  setExecutionCap: { code: 'MODIFY', capability: 'executionCap' },
+  setProperty: { code: 'MODIFY', capability: 'guestProperties' },
+  getProperty: { code: 'QUERY', capability: 'guestProperties' },
+} as const satisfies Record<string, { code: ErrorCodeName; capability?: keyof DriverCapabilities }>;
+
+type Operation = keyof typeof operations;
+
+/**
+ * A VM handle as core uses it: every method exists; a method whose capability
+ * the driver lacks rejects with `NOT_SUPPORTED`; calls on one VM run one at a
+ * time; every failure is a {@link HypervisorError}.
+ */
+export interface GuardedVm {
+  readonly id: string;
+  readonly name: string;
+  state(options?: ActionOptions): Promise<VmPowerState>;
+  start(spec: StartSpec, options?: ProgressOptions): Promise<void>;
+  stop(options?: ProgressOptions & { timeoutMs?: number }): Promise<void>;
+  destroy(options?: ProgressOptions): Promise<void>;
+  pause(options?: ActionOptions): Promise<void>;
+  resume(options?: ActionOptions): Promise<void>;
+  hibernate(options?: ProgressOptions): Promise<void>;
+  reset(options?: ActionOptions): Promise<void>;
+  setExecutionCap(cap: number, options?: ActionOptions): Promise<void>;
+  setProperty(key: string, value: string, options?: ActionOptions): Promise<void>;
+  getProperty(key: string, options?: ActionOptions): Promise<string | undefined>;
+  apiEndpoint(): ApiEndpoint | undefined;
+}
+
+/** A connected hypervisor behind the runtime guard. */
+export interface GuardedHypervisor {
+  readonly name: string;
+  readonly version: string;
+  readonly capabilities: DriverCapabilities;
+  /** The driver's own object, for {@link SessionRegistry.reconcile} and diagnostics. */
+  readonly inner: Hypervisor;
+  createVm(spec: VmSpec, options?: ProgressOptions): Promise<GuardedVm>;
+  findVm(id: string, options?: ActionOptions): Promise<GuardedVm | undefined>;
+  listVms(options?: ActionOptions): Promise<VmSummary[]>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The runtime guard around a {@link Driver} (after kysely's `RuntimeDriver`):
+ * connects at most once however many callers ask at the same time, refuses use
+ * after {@link GuardedDriver.dispose} with `INVALID_STATE`, answers
+ * `NOT_SUPPORTED` uniformly for a missing capability, serialises calls per VM,
+ * turns any foreign error into a {@link HypervisorError} with the original as
+ * `cause`, and reports every call to `onDebug`.
+ */
+export class GuardedDriver {
+  readonly #driver: Driver;
+  readonly #onDebug: ((message: string) => void) | undefined;
+  #connecting: Promise<GuardedHypervisor> | undefined;
+  #disposed = false;
+
+  constructor(driver: Driver, options: { onDebug?: (message: string) => void } = {}) {
+    this.#driver = driver;
+    this.#onDebug = options.onDebug;
+  }
+
+  /** The driver's name. */
+  get name(): string {
+    return this.#driver.name;
+  }
+
+  /** The driver's capabilities. */
+  get capabilities(): DriverCapabilities {
+    return this.#driver.capabilities;
+  }
+
+  /** Runs the driver's probe; never throws (a failing probe is reported as unhealthy). */
+  async probe(options?: ActionOptions): Promise<ProbeResult> {
+    try {
+      return await this.#driver.probe(options);
+    } catch (error) {
+      return { installed: false, healthy: false, score: 0, reason: `probe failed: ${describe(error)}` };
+    }
+  }
+
+  /** Connects once; later and concurrent calls get the same connection. */
+  connect(options?: ActionOptions): Promise<GuardedHypervisor> {
+    if (this.#disposed) return Promise.reject(disposedError(this.name));
+    this.#connecting ??= this.#driver.create(options).then(
+      (inner) => this.#wrap(inner),
+      (error: unknown) => {
+        this.#connecting = undefined;
+        throw toHypervisorError(error, 'EXTERNAL', `cannot connect to ${this.name}`);
+      },
+    );
+    return this.#connecting;
+  }
+
+  /** Disposes the connection (if any). Running VMs keep running. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const connecting = this.#connecting;
+    this.#connecting = undefined;
+    const hypervisor = await connecting?.catch(() => undefined);
+    await hypervisor?.inner.dispose();
+  }
+
+  #wrap(inner: Hypervisor): GuardedHypervisor {
+    const name = this.name;
+    const capabilities = this.capabilities;
+    const queues = new Map<string, Promise<unknown>>();
+
+    const live = () => {
+      if (this.#disposed) throw disposedError(name);
+    };
+    const call = async <T>(
+      what: string,
+      code: ErrorCodeName,
+      signal: AbortSignal | undefined,
+      run: () => Promise<T>,
+    ) => {
+      live();
+      if (signal?.aborted) throw abortedError(what, signal.reason);
+      this.#onDebug?.(`${name}: ${what}`);
+      try {
+        return await run();
+      } catch (error) {
+        throw toHypervisorError(error, code, `${name}: ${what} failed`);
+      }
+    };
+    // Calls on one VM run one after another; the queue entry is dropped when idle so memory stays flat.
+    const serial = <T>(id: string, run: () => Promise<T>): Promise<T> => {
+      const previous = queues.get(id) ?? Promise.resolve();
+      const next = previous.then(run, run);
+      const tail = next.catch(() => undefined);
+      queues.set(id, tail);
+      void tail.then(() => {
+        if (queues.get(id) === tail) queues.delete(id);
+      });
+      return next;
+    };
+
+    const wrapVm = (vm: VmHandle): GuardedVm => {
+      const op = <T>(
+        operation: Operation,
+        options: ActionOptions | undefined,
+        run: () => Promise<T> | undefined,
+      ) => {
+        const rule: { code: ErrorCodeName; capability?: keyof DriverCapabilities } = operations[operation];
+        if (rule.capability && !capabilities[rule.capability]) {
+          return Promise.reject(
+            new HypervisorError('NOT_SUPPORTED', `the ${name} driver does not support ${operation}()`, {
+              details: { driver: name, operation, capability: rule.capability },
+            }),
+          );
+        }
+        return serial(vm.id, () =>
+          call(`${operation} ${vm.name}`, rule.code, options?.signal, async () => {
+            const pending = run();
+            if (!pending) {
+              throw new HypervisorError(
+                'NOT_IMPLEMENTED',
+                `the ${name} driver declares ${operation} but lacks it`,
+              );
+            }
+            return pending;
+          }),
+        );
+      };
+      return {
+        id: vm.id,
+        name: vm.name,
+        state: (o) => op('state', o, () => vm.state(o)),
+        start: (spec, o) => op('start', o, () => vm.start(spec, o)),
+        stop: (o) => op('stop', o, () => vm.stop(o)),
+        destroy: (o) => op('destroy', o, () => vm.destroy(o)),
+        pause: (o) => op('pause', o, () => vm.pause?.(o)),
+        resume: (o) => op('resume', o, () => vm.resume?.(o)),
+        hibernate: (o) => op('hibernate', o, () => vm.hibernate?.(o)),
+        reset: (o) => op('reset', o, () => vm.reset?.(o)),
+        setExecutionCap: (cap, o) => op('setExecutionCap', o, () => vm.setExecutionCap?.(cap, o)),
+        setProperty: (key, value, o) => op('setProperty', o, () => vm.setProperty?.(key, value, o)),
+        getProperty: (key, o) => op('getProperty', o, () => vm.getProperty?.(key, o)),
+        apiEndpoint: () =>
+          capabilities.apiPortForwarding && !this.#disposed ? vm.apiEndpoint?.() : undefined,
+      };
+    };
+
+    return {
+      name,
+      version: inner.version,
+      capabilities,
+      inner,
+      createVm: (spec, o) =>
+        call(`create ${spec.name}`, 'CREATE', o?.signal, () => inner.createVm(spec, o)).then(wrapVm),
+      findVm: (id, o) =>
+        call(`find ${id}`, 'QUERY', o?.signal, () => inner.findVm(id, o)).then((vm) =>
+          vm ? wrapVm(vm) : undefined,
+        ),
+      listVms: (o) => call('list', 'QUERY', o?.signal, () => inner.listVms(o)),
+      dispose: () => this.dispose(),
+    };
+  }
+}
+
+function disposedError(name: string): HypervisorError {
+  return new HypervisorError('INVALID_STATE', `the ${name} driver was disposed`, {
+    details: { driver: name },
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

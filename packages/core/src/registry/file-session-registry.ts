@@ -1,0 +1,436 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ActionOptions, Hypervisor } from '../driver/driver.js';
+import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { reconcile } from './reconcile.js';
+import { deepFreeze, nameKey, nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
+import type { SessionRecord } from './session-record.js';
+import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './session-registry.js';
+import { SESSION_ID_PATTERN, validateSessionRecord } from './validate-session-record.js';
+
+/** Options of {@link openSessionRegistry}. */
+export interface OpenSessionRegistryOptions extends ActionOptions {
+  /** The registry's directory; created (mode 0700) when missing, unless `readOnly`. */
+  directory: string;
+  /**
+   * Open a snapshot for reading only (`cvmweb sessions` while the service runs): no lock is
+   * taken, nothing on disk is changed, and `put`, `delete` and `reconcile` reject with `NOT_ALLOWED`.
+   * A missing directory reads as an empty registry.
+   */
+  readOnly?: boolean;
+  /**
+   * fsync each record file and the directory after every write (default `true`). `false` keeps
+   * writes atomic (a crash leaves the old or the new record) but a power loss may lose recent ones.
+   */
+  durable?: boolean;
+  /** Receives a message and details for each record file that was skipped because it is unreadable or invalid. */
+  onWarning?: (message: string, details: { file: string; cause: unknown }) => void;
+}
+
+/** The content of `registry.lock`. */
+interface LockContent {
+  pid: number;
+  startedAt: number;
+}
+
+const LOCK_FILE = 'registry.lock';
+const SESSIONS = 'sessions';
+/** A lock file that cannot be parsed is in the middle of being written for this long, then it is stale. */
+const UNREADABLE_LOCK_GRACE_MS = 5_000;
+/** Records read at once while loading. */
+const LOAD_CONCURRENCY = 32;
+
+/**
+ * Opens (creating when needed) the file session registry in `options.directory`:
+ *
+ * - `<directory>/sessions/<id>.json`: one JSON file per record, mode 0600, in a 0700 directory.
+ *   Each write goes to `<id>.json.<random>.tmp`, is fsynced (when `durable`), renamed over the
+ *   record, and the directory is fsynced, so a crash leaves the old or the new record, never a torn one.
+ * - `<directory>/registry.lock`: `{ pid, startedAt }`, created exclusively, so one process at a
+ *   time writes. A lock whose process is gone (or an unreadable lock older than a few seconds)
+ *   is stale and taken over.
+ *
+ * On open every record is loaded into memory (reads are synchronous afterwards, `find` is O(1));
+ * leftover `*.tmp` files of a crashed write are deleted; unparsable or invalid records are
+ * skipped and reported through `onWarning` (left on disk for inspection). Writes to one record
+ * run one at a time, in call order; writes to different records run concurrently.
+ *
+ * A PID reused by an unrelated live process makes a stale lock look alive: remove
+ * `registry.lock` by hand then.
+ *
+ * @throws HypervisorError `STILL_WORKING` (details `{ pid, directory }`) when another live
+ *   process holds the lock; `INVALID_USAGE` for a bad directory; `IO` when the directory or
+ *   the lock cannot be made or read; `CONTROL` (aborted) when `signal` fires.
+ *
+ * @example
+ * ```ts
+ * const registry = await openSessionRegistry({ directory: join(homedir(), '.cvmweb') });
+ * try { await registry.reconcile(hypervisor); } finally { await registry.close(); }
+ * ```
+ */
+export async function openSessionRegistry(options: OpenSessionRegistryOptions): Promise<SessionRegistry> {
+  if (typeof options?.directory !== 'string' || options.directory.length === 0) {
+    throw new HypervisorError('INVALID_USAGE', 'The session registry needs a directory', {
+      details: { field: 'directory' },
+    });
+  }
+  const directory = resolve(options.directory);
+  const readOnly = options.readOnly ?? false;
+  const durable = options.durable ?? true;
+  const { signal } = options;
+  const checkAbort = () => {
+    if (signal?.aborted) throw abortedError('Opening the session registry', signal.reason);
+  };
+  checkAbort();
+  const sessions = join(directory, SESSIONS);
+
+  let lock: LockContent | undefined;
+  if (!readOnly) {
+    try {
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      await mkdir(sessions, { recursive: true, mode: 0o700 });
+      await chmod(sessions, 0o700);
+    } catch (error) {
+      throw toHypervisorError(error, 'IO', `Could not create the session registry at ${directory}`, {
+        directory,
+      });
+    }
+    checkAbort();
+    lock = await acquireLock(directory, durable);
+  }
+  try {
+    checkAbort();
+    const index = new RecordIndex();
+    await loadRecords(sessions, index, readOnly, options.onWarning, signal);
+    checkAbort();
+    return new FileSessionRegistry(directory, sessions, index, readOnly, durable, lock);
+  } catch (error) {
+    if (lock) await releaseLock(directory, lock);
+    throw toHypervisorError(error, 'IO', `Could not load the session registry at ${directory}`, {
+      directory,
+    });
+  }
+}
+
+class FileSessionRegistry implements SessionRegistry {
+  readonly directory: string;
+  readonly #sessions: string;
+  readonly #index: RecordIndex;
+  readonly #readOnly: boolean;
+  readonly #durable: boolean;
+  readonly #lock: LockContent | undefined;
+  /** The last queued write of each record with writes in flight (entries removed when idle). */
+  readonly #queues = new Map<string, Promise<void>>();
+  /** `(scope, name)` keys claimed by puts in flight: key → owning id and count. */
+  readonly #reserved = new Map<string, { id: string; count: number }>();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    directory: string,
+    sessions: string,
+    index: RecordIndex,
+    readOnly: boolean,
+    durable: boolean,
+    lock: LockContent | undefined,
+  ) {
+    this.directory = directory;
+    this.#sessions = sessions;
+    this.#index = index;
+    this.#readOnly = readOnly;
+    this.#durable = durable;
+    this.#lock = lock;
+  }
+
+  list(): SessionRecord[] {
+    return this.#index.list();
+  }
+
+  get(id: string): SessionRecord | undefined {
+    return this.#index.get(id);
+  }
+
+  find(scope: string, name: string): SessionRecord | undefined {
+    return this.#index.find(scope, name);
+  }
+
+  async put(record: SessionRecord, options?: ActionOptions): Promise<void> {
+    this.#checkWritable('Writing a session record', options);
+    const { record: copy, json } = snapshotRecord(record);
+    const key = nameKey(copy.scope, copy.name);
+    const committed = this.#index.idOf(copy.scope, copy.name);
+    const reserved = this.#reserved.get(key);
+    if (committed !== undefined && committed !== copy.id) throw nameTakenError(copy, committed);
+    if (reserved !== undefined && reserved.id !== copy.id) throw nameTakenError(copy, reserved.id);
+    if (reserved) reserved.count++;
+    else this.#reserved.set(key, { id: copy.id, count: 1 });
+    try {
+      await this.#enqueue(copy.id, async () => {
+        await this.#writeFile(copy.id, json);
+        this.#index.set(copy);
+      });
+    } finally {
+      const entry = this.#reserved.get(key);
+      if (entry && --entry.count === 0) this.#reserved.delete(key);
+    }
+  }
+
+  async delete(id: string, options?: ActionOptions): Promise<void> {
+    this.#checkWritable('Deleting a session record', options);
+    if (typeof id !== 'string' || !SESSION_ID_PATTERN.test(id)) return;
+    await this.#enqueue(id, async () => {
+      const file = join(this.#sessions, `${id}.json`);
+      try {
+        await unlink(file);
+      } catch (error) {
+        if (!isErrno(error, 'ENOENT')) {
+          throw toHypervisorError(error, 'IO', `Could not delete session record ${id}`, { id, file });
+        }
+      }
+      if (this.#durable) await syncDirectory(this.#sessions);
+      this.#index.delete(id);
+    });
+  }
+
+  async reconcile(hypervisor: Hypervisor, options?: ReconcileOptions): Promise<ReconcileReport> {
+    this.#checkWritable('Reconciling the session registry', options);
+    return reconcile(this, hypervisor, options);
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#queues.values()]);
+      if (this.#lock) await releaseLock(this.directory, this.#lock);
+    })();
+    return this.#closing;
+  }
+
+  #checkWritable(what: string, options: ActionOptions | undefined): void {
+    if (this.#closed)
+      throw new HypervisorError('INVALID_STATE', `${what} failed: the session registry is closed`);
+    if (this.#readOnly) {
+      throw new HypervisorError('NOT_ALLOWED', `${what} failed: the session registry was opened read-only`, {
+        details: { directory: this.directory },
+      });
+    }
+    if (options?.signal?.aborted) throw abortedError(what, options.signal.reason);
+  }
+
+  /** Runs `task` after every earlier write of record `id`. A write, once started, is never interrupted. */
+  #enqueue(id: string, task: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(id, tail);
+    void tail.then(() => {
+      if (this.#queues.get(id) === tail) this.#queues.delete(id);
+    });
+    return run;
+  }
+
+  async #writeFile(id: string, json: string): Promise<void> {
+    const file = join(this.#sessions, `${id}.json`);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      const handle = await open(tmp, 'wx', 0o600);
+      try {
+        await handle.writeFile(json, 'utf8');
+        if (this.#durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, file);
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      throw toHypervisorError(error, 'IO', `Could not write session record ${id}`, { id, file });
+    }
+    if (this.#durable) await syncDirectory(this.#sessions);
+  }
+}
+
+/** Loads every `*.json` record of `sessions` into `index`; deletes `*.tmp` leftovers unless `readOnly`. */
+async function loadRecords(
+  sessions: string,
+  index: RecordIndex,
+  readOnly: boolean,
+  onWarning: OpenSessionRegistryOptions['onWarning'],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(sessions);
+  } catch (error) {
+    if (readOnly && isErrno(error, 'ENOENT')) return;
+    throw error;
+  }
+  const warn = (message: string, file: string, cause: unknown) => {
+    try {
+      onWarning?.(message, { file, cause });
+    } catch {
+      // A listener's failure must not make the registry unusable.
+    }
+  };
+  const loaded: SessionRecord[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      if (signal?.aborted) return;
+      const name = names[next++] as string;
+      const file = join(sessions, name);
+      if (name.endsWith('.tmp')) {
+        if (!readOnly) await unlink(file).catch(() => undefined);
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await readFile(file, 'utf8'));
+      } catch (error) {
+        if (isErrno(error, 'ENOENT')) continue; // deleted by the writer while a read-only reader loads
+        warn(`Skipped unreadable session record ${file}`, file, error);
+        continue;
+      }
+      try {
+        const record = validateSessionRecord(parsed);
+        if (`${record.id}.json` !== name) {
+          throw new HypervisorError('INVALID_USAGE', `its id ${record.id} does not match its file name`, {
+            details: { field: 'id' },
+          });
+        }
+        loaded.push(record);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        warn(`Skipped invalid session record ${file}: ${reason}`, file, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, names.length) }, worker));
+  loaded.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  for (const record of loaded) {
+    const holder = index.find(record.scope, record.name);
+    if (holder) {
+      warn(
+        `Skipped session record ${record.id}: scope ${record.scope} already has a session named "${record.name}" (${holder.id})`,
+        join(sessions, `${record.id}.json`),
+        undefined,
+      );
+      continue;
+    }
+    index.set(deepFreeze(record));
+  }
+}
+
+/** Takes `<directory>/registry.lock`, taking over a stale one. */
+async function acquireLock(directory: string, durable: boolean): Promise<LockContent> {
+  const file = join(directory, LOCK_FILE);
+  const mine: LockContent = { pid: process.pid, startedAt: Date.now() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(file, 'wx', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(mine), 'utf8');
+        if (durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return mine;
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST') || attempt >= 3) {
+        throw toHypervisorError(error, 'IO', `Could not lock the session registry at ${directory}`, {
+          directory,
+          file,
+        });
+      }
+    }
+    const holder = await readLock(file);
+    if (holder === 'gone') continue;
+    if (holder === 'unreadable') {
+      const age = await stat(file).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => Number.POSITIVE_INFINITY,
+      );
+      if (age < UNREADABLE_LOCK_GRACE_MS) {
+        throw new HypervisorError(
+          'STILL_WORKING',
+          `The session registry at ${directory} is being locked by another process`,
+          {
+            details: { directory },
+          },
+        );
+      }
+    } else if (isAlive(holder.pid)) {
+      throw new HypervisorError(
+        'STILL_WORKING',
+        `The session registry at ${directory} is in use by process ${holder.pid}`,
+        { details: { pid: holder.pid, directory } },
+      );
+    }
+    // Stale: its process is gone. Remove it and try again.
+    await unlink(file).catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) {
+        throw toHypervisorError(error, 'IO', `Could not remove the stale lock ${file}`, { directory, file });
+      }
+    });
+  }
+}
+
+/** Removes the lock file if it still holds `lock` (a process that took it over keeps its own). */
+async function releaseLock(directory: string, lock: LockContent): Promise<void> {
+  const file = join(directory, LOCK_FILE);
+  const holder = await readLock(file);
+  if (typeof holder === 'object' && holder.pid === lock.pid && holder.startedAt === lock.startedAt) {
+    await unlink(file).catch(() => undefined);
+  }
+}
+
+async function readLock(file: string): Promise<LockContent | 'gone' | 'unreadable'> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return isErrno(error, 'ENOENT') ? 'gone' : 'unreadable';
+  }
+  try {
+    const value = JSON.parse(text) as Partial<LockContent>;
+    if (Number.isInteger(value.pid) && (value.pid as number) > 0 && typeof value.startedAt === 'number') {
+      return { pid: value.pid as number, startedAt: value.startedAt };
+    }
+  } catch {
+    // fall through
+  }
+  return 'unreadable';
+}
+
+/** True when process `pid` exists (`EPERM`: it exists but belongs to another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return isErrno(error, 'EPERM');
+  }
+}
+
+/** fsyncs a directory so a rename or unlink in it is durable. Platforms that cannot (Windows) are skipped. */
+async function syncDirectory(directory: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(directory, 'r');
+    await handle.sync();
+  } catch (error) {
+    if (!isErrno(error, 'EISDIR') && !isErrno(error, 'EPERM') && !isErrno(error, 'EINVAL')) {
+      throw toHypervisorError(error, 'IO', `Could not sync directory ${directory}`, { directory });
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+
+function isErrno(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
+}

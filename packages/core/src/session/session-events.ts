@@ -1,0 +1,70 @@
+import type { SessionStateValue } from '../state/session-state.js';
+
+/** Arguments of the seed's `<action>Error` events: a message for people and the numeric code. */
+export type ActionErrorArgs = [message: string, code: number];
+
+/**
+ * The typed events of a session: the seed's Appendix B, with its names and
+ * argument orders, plus `reset`, `resetError` and `stateChanged`.
+ */
+export interface SessionEvents {
+  [event: string]: unknown[];
+  /** `open()` finished: the VM exists. */
+  open: [];
+  /** `start()` finished: the VM runs. */
+  start: [];
+  /** `close()` finished: the VM and its files are gone. */
+  close: [];
+  /** `pause()` finished. */
+  pause: [];
+  /** `resume()` finished. */
+  resume: [];
+  /** `stop()` finished: the VM is powered off. */
+  stop: [];
+  /** `hibernate()` finished: the VM's memory is saved and it is off. */
+  hibernate: [];
+  /** `reset()` finished. */
+  reset: [];
+  /** `open()` failed. */
+  openError: ActionErrorArgs;
+  /** `start()` failed. */
+  startError: ActionErrorArgs;
+  /** `close()` failed. */
+  closeError: ActionErrorArgs;
+  /** `pause()` failed. */
+  pauseError: ActionErrorArgs;
+  /** `resume()` failed. */
+  resumeError: ActionErrorArgs;
+  /** `stop()` failed. */
+  stopError: ActionErrorArgs;
+  /** `hibernate()` failed. */
+  hibernateError: ActionErrorArgs;
+  /** `reset()` failed. */
+  resetError: ActionErrorArgs;
+  /** A step of a long action: `done` of `total` steps, and what happens now. */
+  progress: [done: number, total: number, message: string];
+  /**
+   * Any failure, including ones no action reported (a VM that vanished, a crash found by
+   * reconcile). `category` is the action's name, or `'session'`.
+   */
+  error: [message: string, code: number, category: string];
+  /** The VM's API answers: the guest's address and the URL to reach it from this host. */
+  apiAvailable: [ip: string, apiURL: string];
+  /** The VM's API stopped answering. */
+  apiUnavailable: [];
+  /** One line about what happens inside (each hypervisor command). */
+  debug: [message: string];
+  /** The session's state changed (not in the seed; every transition fires it exactly once). */
+  stateChanged: [state: SessionStateValue, previous: SessionStateValue];
+}
+
+/** The names of the seed's `<action>Error` events, by action. */
+export type ActionErrorEvent =
+  | 'openError'
+  | 'startError'
+  | 'closeError'
+  | 'pauseError'
+  | 'resumeError'
+  | 'stopError'
+  | 'hibernateError'
+  | 'resetError';

@@ -1,0 +1,636 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ApiWatchTiming, watchApi } from '../api/api-watcher.js';
+import type { Clock } from '../clock/clock.js';
+import { buildContextMedium, MAX_USER_DATA_BYTES } from '../context/build-context-medium.js';
+import type { ContextMedium } from '../context/context-medium.js';
+import { expandPlaceholders } from '../context/expand-placeholders.js';
+import { validateDaemonSettings } from '../daemon/daemon-contract.js';
+import type { ActionOptions } from '../driver/driver.js';
+import type { GuardedHypervisor, GuardedVm } from '../driver/guarded-driver.js';
+import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { TypedEmitter } from '../events/typed-emitter.js';
+import type { ImageSource } from '../images/image-source.js';
+import type { DaemonSettings, Requirements, SessionRecord } from '../registry/session-record.js';
+import type { SessionRegistry } from '../registry/session-registry.js';
+import { assertLegal, landingState, type SessionAction } from '../state/action-table.js';
+import { sessionStateForPower } from '../state/power-state.js';
+import { SessionState, type SessionStateValue } from '../state/session-state.js';
+import { validateExecutionCap, validateRequirements } from './requirements.js';
+import type { ActionErrorEvent, SessionEvents } from './session-events.js';
+import { validatePropertyKey, validatePropertyValue } from './session-names.js';
+
+/** Options of a session action. */
+export interface SessionActionOptions extends ActionOptions {
+  /**
+   * Who asks. `user` (the default) marks a `stop()`/`close()` as the user's own decision, so the
+   * daemon will not restart the VM without `DF_AUTOSTART`; the daemon passes `daemon`.
+   */
+  initiator?: 'user' | 'daemon';
+}
+
+/** Options of {@link Session.start}. */
+export interface StartOptions extends SessionActionOptions {
+  /** Values for `${name}` / `${name:default}` placeholders in the user data. */
+  values?: Readonly<Record<string, string>>;
+}
+
+/** What a session needs from the entry point that made it. @internal */
+export interface SessionContext {
+  readonly hypervisor: GuardedHypervisor;
+  readonly registry: SessionRegistry;
+  readonly clock: Clock;
+  /** Directory under which each VM gets its own directory. */
+  readonly vmRoot: string;
+  readonly image: (version: string) => ImageSource;
+  readonly apiTiming?: ApiWatchTiming;
+  readonly stopTimeoutMs?: number;
+}
+
+interface Queued {
+  readonly run: () => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
+/**
+ * One computation session (seed: the session object): a VM owned by whoever
+ * requested the name first, driven through the seed's functions, observed
+ * through the seed's events.
+ *
+ * Decisions where the seed is vague:
+ * - Every function returns a promise that settles when the action has finished
+ *   (the seed returned 1 and fired an event later; both the promise and the
+ *   event happen here).
+ * - Actions of one session run one at a time, in call order: a call made while
+ *   another runs waits its turn, and is checked against the state when its turn
+ *   comes. So `open(); start(data)` without awaiting works.
+ * - An action not legal in the current state rejects with `INVALID_STATE` (-8)
+ *   and changes nothing; bad arguments reject with `INVALID_USAGE` (-99) at call
+ *   time. Neither fires an event (the seed returned them as codes). A failure of
+ *   the hypervisor fires `<action>Error(message, code)` and `error(message, code, action)`.
+ * - A hibernated session is `Open` with {@link Session.hibernated} `true`; `start()` restores it.
+ * - `getProperty` of an unset property gives `''`.
+ * - An action aborted by its signal rejects with `CONTROL` (-3) and `aborted: true`; while
+ *   still queued it changes nothing, while running the driver rolls back what it made.
+ */
+export class Session extends TypedEmitter<SessionEvents> {
+  readonly #context: SessionContext;
+  #record: SessionRecord;
+  #vm: GuardedVm | undefined;
+  #queue: Queued[] = [];
+  #running = false;
+  #apiWatch: AbortController | undefined;
+  #ip = '';
+  #apiURL = '';
+
+  /** @internal Made by the entry point's `requestSession()`. */
+  constructor(context: SessionContext, record: SessionRecord) {
+    super();
+    this.#context = context;
+    this.#record = record;
+  }
+
+  /** The session's stable id. */
+  get id(): string {
+    return this.#record.id;
+  }
+  /** The name given to `requestSession()`. */
+  get name(): string {
+    return this.#record.name;
+  }
+  /** Who the session belongs to: `local`, or a page's origin. */
+  get scope(): string {
+    return this.#record.scope;
+  }
+  /** The hypervisor-side VM name derived from the name. */
+  get vmName(): string {
+    return this.#record.vmName;
+  }
+  /** The state (seed Appendix D). */
+  get state(): SessionStateValue {
+    return this.#record.state;
+  }
+  /** The VM's memory is saved; `start()` restores it. */
+  get hibernated(): boolean {
+    return this.#record.hibernated;
+  }
+  /** An action is running or queued. */
+  get busy(): boolean {
+    return this.#running || this.#queue.length > 0;
+  }
+  /** Virtual CPUs. */
+  get cpus(): number {
+    return this.#record.requirements.cpus;
+  }
+  /** Memory, MiB. */
+  get ram(): number {
+    return this.#record.requirements.ram;
+  }
+  /** Scratch disk, MiB. */
+  get disk(): number {
+    return this.#record.requirements.disk;
+  }
+  /** Image version. */
+  get version(): string {
+    return this.#record.requirements.version;
+  }
+  /** The execution cap, percent. */
+  get executionCap(): number {
+    return this.#record.executionCap;
+  }
+  /** The guest's IP address once the API answered, else `''`. */
+  get ip(): string {
+    return this.#ip;
+  }
+  /** The URL of the VM's API from this host once it answered, else `''`. */
+  get apiURL(): string {
+    return this.#apiURL;
+  }
+  /** The display's host and port; `''` (no driver offers a display yet). */
+  get rdpURL(): string {
+    return '';
+  }
+  /** The daemon controls this session. */
+  get daemonControlled(): boolean {
+    return this.#record.daemon.controlled;
+  }
+  /** Execution cap while the user is active (0: pause or hibernate). */
+  get daemonMinCap(): number {
+    return this.#record.daemon.minCap;
+  }
+  /** Execution cap while the user is idle. */
+  get daemonMaxCap(): number {
+    return this.#record.daemon.maxCap;
+  }
+  /** `DF_*` bits. */
+  get daemonFlags(): number {
+    return this.#record.daemon.flags;
+  }
+  /** The user last stopped or closed the session by hand. */
+  get stoppedByUser(): boolean {
+    return this.#record.stoppedByUser;
+  }
+  /** A snapshot of the persisted record. */
+  get record(): SessionRecord {
+    return this.#record;
+  }
+
+  /** Creates the VM with `requirements` (seed defaults for missing fields). Fires `open` / `openError`. */
+  open(requirements?: Partial<Requirements>, options?: SessionActionOptions): Promise<void> {
+    let checked: Requirements;
+    try {
+      checked = validateRequirements(requirements);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#act('open', options, async (signal) => {
+      const { hypervisor } = this.#context;
+      const directory = this.#vmDirectory();
+      await this.#save({
+        requirements: checked,
+        state: SessionState.Opening,
+        hibernated: false,
+        pending: this.#pending('open'),
+      });
+      this.#progress(0, 1, 'Creating the virtual machine');
+      try {
+        await mkdir(directory, { recursive: true, mode: 0o700 });
+        const vm = await hypervisor.createVm(
+          {
+            sessionId: this.id,
+            name: this.vmName,
+            cpus: checked.cpus,
+            ram: checked.ram,
+            disk: checked.disk,
+            executionCap: this.executionCap,
+            image: this.#context.image(checked.version),
+            directory,
+          },
+          this.#driverOptions(signal),
+        );
+        this.#vm = vm;
+        await this.#save({
+          vmId: vm.id,
+          driver: hypervisor.name,
+          state: SessionState.Open,
+          pending: undefined,
+        });
+      } catch (error) {
+        await rm(directory, { recursive: true, force: true }).catch(() => undefined);
+        await this.#save({
+          state: SessionState.Closed,
+          vmId: undefined,
+          driver: undefined,
+          pending: undefined,
+        });
+        throw error;
+      }
+      this.#progress(1, 1, 'Virtual machine created');
+    });
+  }
+
+  /**
+   * Boots the VM with `userData` (or restores it when hibernated). Placeholders
+   * `${name}` and `${name:default}` are expanded from `options.values`. Fires `start` / `startError`.
+   */
+  start(userData = '', options?: StartOptions): Promise<void> {
+    if (typeof userData !== 'string' || Buffer.byteLength(userData) > MAX_USER_DATA_BYTES) {
+      return Promise.reject(
+        new HypervisorError(
+          'INVALID_USAGE',
+          `user data is a string of at most ${MAX_USER_DATA_BYTES} bytes`,
+          {
+            details: { field: 'userData' },
+          },
+        ),
+      );
+    }
+    const expanded = expandPlaceholders(userData, options?.values ?? {});
+    return this.#act('start', options, async (signal) => {
+      const vm = await this.#requireVm(signal);
+      const restoring = this.#record.hibernated;
+      await this.#save({
+        state: SessionState.Starting,
+        userData: expanded,
+        stoppedByUser: false,
+        pending: this.#pending('start'),
+      });
+      const total = restoring ? 1 : 2;
+      try {
+        let context: ContextMedium | undefined;
+        if (!restoring) {
+          this.#progress(0, total, 'Writing the user data medium');
+          context = await buildContextMedium({
+            format: this.#context.image(this.version).context,
+            userData: expanded,
+            directory: this.#vmDirectory(),
+            instanceId: this.id,
+            hostname: this.vmName,
+            signal,
+          });
+        }
+        this.#progress(
+          total - 1,
+          total,
+          restoring ? 'Restoring the virtual machine' : 'Booting the virtual machine',
+        );
+        await vm.start(
+          {
+            userData: expanded,
+            context: context ?? { format: this.#context.image(this.version).context, path: '', size: 0 },
+          },
+          this.#driverOptions(signal),
+        );
+      } catch (error) {
+        await this.#save({ state: SessionState.Error, pending: undefined });
+        throw error;
+      }
+      await this.#save({ state: SessionState.Started, hibernated: false, pending: undefined });
+      this.#progress(total, total, 'Virtual machine running');
+      this.#watchApi();
+    });
+  }
+
+  /** Freezes the running VM. Fires `pause` / `pauseError`. */
+  pause(options?: SessionActionOptions): Promise<void> {
+    return this.#simple('pause', options, (vm, o) => vm.pause(o));
+  }
+
+  /** Thaws the paused VM. Fires `resume` / `resumeError`. */
+  resume(options?: SessionActionOptions): Promise<void> {
+    return this.#simple('resume', options, (vm, o) => vm.resume(o));
+  }
+
+  /** Hard-resets the running VM. Fires `reset` / `resetError`. */
+  reset(options?: SessionActionOptions): Promise<void> {
+    return this.#simple('reset', options, (vm, o) => vm.reset(o));
+  }
+
+  /** Powers the VM off (ACPI first, then forced). Fires `stop` / `stopError`. */
+  stop(options?: SessionActionOptions): Promise<void> {
+    return this.#simple(
+      'stop',
+      options,
+      (vm, o) =>
+        vm.stop({ ...o, ...(this.#context.stopTimeoutMs ? { timeoutMs: this.#context.stopTimeoutMs } : {}) }),
+      { hibernated: false, stoppedByUser: (options?.initiator ?? 'user') === 'user' },
+    );
+  }
+
+  /** Saves the VM's memory and powers it off; `start()` restores it. Fires `hibernate` / `hibernateError`. */
+  hibernate(options?: SessionActionOptions): Promise<void> {
+    return this.#simple('hibernate', options, (vm, o) => vm.hibernate(o), { hibernated: true });
+  }
+
+  /** Removes the VM and everything made for it; the session stays owned and can be opened again. Fires `close` / `closeError`. */
+  close(options?: SessionActionOptions): Promise<void> {
+    return this.#act('close', options, async (signal) => {
+      this.#stopApiWatch();
+      await this.#save({ pending: this.#pending('close') });
+      this.#progress(0, 2, 'Removing the virtual machine');
+      try {
+        const vm =
+          this.#vm ??
+          (this.#record.vmId ? await this.#context.hypervisor.findVm(this.#record.vmId) : undefined);
+        await vm?.destroy(this.#driverOptions(signal));
+        this.#progress(1, 2, 'Removing session files');
+        await rm(this.#vmDirectory(), { recursive: true, force: true });
+      } catch (error) {
+        await this.#save({ state: SessionState.Error, pending: undefined });
+        throw error;
+      }
+      this.#vm = undefined;
+      await this.#save({
+        state: SessionState.Closed,
+        vmId: undefined,
+        driver: undefined,
+        hibernated: false,
+        pending: undefined,
+        stoppedByUser: (options?.initiator ?? 'user') === 'user',
+      });
+      this.#progress(2, 2, 'Session closed');
+    });
+  }
+
+  /** Sets the execution cap, 1–100 percent (seed: returns 0; here resolves). */
+  setExecutionCap(cap: number, options?: SessionActionOptions): Promise<void> {
+    let checked: number;
+    try {
+      checked = validateExecutionCap(cap);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#act('setExecutionCap', options, async (signal) => {
+      await (await this.#requireVm(signal)).setExecutionCap(checked, { signal });
+      await this.#save({ executionCap: checked });
+    });
+  }
+
+  /**
+   * Sets a property. It is kept in the session registry, and reaches the guest
+   * when the driver has the `guestProperties` capability.
+   */
+  setProperty(name: string, value: string, options?: SessionActionOptions): Promise<void> {
+    let key: string;
+    let checked: string;
+    try {
+      key = validatePropertyKey(name);
+      checked = validatePropertyValue(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#act('setProperty', options, async (signal) => {
+      if (this.#context.hypervisor.capabilities.guestProperties) {
+        await (await this.#requireVm(signal)).setProperty(key, checked, { signal });
+      }
+      await this.#save({ properties: { ...this.#record.properties, [key]: checked } });
+    });
+  }
+
+  /** Reads a property: the guest's value when the driver can read it, else the stored one; `''` when unset. */
+  getProperty(name: string, options?: SessionActionOptions): Promise<string> {
+    let key: string;
+    try {
+      key = validatePropertyKey(name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#act('getProperty', options, async (signal) => {
+      if (this.#context.hypervisor.capabilities.guestProperties) {
+        const value = await (await this.#requireVm(signal)).getProperty(key, { signal });
+        if (value !== undefined) return value;
+      }
+      return this.#record.properties[key] ?? '';
+    });
+  }
+
+  /**
+   * Changes the daemon fields (`daemonControlled`, `daemonMinCap`, `daemonMaxCap`,
+   * `daemonFlags`), validated and persisted. Legal in every state.
+   */
+  async setDaemonSettings(change: Partial<DaemonSettings>, options?: ActionOptions): Promise<void> {
+    const next = validateDaemonSettings(change, this.#record.daemon);
+    await this.#save({ daemon: next }, options);
+  }
+
+  /**
+   * Reads the VM's power state from the hypervisor and adopts it when it
+   * changed behind the session's back (the guest shut itself down, someone used
+   * the hypervisor's own tools). A vanished VM closes the session with an
+   * `error` event. Queued like every action.
+   */
+  refresh(options?: ActionOptions): Promise<SessionStateValue> {
+    return this.#enqueue(options?.signal, async () => {
+      const { vmId } = this.#record;
+      if (!vmId) return this.state;
+      const vm = this.#vm ?? (await this.#context.hypervisor.findVm(vmId, options));
+      const from = this.state;
+      if (!vm) {
+        this.#stopApiWatch();
+        await this.#save({
+          state: SessionState.Closed,
+          vmId: undefined,
+          driver: undefined,
+          hibernated: false,
+        });
+        this.emit('error', 'the virtual machine disappeared from the hypervisor', -9, 'session');
+        return this.state;
+      }
+      this.#vm = vm;
+      const truth = sessionStateForPower(await vm.state(options));
+      if (truth.state !== from || truth.hibernated !== this.hibernated) {
+        await this.#save(truth);
+        if (truth.state === SessionState.Started) this.#watchApi();
+        else this.#stopApiWatch();
+      }
+      return this.state;
+    });
+  }
+
+  /** @internal Adopts a record changed by the registry (reconcile) and tells listeners. */
+  adopt(record: SessionRecord, reason?: { message: string; code: number }): void {
+    const from = this.state;
+    this.#record = record;
+    if (!record.vmId) this.#vm = undefined;
+    if (record.state !== SessionState.Started) this.#stopApiWatch();
+    else this.#watchApi();
+    if (record.state !== from) this.emit('stateChanged', record.state, from);
+    if (reason) this.emit('error', reason.message, reason.code, 'session');
+  }
+
+  /** @internal Stops background work (API watch) without touching the VM. */
+  detach(): void {
+    this.#stopApiWatch();
+  }
+
+  #simple(
+    action: 'pause' | 'resume' | 'reset' | 'stop' | 'hibernate',
+    options: SessionActionOptions | undefined,
+    run: (vm: GuardedVm, options: ActionOptions) => Promise<void>,
+    extra: Partial<SessionRecord> = {},
+  ): Promise<void> {
+    return this.#act(action, options, async (signal) => {
+      const vm = await this.#requireVm(signal);
+      const from = this.state;
+      if (action !== 'reset') this.#stopApiWatch();
+      await this.#save({ pending: this.#pending(action) });
+      try {
+        await run(vm, this.#driverOptions(signal));
+      } catch (error) {
+        await this.#save({ pending: undefined });
+        if (from === SessionState.Started && action !== 'reset') this.#watchApi();
+        throw error;
+      }
+      await this.#save({ state: landingState(action, from, true), pending: undefined, ...extra });
+      if (this.state === SessionState.Started && action !== 'reset') this.#watchApi();
+    });
+  }
+
+  /** Runs an action in turn: legality check, then `body`, then the seed's events. */
+  #act<T>(
+    action: SessionAction,
+    options: SessionActionOptions | undefined,
+    body: (signal?: AbortSignal) => Promise<T>,
+  ) {
+    const signal = options?.signal;
+    return this.#enqueue(signal, async () => {
+      assertLegal(action, this.state);
+      try {
+        const result = await body(signal);
+        if (isLifecycle(action)) this.emit(action);
+        return result;
+      } catch (raw) {
+        const error = toHypervisorError(raw, 'CONTROL', `${action}() failed`, { action });
+        if (isLifecycle(action)) this.emit(`${action}Error` as ActionErrorEvent, error.message, error.code);
+        this.emit('error', error.message, error.code, action);
+        throw error;
+      }
+    });
+  }
+
+  #enqueue<T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortedError('the action', signal.reason));
+    return new Promise<T>((resolve, reject) => {
+      const entry: Queued = {
+        run,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        signal,
+        onAbort: () => {
+          const index = this.#queue.indexOf(entry);
+          if (index >= 0) {
+            this.#queue.splice(index, 1);
+            reject(abortedError('the action', signal?.reason));
+          }
+        },
+      };
+      signal?.addEventListener('abort', entry.onAbort, { once: true });
+      this.#queue.push(entry);
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      for (let entry = this.#queue.shift(); entry; entry = this.#queue.shift()) {
+        entry.signal?.removeEventListener('abort', entry.onAbort);
+        try {
+          entry.resolve(await entry.run());
+        } catch (error) {
+          entry.reject(error);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Persists a change of the record before the promise resolves. */
+  async #save(change: Partial<SessionRecord>, options?: ActionOptions): Promise<void> {
+    const next = { ...this.#record, ...change, updatedAt: this.#context.clock.now() } as SessionRecord;
+    for (const key of Object.keys(change) as (keyof SessionRecord)[]) {
+      if (change[key] === undefined) delete (next as Partial<Record<keyof SessionRecord, unknown>>)[key];
+    }
+    await this.#context.registry.put(next, options);
+    const previous = this.#record.state;
+    this.#record = next;
+    if (next.state !== previous) this.emit('stateChanged', next.state, previous);
+  }
+
+  #pending(action: SessionAction) {
+    return { action, since: this.#context.clock.now() };
+  }
+
+  #progress(done: number, total: number, message: string): void {
+    this.emit('progress', done, total, message);
+  }
+
+  #driverOptions(signal: AbortSignal | undefined) {
+    return {
+      signal,
+      onProgress: (done: number, total: number, message: string) => this.#progress(done, total, message),
+      onDebug: (message: string) => this.emit('debug', message),
+    };
+  }
+
+  async #requireVm(signal?: AbortSignal): Promise<GuardedVm> {
+    const { vmId } = this.#record;
+    if (!this.#vm && vmId) this.#vm = await this.#context.hypervisor.findVm(vmId, { signal });
+    if (!this.#vm) {
+      throw new HypervisorError('NOT_FOUND', `the virtual machine of session "${this.name}" is not known`, {
+        details: { sessionId: this.id },
+      });
+    }
+    return this.#vm;
+  }
+
+  /** @internal Attaches the driver's VM handle found after a restart. */
+  attachVm(vm: GuardedVm | undefined): void {
+    this.#vm = vm;
+    if (vm && this.state === SessionState.Started) this.#watchApi();
+  }
+
+  #vmDirectory(): string {
+    return join(this.#context.vmRoot, this.id);
+  }
+
+  #watchApi(): void {
+    const vm = this.#vm;
+    if (this.#apiWatch || !vm || !this.#context.hypervisor.capabilities.apiPortForwarding) return;
+    const controller = new AbortController();
+    this.#apiWatch = controller;
+    void watchApi({
+      ...this.#context.apiTiming,
+      endpoint: () => vm.apiEndpoint(),
+      clock: this.#context.clock,
+      signal: controller.signal,
+      onAvailable: (ip, url) => {
+        this.#ip = ip;
+        this.#apiURL = url;
+        this.emit('apiAvailable', ip, url);
+      },
+      onUnavailable: () => {
+        this.#ip = '';
+        this.#apiURL = '';
+        this.emit('apiUnavailable');
+      },
+    });
+  }
+
+  #stopApiWatch(): void {
+    this.#apiWatch?.abort();
+    this.#apiWatch = undefined;
+  }
+}
+
+const lifecycle = new Set(['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset']);
+
+function isLifecycle(
+  action: SessionAction,
+): action is 'open' | 'start' | 'close' | 'pause' | 'resume' | 'stop' | 'hibernate' | 'reset' {
+  return lifecycle.has(action);
+}

@@ -1,0 +1,207 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Clock, ErrorCode, HypervisorError, type VmPowerState, type VmSpec } from '@cvmweb/core';
+import { ApiServer, type MockApiResponder, type MockApiResponse } from './api-server.js';
+import type { MockFault } from './mock-fault.js';
+import { type MockStep, mockSteps, zeroCalls } from './mock-step.js';
+import type { MockVmInfo } from './mock-vm-info.js';
+
+/** How a hypervisor connection serves the API of the VMs it starts. */
+export interface ApiConfig {
+  readonly clock: Clock;
+  readonly delayMs: number;
+  readonly respond: MockApiResponder | undefined;
+}
+
+/** One VM of the mock hypervisor. Kept small: a benchmark holds thousands. */
+export interface VmRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly sessionId: string;
+  readonly spec: VmSpec | undefined;
+  readonly ours: boolean;
+  power: VmPowerState;
+  bootId: number | undefined;
+  executionCap: number;
+  properties: Map<string, string> | undefined;
+  userData: string | undefined;
+  /** The last port the API listened on, reused when it reopens; 0 before the first. */
+  port: number;
+  server: ApiServer | undefined;
+  /** Clock time from which the API answers (guest boot). */
+  readyAt: number;
+  destroyed: boolean;
+}
+
+interface ArmedFault {
+  readonly fault: MockFault;
+  /** The first and last call numbers of the step that fail. */
+  readonly first: number;
+  readonly last: number;
+}
+
+/** What the call of a step drew: its number, and the fault that hits it. */
+export interface Draw {
+  readonly call: number;
+  readonly fault: MockFault | undefined;
+}
+
+/**
+ * The state of one simulated hypervisor: its VMs, counters, armed faults and
+ * open servers. Internal; tests use the {@link MockHypervisorState} facade.
+ */
+export class MockWorld {
+  /** Every VM, by id, in creation order. Change it only through add() and remove(). */
+  readonly vms = new Map<string, VmRecord>();
+  readonly #names = new Map<string, VmRecord>();
+  readonly calls: Record<MockStep, number> = zeroCalls();
+  readonly servers = new Set<ApiServer>();
+  /** Rejecters of calls hanging on an injected fault, released by shutdown. */
+  readonly hangs = new Set<(error: HypervisorError) => void>();
+  #faults: ArmedFault[] = [];
+  #ids = 0;
+  #boots = 0;
+
+  /** A new UUID-shaped id, deterministic per world. */
+  newId(): string {
+    this.#ids += 1;
+    return `00000000-0000-4000-8000-${this.#ids.toString(16).padStart(12, '0')}`;
+  }
+
+  newBootId(): number {
+    this.#boots += 1;
+    return this.#boots;
+  }
+
+  byName(name: string): VmRecord | undefined {
+    return this.#names.get(name);
+  }
+
+  add(vm: VmRecord): void {
+    this.vms.set(vm.id, vm);
+    this.#names.set(vm.name, vm);
+  }
+
+  remove(vm: VmRecord): void {
+    this.vms.delete(vm.id);
+    this.#names.delete(vm.name);
+  }
+
+  arm(fault: MockFault): void {
+    if (!mockSteps.includes(fault.step)) {
+      throw new HypervisorError('INVALID_USAGE', `mock: unknown fault step ${String(fault.step)}`);
+    }
+    const nth = fault.nth ?? 1;
+    const times = fault.times ?? 1;
+    if (!Number.isInteger(nth) || nth < 1) {
+      throw new HypervisorError('INVALID_USAGE', `mock: fault nth must be an integer ≥ 1, got ${nth}`);
+    }
+    if (!(times === Number.POSITIVE_INFINITY || (Number.isInteger(times) && times >= 1))) {
+      throw new HypervisorError('INVALID_USAGE', `mock: fault times must be an integer ≥ 1, got ${times}`);
+    }
+    if (fault.code !== undefined && !Object.hasOwn(ErrorCode, fault.code)) {
+      throw new HypervisorError('INVALID_USAGE', `mock: unknown fault code ${String(fault.code)}`);
+    }
+    const first = this.calls[fault.step] + nth;
+    this.#faults.push({ fault: { ...fault }, first, last: first + times - 1 });
+  }
+
+  /** Counts one call of `step` and returns the fault that hits it, if any. */
+  draw(step: MockStep): Draw {
+    const call = ++this.calls[step];
+    let hit: MockFault | undefined;
+    this.#faults = this.#faults.filter((armed) => {
+      if (armed.fault.step !== step) return true;
+      if (hit === undefined && armed.first <= call && call <= armed.last) hit = armed.fault;
+      return armed.last > call;
+    });
+    return { call, fault: hit };
+  }
+
+  pendingFaults(): MockFault[] {
+    return this.#faults.map((armed) => armed.fault);
+  }
+
+  clearFaults(): void {
+    this.#faults = [];
+  }
+
+  /** Opens the VM's API endpoint (when it is not open), on its previous port if possible. */
+  async openApi(vm: VmRecord, config: ApiConfig): Promise<void> {
+    if (vm.server) return;
+    const server = new ApiServer((request, response) => this.#answer(vm, config, request, response));
+    vm.server = server;
+    this.servers.add(server);
+    try {
+      vm.port = await server.listen(vm.port);
+    } catch (error) {
+      await this.closeApi(vm);
+      throw new HypervisorError('IO', `mock: cannot open the API endpoint of ${vm.name}`, { cause: error });
+    }
+  }
+
+  /** Closes the VM's API endpoint, dropping open connections. */
+  async closeApi(vm: VmRecord): Promise<void> {
+    const server = vm.server;
+    if (!server) return;
+    vm.server = undefined;
+    this.servers.delete(server);
+    await server.close();
+  }
+
+  info(vm: VmRecord): MockVmInfo {
+    return {
+      id: vm.id,
+      name: vm.name,
+      sessionId: vm.sessionId,
+      ours: vm.ours,
+      state: vm.power,
+      bootId: vm.bootId,
+      executionCap: vm.executionCap,
+      userData: vm.userData,
+      properties: Object.fromEntries(vm.properties ?? []),
+      apiPort: vm.server ? vm.port : undefined,
+      spec: vm.spec,
+    };
+  }
+
+  #answer(vm: VmRecord, config: ApiConfig, request: IncomingMessage, response: ServerResponse): void {
+    // Like a NAT port forward to a guest still booting: the port accepts, then resets.
+    if (config.clock.now() < vm.readyAt || vm.power !== 'running') {
+      request.socket.destroy();
+      return;
+    }
+    const method = request.method ?? 'GET';
+    if (!config.respond) {
+      if (method !== 'GET' && method !== 'HEAD') {
+        response.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      send(response, vm.userData ?? '');
+      return;
+    }
+    const info = this.info(vm);
+    Promise.resolve()
+      .then(
+        () => config.respond?.({ method, url: request.url ?? '/', headers: request.headers, vm: info }) ?? '',
+      )
+      .then(
+        (answer) => send(response, answer),
+        (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(message);
+        },
+      );
+  }
+}
+
+function send(response: ServerResponse, answer: MockApiResponse): void {
+  const full = typeof answer === 'string' ? { body: answer } : answer;
+  const body = full.body ?? '';
+  response
+    .writeHead(full.status ?? 200, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      ...full.headers,
+    })
+    .end(body);
+}

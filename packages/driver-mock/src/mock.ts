@@ -1,0 +1,114 @@
+import {
+  type ActionOptions,
+  abortedError,
+  type Clock,
+  type Driver,
+  type Hypervisor,
+  type ProbeResult,
+  systemClock,
+} from '@cvmweb/core';
+import type { MockApiResponder } from './api-server.js';
+import { MockContext } from './mock-context.js';
+import type { MockFault } from './mock-fault.js';
+import { MockHypervisor } from './mock-hypervisor.js';
+import { createMockState, type MockHypervisorState, worldOfState } from './mock-hypervisor-state.js';
+import type { MockStep } from './mock-step.js';
+
+/** Options of the {@link mock} driver. */
+export interface MockOptions {
+  /**
+   * The clock the step delays and the API boot delay follow. Default `systemClock`; pass core's
+   * `ManualClock` to move them with virtual time.
+   */
+  clock?: Clock;
+  /** A delay in milliseconds per step. Default 0 for every step: calls resolve without waiting. */
+  delays?: Partial<Record<MockStep, number>>;
+  /** Faults to arm, on the state, when the driver is made (see {@link MockHypervisorState.inject}). */
+  faults?: readonly MockFault[];
+  /** The version the hypervisor and its probe report. Default `1.0.0`. */
+  version?: string;
+  /** Fields that replace those of the probe result (for example `{ healthy: false, reason: '…' }`). */
+  probe?: Partial<ProbeResult>;
+  /**
+   * Whether running VMs serve a loopback HTTP API. `true` (default): a GET answers the user data of
+   * the current boot. An object: `respond` answers instead. `false`: no API and capability
+   * `apiPortForwarding` is off.
+   */
+  api?: boolean | { respond?: MockApiResponder };
+  /**
+   * Milliseconds, on {@link MockOptions.clock}, from a boot or reset until the API answers: a
+   * simulated guest boot. Meanwhile the port accepts connections and resets them. Default 0.
+   */
+  apiDelayMs?: number;
+  /**
+   * The simulated hypervisor to use. Default: a new one per driver. Share one between drivers
+   * to simulate a restarted process that finds its VMs again.
+   */
+  instance?: MockHypervisorState;
+  /** Receives one line per step (`mock: start cvmweb-…`), besides the call's own `onDebug`. */
+  onDebug?: (message: string) => void;
+}
+
+/** What the mock's probe reports: never preferred over a real hypervisor. */
+const probeReason = 'simulated hypervisor: selected only explicitly (--driver mock or --fallback mock)';
+
+/**
+ * The mock driver: an in-process, deterministic hypervisor for applications'
+ * and cvmweb's own tests. VMs are records in memory; a running VM serves a real
+ * loopback HTTP endpoint; every step can be delayed (on a virtual clock) and
+ * made to fail or hang.
+ *
+ * Its probe scores 0, so detection never picks it by itself: select it with
+ * `--driver mock`, `--fallback mock`, or by passing it to `createCvmweb`.
+ *
+ * @example
+ * ```ts
+ * const state = createMockState();
+ * const driver = mock({ instance: state, faults: [{ step: 'start', code: 'EXTERNAL' }] });
+ * const cvmweb = await createCvmweb({ driver, stateDir });
+ * ```
+ */
+export function mock(options: MockOptions = {}): Driver {
+  const state = options.instance ?? createMockState();
+  const world = worldOfState(state);
+  for (const fault of options.faults ?? []) state.inject(fault);
+  const clock = options.clock ?? systemClock;
+  const version = options.version ?? '1.0.0';
+  const api = options.api ?? true;
+  const apiConfig =
+    api === false
+      ? undefined
+      : {
+          clock,
+          delayMs: Math.max(0, options.apiDelayMs ?? 0),
+          respond: typeof api === 'object' ? api.respond : undefined,
+        };
+  const delays = { ...options.delays };
+  return {
+    name: 'mock',
+    capabilities: Object.freeze({
+      executionCap: true,
+      pause: true,
+      hibernate: true,
+      reset: true,
+      guestProperties: true,
+      apiPortForwarding: apiConfig !== undefined,
+    }),
+    async probe(_options?: ActionOptions): Promise<ProbeResult> {
+      return {
+        installed: true,
+        healthy: true,
+        version,
+        score: 0,
+        reason: probeReason,
+        details: { simulated: true, vms: world.vms.size },
+        ...options.probe,
+      };
+    },
+    async create(createOptions?: ActionOptions): Promise<Hypervisor> {
+      const signal = createOptions?.signal;
+      if (signal?.aborted) throw abortedError('mock: connect', signal.reason);
+      return new MockHypervisor(new MockContext(world, clock, delays, apiConfig, options.onDebug), version);
+    },
+  };
+}
