@@ -24,7 +24,11 @@ afterEach(async () => {
 });
 
 it('boots the VM with my user data', async () => {
-  cvmweb = await createCvmweb({ driver: mock({ instance: hypervisor }), stateDir, secretCost: TEST_SCRYPT_COST });
+  cvmweb = await createCvmweb({
+    driver: mock({ instance: hypervisor }),
+    stateDir,
+    secretCost: TEST_SCRYPT_COST,
+  });
   const session = await cvmweb.requestSession('demo', 'key');
   const api = new Promise<string>((resolve) => session.on('apiAvailable', (_ip, url) => resolve(url)));
   await session.open();

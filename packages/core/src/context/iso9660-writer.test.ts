@@ -262,6 +262,8 @@ describe('writeIso9660', () => {
         name: `n${index}-${'x'.repeat(index % 40)}`,
         data: `${index}`,
       })),
+      // Last, so its extent would be past the end of an image without padding.
+      { name: 'last-empty', data: '' },
     ];
     const image = Buffer.from(writeIso9660({ volumeId: 'cidata', files }));
     expect(image.subarray(0, 16 * ISO9660_SECTOR_SIZE).every((byte) => byte === 0)).toBe(true);
@@ -280,6 +282,7 @@ describe('writeIso9660', () => {
       if (!file) throw new Error('missing test file');
       const start = record.extent * ISO9660_SECTOR_SIZE;
       expect(record.flags).toBe(0);
+      expect(record.extent).toBeLessThan(image.length / ISO9660_SECTOR_SIZE);
       expect(image.subarray(start, start + record.size)).toEqual(bytesOf(file.data));
       expect(primary.some((other) => other.extent === record.extent && other.size === record.size)).toBe(
         true,
