@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TEST_SCRYPT_COST, createCvmweb, createMemorySessionRegistry } from '../packages/core/dist/index.js';
+import { createCvmweb, createMemorySessionRegistry, TEST_SCRYPT_COST } from '../packages/core/dist/index.js';
 import { createMockState, mock } from '../packages/driver-mock/dist/index.js';
 
 const LIFECYCLE = Number(process.env.BENCH_SESSIONS ?? 10_000);
@@ -49,7 +49,7 @@ function heapUsed() {
 }
 
 // Warm up the JIT so the 1,000 and 10,000 runs compare like with like.
-await lifecycle(500, 'warm');
+await lifecycle(LIFECYCLE / 10, 'warm');
 const small = await lifecycle(LIFECYCLE / 10, 'small');
 const large = await lifecycle(LIFECYCLE, 'large');
 const perSmall = small / (LIFECYCLE / 10);
@@ -76,7 +76,9 @@ const sessionsPerS = LIFECYCLE / (large / 1000);
 console.log(`lifecycle (requestSession → open → start → stop → close):`);
 console.log(`  ${LIFECYCLE / 10} sessions: ${small.toFixed(0)} ms (${perSmall.toFixed(3)} ms/session)`);
 console.log(`  ${LIFECYCLE} sessions: ${large.toFixed(0)} ms (${perLarge.toFixed(3)} ms/session)`);
-console.log(`held open: ${HELD} sessions in ${heldMs.toFixed(0)} ms, heap +${((after - before) / 1048576).toFixed(1)} MiB`);
+console.log(
+  `held open: ${HELD} sessions in ${heldMs.toFixed(0)} ms, heap +${((after - before) / 1048576).toFixed(1)} MiB`,
+);
 console.log(
   `RESULT mock sessions_per_s=${sessionsPerS.toFixed(0)} kib_per_session=${kibPerSession.toFixed(2)} linearity=${(perLarge / perSmall).toFixed(2)}`,
 );

@@ -2,8 +2,9 @@
 # Installs the Debian packages the test suite needs, when missing. Idempotent.
 #   genisoimage: isoinfo, to read back the ISO images core writes
 #   xorriso:     a second, independent ISO reader
+#   chromium:    headless browser for the web bridge end-to-end tests (driven by playwright-core)
 set -euo pipefail
-packages=(genisoimage xorriso)
+packages=(genisoimage xorriso chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

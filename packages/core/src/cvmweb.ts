@@ -350,7 +350,7 @@ export async function createCvmweb(options: CvmwebOptions = {}): Promise<Cvmweb>
     await guard.dispose();
     throw error;
   }
-  const images = options.images ?? new ImageCache({ directory: join(defaultCacheDir(), 'images') });
+  const images = options.images ?? new ImageCache({ directory: defaultCacheDir() });
   return new Cvmweb({
     guard,
     hypervisor,

@@ -31,6 +31,8 @@ export type MockApiResponder = (request: MockApiRequest) => MockApiResponse | Pr
 export class ApiServer {
   readonly #server: Server;
   #port = 0;
+  #ready: Promise<number> = Promise.resolve(0);
+  #closed = false;
 
   constructor(handler: (request: IncomingMessage, response: ServerResponse) => void) {
     this.#server = createServer(handler);
@@ -43,19 +45,39 @@ export class ApiServer {
     return this.#port;
   }
 
+  /** Settles when the pending {@link ApiServer.listen} does. */
+  get ready(): Promise<number> {
+    return this.#ready;
+  }
+
   /** Listens on 127.0.0.1, on `preferred` when it is free, else on any port. */
-  async listen(preferred: number): Promise<number> {
+  listen(preferred: number): Promise<number> {
+    this.#ready = this.#listen(preferred);
+    return this.#ready;
+  }
+
+  async #listen(preferred: number): Promise<number> {
     try {
       this.#port = await this.#listenOn(preferred);
     } catch (error) {
       if (preferred === 0) throw error;
       this.#port = await this.#listenOn(0);
     }
+    if (this.#closed) {
+      await this.#shut();
+      throw new Error('the endpoint was closed while it was opening');
+    }
     return this.#port;
   }
 
-  /** Stops listening and drops every connection. */
-  close(): Promise<void> {
+  /** Stops listening and drops every connection; a pending {@link ApiServer.listen} then fails. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#ready.catch(() => undefined);
+    await this.#shut();
+  }
+
+  #shut(): Promise<void> {
     return new Promise((resolve) => {
       if (!this.#server.listening) return resolve();
       this.#server.close(() => resolve());

@@ -191,3 +191,28 @@ describe('servers never leak', () => {
     expect(state.openServers).toBe(0);
   });
 });
+
+describe('concurrent opening', () => {
+  it('shares one server between two starts racing on one VM', async () => {
+    const hv = await mock({ instance: state }).create();
+    const vm = await hv.createVm(vmSpec());
+    const results = await Promise.allSettled([vm.start(startSpec('a')), vm.start(startSpec('b'))]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(await vm.state()).toBe('running');
+    expect(state.openServers).toBe(1);
+    expect((await httpGet(port(vm))).status).toBe(200);
+  });
+
+  it('leaks no server when the state shuts down while a start is opening one', async () => {
+    const hv = await mock({ instance: state }).create();
+    const vm = await hv.createVm(vmSpec());
+    const starting = vm.start(startSpec()).then(
+      () => 'ok',
+      () => 'failed',
+    );
+    await state.shutdown();
+    expect(await starting).toBe('failed');
+    expect(state.openServers).toBe(0);
+    expect(await vm.state()).toBe('poweroff');
+  });
+});

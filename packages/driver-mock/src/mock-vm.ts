@@ -59,15 +59,15 @@ export class MockVm implements VmHandle {
     progress?.(1, 3, restore ? 'restoring the saved state' : 'attaching the context medium and booting');
     const api = this.#ctx.api;
     if (api) {
+      progress?.(2, 3, 'opening the API port');
       await this.#ctx.world.openApi(vm, api);
       // Listening yields to the event loop: give up when the call was aborted or the VM moved meanwhile.
-      if (options?.signal?.aborted || vm.destroyed || vm.power !== from) {
-        await this.#ctx.world.closeApi(vm);
+      if (options?.signal?.aborted || vm.destroyed || vm.power !== from || !vm.server) {
+        if (vm.power !== 'running') await this.#ctx.world.closeApi(vm);
         if (options?.signal?.aborted) throw abortedError(`mock: start ${vm.name}`, options.signal.reason);
         throw this.#invalid('start');
       }
     }
-    progress?.(2, 3, 'opening the API port');
     if (!restore) {
       vm.bootId = this.#ctx.world.newBootId();
       vm.userData = spec.userData;
@@ -104,8 +104,8 @@ export class MockVm implements VmHandle {
     const api = this.#ctx.api;
     if (api) {
       await this.#ctx.world.openApi(vm, api);
-      if (vm.destroyed || vm.power !== 'paused') {
-        await this.#ctx.world.closeApi(vm);
+      if (vm.destroyed || vm.power !== 'paused' || !vm.server) {
+        if (vm.power !== 'running') await this.#ctx.world.closeApi(vm);
         throw this.#invalid('resume');
       }
     }

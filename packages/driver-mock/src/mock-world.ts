@@ -127,14 +127,19 @@ export class MockWorld {
 
   /** Opens the VM's API endpoint (when it is not open), on its previous port if possible. */
   async openApi(vm: VmRecord, config: ApiConfig): Promise<void> {
-    if (vm.server) return;
+    if (vm.server) {
+      // Another call is opening it: share its outcome.
+      await vm.server.ready.catch(() => undefined);
+      if (vm.server) return;
+      throw new HypervisorError('IO', `mock: cannot open the API endpoint of ${vm.name}`);
+    }
     const server = new ApiServer((request, response) => this.#answer(vm, config, request, response));
     vm.server = server;
     this.servers.add(server);
     try {
       vm.port = await server.listen(vm.port);
     } catch (error) {
-      await this.closeApi(vm);
+      if (vm.server === server) await this.closeApi(vm);
       throw new HypervisorError('IO', `mock: cannot open the API endpoint of ${vm.name}`, { cause: error });
     }
   }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { defaultCacheDir, HypervisorError, ImageCache, ImageCatalog } from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
@@ -20,7 +19,7 @@ export async function imagesCommand(io: CliIo, args: readonly string[], flags: I
   const [sub, version, ...extra] = args;
   const catalog = flags.catalog ? await ImageCatalog.load(flags.catalog) : new ImageCatalog();
   const cache = new ImageCache({
-    directory: join(flags.cacheDir ?? defaultCacheDir(io.env), 'images'),
+    directory: flags.cacheDir ?? defaultCacheDir(io.env),
     catalog,
   });
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { cernvmContextFiles } from './cernvm-context.js';
 import { cloudInitSeedFiles } from './cloud-init-seed.js';
 import type { ContextIsoLayout } from './context-iso-layout.js';
@@ -61,30 +60,13 @@ export async function buildContextMedium(options: BuildContextMediumOptions): Pr
 
   const image = writeIso9660(layout);
   const path = resolve(directory, CONTEXT_MEDIUM_FILE_NAME);
-  await writeAtomically(path, image, signal);
-  return { format, path, size: image.byteLength };
-}
-
-async function writeAtomically(
-  path: string,
-  data: Uint8Array,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(temporary, 'wx', 0o644);
-    try {
-      await handle.writeFile(data, { signal });
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    if (signal?.aborted) throw abortedError('Building the context medium', signal.reason);
-    await rename(temporary, path);
+    // Not fsynced: the medium is rebuilt from the registry's user data on every fresh start.
+    await writeFileAtomic(path, image, { durable: false, ...(signal ? { signal } : {}) });
   } catch (error) {
-    await rm(temporary, { force: true }).catch(() => undefined);
     throw toHypervisorError(error, 'IO', `Cannot write the context medium ${path}`, { path });
   }
+  return { format, path, size: image.byteLength };
 }
 
 function invalid(field: string, message: string): HypervisorError {

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock/clock.js';
 import type { ActionOptions, ProgressListener } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { ImageCatalog, type ImageEntry, validateImageEntry } from './image-catalog.js';
 import type { ImageKind, ImageSource, ResolvedImage } from './image-source.js';
 import { SingleFlight } from './single-flight.js';
-import { writeFileAtomic } from './write-file-atomic.js';
 
 /** Options of the {@link ImageCache} constructor. */
 export interface ImageCacheOptions {

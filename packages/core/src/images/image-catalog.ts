@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ContextFormat } from '../context/context-medium.js';
 import { HypervisorError, isHypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import type { ImageKind } from './image-source.js';
-import { writeFileAtomic } from './write-file-atomic.js';
 
 /**
  * One bootable image the cache can download: the catalog's value for a `version` key.

@@ -42,7 +42,7 @@ async function transpile(folder: string, out: string): Promise<void> {
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cvmweb-crash-'));
   const out = join(work, 'code');
-  for (const folder of ['errors', 'state', 'registry']) await transpile(folder, out);
+  for (const folder of ['errors', 'state', 'registry', 'files']) await transpile(folder, out);
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
   childScript = join(out, 'child.js');
   await writeFile(

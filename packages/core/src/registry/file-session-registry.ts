@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ActionOptions, Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { syncDirectory, writeFileAtomic } from '../files/write-file-atomic.js';
 import { reconcile } from './reconcile.js';
 import { deepFreeze, nameKey, nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
 import type { SessionRecord } from './session-record.js';
@@ -188,7 +188,10 @@ class FileSessionRegistry implements SessionRegistry {
           throw toHypervisorError(error, 'IO', `Could not delete session record ${id}`, { id, file });
         }
       }
-      if (this.#durable) await syncDirectory(this.#sessions);
+      if (this.#durable)
+        await syncDirectory(this.#sessions).catch((error: unknown) => {
+          throw toHypervisorError(error, 'IO', `Could not sync directory ${this.#sessions}`);
+        });
       this.#index.delete(id);
     });
   }
@@ -235,21 +238,11 @@ class FileSessionRegistry implements SessionRegistry {
 
   async #writeFile(id: string, json: string): Promise<void> {
     const file = join(this.#sessions, `${id}.json`);
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      const handle = await open(tmp, 'wx', 0o600);
-      try {
-        await handle.writeFile(json, 'utf8');
-        if (this.#durable) await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, file);
+      await writeFileAtomic(file, json, { mode: 0o600, durable: this.#durable });
     } catch (error) {
-      await unlink(tmp).catch(() => undefined);
       throw toHypervisorError(error, 'IO', `Could not write session record ${id}`, { id, file });
     }
-    if (this.#durable) await syncDirectory(this.#sessions);
   }
 }
 
@@ -413,21 +406,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return isErrno(error, 'EPERM');
-  }
-}
-
-/** fsyncs a directory so a rename or unlink in it is durable. Platforms that cannot (Windows) are skipped. */
-async function syncDirectory(directory: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(directory, 'r');
-    await handle.sync();
-  } catch (error) {
-    if (!isErrno(error, 'EISDIR') && !isErrno(error, 'EPERM') && !isErrno(error, 'EINVAL')) {
-      throw toHypervisorError(error, 'IO', `Could not sync directory ${directory}`, { directory });
-    }
-  } finally {
-    await handle?.close();
   }
 }
 

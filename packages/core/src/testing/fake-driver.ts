@@ -1,5 +1,4 @@
-// Internal test helper for core's own tests (not exported): a small in-memory Driver with configurable
-// capabilities, failure injection and hangs per operation, and the power-state rules of a real hypervisor.
+// Internal test helper (not exported): an in-memory Driver with failure injection, hangs and power rules.
 import type * as D from '../driver/driver.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 
@@ -7,25 +6,21 @@ type VmOp = Exclude<keyof D.VmHandle, 'id' | 'name' | 'apiEndpoint'>;
 /** Every operation of the fake, as logged in {@link FakeDriver.calls}. */
 export type FakeOp = 'connect' | 'create' | 'find' | 'list' | VmOp;
 
-/** One VM of the fake hypervisor; tests may change `power` to simulate out-of-band changes. */
+/** One VM of the fake hypervisor; tests may change `power` (out-of-band changes) or delete it. */
 export interface FakeVm {
   readonly id: string;
   readonly spec: D.VmSpec;
   power: D.VmPowerState;
   cap: number;
   readonly properties: Map<string, string>;
-  lastStart?: D.StartSpec;
 }
 
 export interface FakeDriverOptions {
   name?: string;
-  /** Merged over {@link fullCapabilities}. */
-  capabilities?: Partial<D.DriverCapabilities>;
-  probe?: D.ProbeResult | (() => Promise<D.ProbeResult>);
-  /** VM handle methods to leave out (a declared but missing capability). */
-  missing?: readonly VmOp[];
-  /** Returned by `apiEndpoint()` while a VM runs. */
-  api?: D.ApiEndpoint;
+  capabilities?: Partial<D.DriverCapabilities>; // merged over fullCapabilities
+  probe?: D.ProbeResult;
+  missing?: readonly VmOp[]; // VM handle methods left out (a declared but missing capability)
+  api?: D.ApiEndpoint; // returned by apiEndpoint() while a VM runs
 }
 
 export const fullCapabilities: D.DriverCapabilities = Object.freeze({
@@ -34,11 +29,9 @@ export const fullCapabilities: D.DriverCapabilities = Object.freeze({
 });
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
-  const box = { resolve: () => {} };
-  return {
-    promise: new Promise<void>((r) => Object.assign(box, { resolve: r })),
-    resolve: () => box.resolve(),
-  };
+  const d = { resolve: () => {}, promise: Promise.resolve() };
+  d.promise = new Promise<void>((resolve) => Object.assign(d, { resolve }));
+  return d;
 }
 
 export class FakeDriver implements D.Driver {
@@ -47,6 +40,8 @@ export class FakeDriver implements D.Driver {
   readonly vms = new Map<string, FakeVm>();
   /** Every operation entered, in order: `op` or `op target`. */
   readonly calls: string[] = [];
+  /** What every successful `start()` was given. */
+  readonly starts: D.StartSpec[] = [];
   disposed = 0;
   readonly #options: FakeDriverOptions;
   readonly #faults = new Map<FakeOp, { error: unknown; times: number }>();
@@ -60,11 +55,7 @@ export class FakeDriver implements D.Driver {
   }
 
   /** The next `times` calls of `op` reject with `error` (a plain Error unless given). */
-  fail(
-    op: FakeOp,
-    error: unknown = new Error(`injected ${op} failure`),
-    times = Number.POSITIVE_INFINITY,
-  ): void {
+  fail(op: FakeOp, error: unknown = new Error(`injected ${op} failure`), times = Infinity): void {
     this.#faults.set(op, { error, times });
   }
 
@@ -83,8 +74,7 @@ export class FakeDriver implements D.Driver {
   }
 
   async probe(): Promise<D.ProbeResult> {
-    const probe = this.#options.probe ?? { installed: true, healthy: true, score: 50, version: '1.0' };
-    return typeof probe === 'function' ? probe() : probe;
+    return this.#options.probe ?? { installed: true, healthy: true, score: 50, version: '1.0' };
   }
 
   async create(options?: D.ActionOptions): Promise<D.Hypervisor> {
@@ -124,36 +114,36 @@ export class FakeDriver implements D.Driver {
       void (gate?.open ?? Promise.resolve()).then(resolve);
     });
     const fault = this.#faults.get(op);
-    if (fault && fault.times > 0 && --fault.times === 0) this.#faults.delete(op);
+    if (fault && --fault.times <= 0) this.#faults.delete(op);
     if (fault) throw fault.error;
   }
 
   #handle(vm: FakeVm): D.VmHandle {
     // Runs `op` when the VM's power state is one of `from` (any when omitted), then moves it `to`.
-    const act = async (op: VmOp, o?: D.ActionOptions, from?: D.VmPowerState[], to?: D.VmPowerState) => {
+    type Power = D.VmPowerState;
+    const act = async (op: VmOp, o?: D.ActionOptions, from?: Power[], to?: Power, effect = () => {}) => {
       await this.#enter(op, vm.spec.name, o);
       const gone = op !== 'destroy' && !this.vms.has(vm.id);
       if (gone) throw new HypervisorError('NOT_FOUND', `fake: ${vm.id} is gone`);
       const bad = from && !from.includes(vm.power);
       if (bad) throw new HypervisorError('CONTROL', `fake: cannot ${op} ${vm.power}`);
       if (to) vm.power = to;
+      effect();
     };
     const handle: D.VmHandle = {
       id: vm.id,
       name: vm.spec.name,
       state: (o) => act('state', o).then(() => vm.power),
-      start: (lastStart, o) => {
-        return act('start', o, ['poweroff', 'saved', 'error'], 'running').then(
-          () => void Object.assign(vm, { lastStart }),
-        );
-      },
+      start: (spec, o) =>
+        act('start', o, ['poweroff', 'saved', 'error'], 'running', () => this.starts.push(spec)),
       stop: (o) => act('stop', o, undefined, 'poweroff'),
       destroy: (o) => act('destroy', o).then(() => void this.vms.delete(vm.id)),
       pause: (o) => act('pause', o, ['running'], 'paused'),
       resume: (o) => act('resume', o, ['paused'], 'running'),
       hibernate: (o) => act('hibernate', o, ['running', 'paused'], 'saved'),
       reset: (o) => act('reset', o, ['running']),
-      setExecutionCap: (cap, o) => act('setExecutionCap', o).then(() => void Object.assign(vm, { cap })),
+      setExecutionCap: (cap, o) =>
+        act('setExecutionCap', o, undefined, undefined, () => Object.assign(vm, { cap })),
       setProperty: (key, value, o) => act('setProperty', o).then(() => void vm.properties.set(key, value)),
       getProperty: (key, o) => act('getProperty', o).then(() => vm.properties.get(key)),
       apiEndpoint: () => (vm.power === 'running' ? this.#options.api : undefined),

@@ -1,0 +1,114 @@
+import type { ErrorCodeName } from '@cvmweb/core';
+
+/** A VirtualBox failure, read from `VBoxManage: error:` lines. */
+export interface VBoxErrorInfo {
+  /** The error lines' text (without `Details:` and `Context:`), joined with newlines. */
+  readonly message: string;
+  /** The symbolic result code of the `Details:` line, such as `VBOX_E_OBJECT_NOT_FOUND`. */
+  readonly resultCode?: string;
+  /** Its hexadecimal form, such as `0x80bb0001`. */
+  readonly hresult?: string;
+  /** The `Details:` line's `component`, such as `MachineWrap`. */
+  readonly component?: string;
+  /** The `Context:` line. */
+  readonly context?: string;
+  /** A `VERR_…` status named in the message. */
+  readonly status?: string;
+  /** True for a usage error (exit code 2). */
+  readonly syntax: boolean;
+}
+
+const PREFIX = /^VBoxManage(?:\.exe)?: (error|warning): ?(.*)$/;
+
+/** The `VBoxManage: warning:` lines of an output, without the prefix. */
+export function parseWarnings(output: string): string[] {
+  const warnings: string[] = [];
+  for (const line of output.split(/\r?\n/)) {
+    const match = PREFIX.exec(line);
+    if (match?.[1] === 'warning') warnings.push(match[2] ?? '');
+  }
+  return warnings;
+}
+
+/**
+ * Reads a failure out of a `VBoxManage` run: any `VBoxManage: error:` line (VirtualBox prints
+ * some with exit code 0) or a non-zero exit code. Returns `undefined` for a success.
+ */
+export function parseVBoxError(stderr: string, exitCode: number, stdout = ''): VBoxErrorInfo | undefined {
+  const messages: string[] = [];
+  let resultCode: string | undefined;
+  let hresult: string | undefined;
+  let component: string | undefined;
+  let context: string | undefined;
+  const syntaxLines: string[] = [];
+  for (const line of `${stderr}\n${stdout}`.split(/\r?\n/)) {
+    const match = PREFIX.exec(line);
+    if (!match) {
+      if (/^Syntax error: /.test(line)) syntaxLines.push(line);
+      continue;
+    }
+    if (match[1] !== 'error') continue;
+    const text = match[2] ?? '';
+    const details = /^Details: code (\S+) \((0x[0-9a-fA-F]+)\)(?:, component (\w+))?/.exec(text);
+    if (details) {
+      resultCode = details[1];
+      hresult = details[2]?.toLowerCase();
+      component = details[3];
+    } else if (text.startsWith('Context: ')) {
+      context = text.slice('Context: '.length);
+    } else if (text) {
+      messages.push(text);
+    }
+  }
+  if (messages.length === 0 && !resultCode && exitCode === 0) return undefined;
+  const message =
+    [...messages, ...syntaxLines].join('\n') || `VBoxManage failed with exit code ${exitCode}`;
+  const status = /\b(VERR_[A-Z0-9_]+)\b/.exec(message)?.[1];
+  return {
+    message,
+    ...(resultCode ? { resultCode } : {}),
+    ...(hresult ? { hresult } : {}),
+    ...(component ? { component } : {}),
+    ...(context ? { context } : {}),
+    ...(status ? { status } : {}),
+    syntax: exitCode === 2,
+  };
+}
+
+/** How a VirtualBox failure is handled: a cvmweb code, or `LOCKED` (retry, then `CONTROL`). */
+export type VBoxErrorClass = ErrorCodeName | 'LOCKED';
+
+/**
+ * Maps a failure to a cvmweb code: object not found → `NOT_FOUND`, invalid VM state (and
+ * "is not currently running") → `INVALID_STATE`, a machine locked by another session → `LOCKED`,
+ * file errors → `IO`, KVM holding VT-x and usage errors → `EXTERNAL`; anything else gets `fallback`,
+ * the code of the action that failed.
+ */
+export function classifyVBoxError(info: VBoxErrorInfo, fallback: ErrorCodeName): VBoxErrorClass {
+  if (info.syntax) return 'EXTERNAL';
+  if (info.status === 'VERR_VMX_IN_VMX_ROOT_MODE' || info.status === 'VERR_SVM_IN_USE') return 'EXTERNAL';
+  switch (info.resultCode) {
+    case 'VBOX_E_OBJECT_NOT_FOUND':
+      return 'NOT_FOUND';
+    case 'VBOX_E_INVALID_VM_STATE':
+      return 'INVALID_STATE';
+    case 'VBOX_E_INVALID_OBJECT_STATE':
+      return /locked/i.test(info.message) ? 'LOCKED' : 'INVALID_STATE';
+    case 'VBOX_E_FILE_ERROR':
+    case 'VBOX_E_IPRT_ERROR':
+      return 'IO';
+  }
+  if (/could not find a registered machine/i.test(info.message)) return 'NOT_FOUND';
+  if (/is not currently running/i.test(info.message)) return 'INVALID_STATE';
+  if (/already locked/i.test(info.message)) return 'LOCKED';
+  return fallback;
+}
+
+/** A hint for people about a failure VirtualBox explains badly, if there is one. */
+export function fixFor(info: VBoxErrorInfo): string | undefined {
+  if (info.status === 'VERR_VMX_IN_VMX_ROOT_MODE' || info.status === 'VERR_SVM_IN_USE') {
+    return 'KVM holds the CPU virtualization: stop KVM guests and unload it (sudo modprobe -r kvm_intel kvm_amd), or boot with kvm.enable_virt_at_load=0';
+  }
+  if (/vboxdrv/i.test(info.message)) return 'load the VirtualBox kernel module: sudo /sbin/vboxconfig';
+  return undefined;
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Builds the cvmweb test guest from Debian packages and caches it between runs:
+#   vmlinux      the stock Debian kernel as an ELF, for PVH direct boot (fastest under TCG)
+#   vmlinuz      the same kernel as a bzImage (what isolinux boots)
+#   initrd.gz    a busybox-static initramfs (scripts/test-guest/init)
+#   cmdline      the kernel command line for direct boot
+#   guest.iso    a bootable isolinux ISO of it (the CernVM path: boot from CD-ROM)
+#   SHA256SUMS   the checksums, as sha256sum writes them
+# Prints the output directory on stdout. Environment: CVMWEB_TEST_GUEST_CACHE (cache root,
+# default ${XDG_CACHE_HOME:-~/.cache}/cvmweb-test-guest).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SOURCE="$HERE/test-guest"
+CACHE="${CVMWEB_TEST_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cvmweb-test-guest}"
+MODULES=(virtio_pci virtio_net virtio_blk cdrom sr_mod isofs ata_piix ata_generic button evdev)
+
+log() { printf 'build-test-guest: %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null || { log "missing $1 (run: npm run setup:libvirt)"; exit 1; }; }
+for tool in apt-get dpkg cpio gzip xz genisoimage; do need "$tool"; done
+[[ -x /bin/busybox ]] || { log 'missing /bin/busybox (apt-get install busybox-static)'; exit 1; }
+[[ -f /usr/lib/ISOLINUX/isolinux.bin ]] || { log 'missing isolinux (apt-get install isolinux syslinux-common)'; exit 1; }
+
+kernel_pkg="$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)"
+[[ -n $kernel_pkg ]] || { log 'cannot resolve linux-image-amd64 (run apt-get update)'; exit 1; }
+kernel_version="$(apt-cache policy "$kernel_pkg" | sed -n 's/^ *Candidate: //p')"
+busybox_version="$(dpkg-query -W -f='${Version}' busybox-static)"
+isolinux_version="$(dpkg-query -W -f='${Version}' isolinux)"
+script_hash="$(cat "${BASH_SOURCE[0]}" "$SOURCE"/init "$SOURCE"/udhcpc.script "$SOURCE"/cgi-bin/* | sha256sum | cut -c1-12)"
+key="$kernel_pkg-$kernel_version-bb$busybox_version-il$isolinux_version-$script_hash"
+key="${key//[^A-Za-z0-9._-]/_}"
+OUT="$CACHE/$key"
+
+if [[ -s $OUT/SHA256SUMS ]] && (cd "$OUT" && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1); then
+  echo "$OUT"
+  exit 0
+fi
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+log "building $key"
+(cd "$WORK" && apt-get download -q "$kernel_pkg" >/dev/null)
+mkdir "$WORK/kernel"
+dpkg --fsys-tarfile "$WORK"/linux-image-*.deb | tar -x -C "$WORK/kernel" --wildcards './boot/vmlinuz-*' './lib/modules/*' 2>/dev/null ||
+  dpkg --fsys-tarfile "$WORK"/linux-image-*.deb | tar -x -C "$WORK/kernel"
+vmlinuz="$(ls "$WORK"/kernel/boot/vmlinuz-*)"
+moddir="$(ls -d "$WORK"/kernel/lib/modules/*)"
+
+# vmlinux: the compressed payload of the bzImage, found by its magic (as extract-vmlinux does).
+extract_vmlinux() {
+  local magic tool offset
+  for pair in $'\xfd7zXZ:xz -dc' $'\x1f\x8b\x08:gzip -dc' $'\x28\xb5\x2f\xfd:zstd -dcq'; do
+    magic="${pair%%:*}"
+    tool="${pair#*:}"
+    for offset in $(LC_ALL=C grep -obUaF -- "$magic" "$vmlinuz" | cut -d: -f1); do
+      if tail -c +$((offset + 1)) "$vmlinuz" | $tool >"$WORK/vmlinux" 2>/dev/null ||
+        [[ -s $WORK/vmlinux ]]; then
+        if [[ $(head -c 4 "$WORK/vmlinux") == $'\x7fELF' ]]; then return 0; fi
+      fi
+    done
+  done
+  return 1
+}
+extract_vmlinux || { log 'cannot extract vmlinux from the bzImage'; exit 1; }
+
+# The modules with their dependencies, in load order (from modules.dep).
+declare -A seen=()
+ordered=()
+resolve() {
+  local name="$1" line path dep
+  line="$(grep -E "(^|/)${name//_/[_-]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -n 1)" || true
+  [[ -n $line ]] || return 0 # built into the kernel
+  path="${line%%:*}"
+  [[ -n ${seen[$path]:-} ]] && return 0
+  seen[$path]=1
+  for dep in ${line#*:}; do
+    dep="$(basename "$dep")"
+    resolve "${dep%%.ko*}"
+  done
+  ordered+=("$path")
+}
+for module in "${MODULES[@]}"; do resolve "$module"; done
+
+ROOT="$WORK/root"
+mkdir -p "$ROOT"/{bin,dev,proc,sys,etc/www/cgi-bin,lib/modules,tmp,www,ctx}
+cp /bin/busybox "$ROOT/bin/busybox"
+for applet in $("$ROOT/bin/busybox" --list); do
+  [[ -e $ROOT/bin/$applet ]] || ln -s busybox "$ROOT/bin/$applet"
+done
+ln -sf busybox "$ROOT/bin/sh"
+: >"$ROOT/etc/modules"
+for path in "${ordered[@]}"; do
+  file="$(basename "$path")"
+  case "$file" in
+  *.ko.xz) xz -dc "$moddir/$path" >"$ROOT/lib/modules/${file%.xz}" && file="${file%.xz}" ;;
+  *.ko.zst) zstd -dcq "$moddir/$path" >"$ROOT/lib/modules/${file%.zst}" && file="${file%.zst}" ;;
+  *) cp "$moddir/$path" "$ROOT/lib/modules/$file" ;;
+  esac
+  echo "$file" >>"$ROOT/etc/modules"
+done
+install -m 0755 "$SOURCE/init" "$ROOT/init"
+install -m 0755 "$SOURCE/udhcpc.script" "$ROOT/etc/udhcpc.script"
+install -m 0755 "$SOURCE"/cgi-bin/* "$ROOT/etc/www/cgi-bin/"
+
+mkdir -p "$WORK/out"
+(cd "$ROOT" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -9n >"$WORK/out/initrd.gz"
+cp "$WORK/vmlinux" "$WORK/out/vmlinux"
+cp "$vmlinuz" "$WORK/out/vmlinuz"
+echo 'console=ttyS0 quiet panic=-1' >"$WORK/out/cmdline"
+
+ISO="$WORK/iso"
+mkdir -p "$ISO/isolinux" "$ISO/boot"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$ISO/isolinux/"
+cp "$vmlinuz" "$ISO/boot/vmlinuz"
+cp "$WORK/out/initrd.gz" "$ISO/boot/initrd.gz"
+cat >"$ISO/isolinux/isolinux.cfg" <<'CFG'
+DEFAULT guest
+PROMPT 0
+TIMEOUT 0
+LABEL guest
+  KERNEL /boot/vmlinuz
+  APPEND initrd=/boot/initrd.gz console=ttyS0 quiet panic=-1
+CFG
+genisoimage -quiet -o "$WORK/out/guest.iso" -V CVMWEB_TEST_GUEST -b isolinux/isolinux.bin -c isolinux/boot.cat \
+  -no-emul-boot -boot-load-size 4 -boot-info-table -J -R "$ISO"
+
+(cd "$WORK/out" && sha256sum vmlinux vmlinuz initrd.gz guest.iso >SHA256SUMS)
+mkdir -p "$CACHE"
+rm -rf "$OUT"
+mv "$WORK/out" "$OUT"
+log "built in $OUT ($(du -sh "$OUT" | cut -f1))"
+echo "$OUT"
