@@ -63,20 +63,27 @@ extract_vmlinux() {
 }
 extract_vmlinux || { log 'cannot extract vmlinux from the bzImage'; exit 1; }
 
-# The modules with their dependencies, in load order (from modules.dep).
+# The modules with their dependencies, in load order. The package ships no modules.dep (depmod
+# writes it on installation), so the dependencies are read from each module's .modinfo strings.
 declare -A seen=()
 ordered=()
+module_file() {
+  find "$moddir/kernel" -regextype posix-extended -regex ".*/${1//[_-]/[_-]}\.ko(\.(xz|zst))?" | head -n 1
+}
+module_depends() {
+  case "$1" in
+  *.xz) xz -dc "$1" ;;
+  *.zst) zstd -dcq "$1" ;;
+  *) cat "$1" ;;
+  esac | LC_ALL=C grep -aoE 'depends=[A-Za-z0-9_,-]*' | head -n 1 | cut -d= -f2 | tr ',' ' '
+}
 resolve() {
-  local name="$1" line path dep
-  line="$(grep -E "(^|/)${name//_/[_-]}\.ko(\.[a-z]+)?:" "$moddir/modules.dep" | head -n 1)" || true
-  [[ -n $line ]] || return 0 # built into the kernel
-  path="${line%%:*}"
+  local name="$1" path dep
+  path="$(module_file "$name")"
+  [[ -n $path ]] || return 0 # built into the kernel
   [[ -n ${seen[$path]:-} ]] && return 0
   seen[$path]=1
-  for dep in ${line#*:}; do
-    dep="$(basename "$dep")"
-    resolve "${dep%%.ko*}"
-  done
+  for dep in $(module_depends "$path"); do resolve "$dep"; done
   ordered+=("$path")
 }
 for module in "${MODULES[@]}"; do resolve "$module"; done
@@ -92,9 +99,9 @@ ln -sf busybox "$ROOT/bin/sh"
 for path in "${ordered[@]}"; do
   file="$(basename "$path")"
   case "$file" in
-  *.ko.xz) xz -dc "$moddir/$path" >"$ROOT/lib/modules/${file%.xz}" && file="${file%.xz}" ;;
-  *.ko.zst) zstd -dcq "$moddir/$path" >"$ROOT/lib/modules/${file%.zst}" && file="${file%.zst}" ;;
-  *) cp "$moddir/$path" "$ROOT/lib/modules/$file" ;;
+  *.ko.xz) xz -dc "$path" >"$ROOT/lib/modules/${file%.xz}" && file="${file%.xz}" ;;
+  *.ko.zst) zstd -dcq "$path" >"$ROOT/lib/modules/${file%.zst}" && file="${file%.zst}" ;;
+  *) cp "$path" "$ROOT/lib/modules/$file" ;;
   esac
   echo "$file" >>"$ROOT/etc/modules"
 done

@@ -88,7 +88,14 @@ describe('Cvmweb.requestSession', () => {
       expect(error.codeName).toBe('PASSWORD_DENIED');
       expect(error.details).toEqual({});
       expect(error.cause).toBeUndefined();
-      for (const secret of ['owner-key', wrong, session.id, record.owner.salt, record.owner.hash, 'analysis']) {
+      for (const secret of [
+        'owner-key',
+        wrong,
+        session.id,
+        record.owner.salt,
+        record.owner.hash,
+        'analysis',
+      ]) {
         expect(error.message).not.toContain(secret);
       }
       errors.push(error);
@@ -106,9 +113,9 @@ describe('Cvmweb.requestSession', () => {
     expect(new Set([a.id, b.id, local.id]).size).toBe(3);
     expect(new Set([a.vmName, b.vmName, local.vmName]).size).toBe(3);
     expect(b.scope).toBe('https://b.example');
-    expect((await rejection(cvmweb.requestSession('analysis', 'key-a', { scope: 'https://b.example' }))).code).toBe(
-      -20,
-    );
+    expect(
+      (await rejection(cvmweb.requestSession('analysis', 'key-a', { scope: 'https://b.example' }))).code,
+    ).toBe(-20);
     expect(cvmweb.sessions('https://a.example').map((r) => r.id)).toEqual([a.id]);
     expect(cvmweb.sessions()).toHaveLength(3);
   });
@@ -197,7 +204,12 @@ describe('Cvmweb.dispose', () => {
 });
 
 describe('createCvmweb driver selection', () => {
-  const probe = (score: number, healthy = true, installed = true) => ({ installed, healthy, score, version: '1' });
+  const probe = (score: number, healthy = true, installed = true) => ({
+    installed,
+    healthy,
+    score,
+    version: '1',
+  });
 
   it('picks the best healthy driver by detection', async () => {
     const drivers = [
@@ -227,7 +239,10 @@ describe('createCvmweb driver selection', () => {
   });
 
   it('rejects with NOT_FOUND, listing the candidates, when nothing is usable and there is no fallback', async () => {
-    const kvm = new FakeDriver({ name: 'kvm', probe: { ...probe(100, false), reason: 'no /dev/kvm', fix: 'modprobe kvm' } });
+    const kvm = new FakeDriver({
+      name: 'kvm',
+      probe: { ...probe(100, false), reason: 'no /dev/kvm', fix: 'modprobe kvm' },
+    });
     const stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-entry-test-'));
     cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
     const error = await rejection(createCvmweb({ drivers: [kvm], stateDir, env: {} }));

@@ -1,8 +1,8 @@
-import { defaultCacheDir, HypervisorError, ImageCache, ImageCatalog } from '@cvmweb/core';
+import { defaultCacheDir, formatTable, HypervisorError, ImageCache, ImageCatalog } from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../format-bytes.js';
-import { formatTable } from '../format-table.js';
+
 import { progressReporter } from '../progress-reporter.js';
 
 /** Flags of `cvmweb images`. */
@@ -22,7 +22,8 @@ export async function imagesCommand(io: CliIo, args: readonly string[], flags: I
     directory: flags.cacheDir ?? defaultCacheDir(io.env),
     catalog,
   });
-  if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}"`);
+  const unexpected = sub === 'pull' ? extra[0] : (version ?? extra[0]);
+  if (unexpected !== undefined) throw usage(`unexpected argument "${unexpected}"`);
   switch (sub) {
     case 'list': {
       const cached = await cache.list();
@@ -63,7 +64,6 @@ export async function imagesCommand(io: CliIo, args: readonly string[], flags: I
       return ExitCode.OK;
     }
     case 'prune': {
-      if (version) throw usage(`unexpected argument "${version}"`);
       const result = await cache.prune({
         ...(flags.all ? { all: true } : {}),
         ...(flags.keep.length ? { keep: flags.keep } : {}),

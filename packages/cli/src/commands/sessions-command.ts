@@ -1,7 +1,6 @@
-import { defaultStateDir, openSessionRegistry, sessionStateName } from '@cvmweb/core';
+import { defaultStateDir, formatTable, openSessionRegistry, sessionStateName } from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
-import { formatTable } from '../format-table.js';
 
 /** `cvmweb sessions [--json] [--state-dir DIR]`: the session registry, read without taking its lock. */
 export async function sessionsCommand(

@@ -1,3 +1,4 @@
+import { formatTable } from '../text/format-table.js';
 import type { Candidate, Detection } from './detection.js';
 
 const COLUMNS = ['driver', 'installed', 'healthy', 'version', 'score', 'verdict', 'fix'] as const;
@@ -18,24 +19,10 @@ const COLUMNS = ['driver', 'installed', 'healthy', 'version', 'score', 'verdict'
  * to single spaces. Lines carry no trailing spaces and the text no final line break.
  */
 export function formatDetectionTable(detection: Detection): string {
-  const rows: string[][] = [
-    [...COLUMNS],
-    ...detection.candidates.map((candidate) => COLUMNS.map((column) => cell(candidate, column))),
-  ];
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  rows.splice(
-    1,
-    0,
-    widths.map((width) => '-'.repeat(width)),
+  return formatTable(
+    COLUMNS,
+    detection.candidates.map((candidate) => COLUMNS.map((column) => cell(candidate, column))),
   );
-  return rows
-    .map((row) =>
-      row
-        .map((value, i) => value.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 function cell(candidate: Candidate, column: (typeof COLUMNS)[number]): string {
@@ -59,6 +46,5 @@ function cell(candidate: Candidate, column: (typeof COLUMNS)[number]): string {
 }
 
 function text(value: string | undefined): string {
-  const collapsed = (value ?? '').replace(/\s+/g, ' ').trim();
-  return collapsed === '' ? '-' : collapsed;
+  return value ?? '';
 }

@@ -2,12 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
 import { FakeDriver } from '../testing/fake-driver.js';
 import type { Driver, VmSpec } from './driver.js';
-import { type GuardedHypervisor, GuardedDriver } from './guarded-driver.js';
+import { GuardedDriver, type GuardedHypervisor } from './guarded-driver.js';
 
-const image = { version: '1.3', context: 'cernvm' as const, resolve: () => Promise.reject(new Error('unused')) };
+const image = {
+  version: '1.3',
+  context: 'cernvm' as const,
+  resolve: () => Promise.reject(new Error('unused')),
+};
 
 function spec(name = 'cvmweb-test-000000000000'): VmSpec {
-  return { sessionId: 's1', name, cpus: 1, ram: 256, disk: 0, executionCap: 100, image, directory: '/nowhere' };
+  return {
+    sessionId: 's1',
+    name,
+    cpus: 1,
+    ram: 256,
+    disk: 0,
+    executionCap: 100,
+    image,
+    directory: '/nowhere',
+  };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<HypervisorError> {
@@ -82,7 +95,13 @@ describe('GuardedDriver', () => {
 
   it('answers NOT_SUPPORTED uniformly for every missing capability, without calling the driver', async () => {
     const driver = new FakeDriver({
-      capabilities: { pause: false, hibernate: false, reset: false, executionCap: false, guestProperties: false },
+      capabilities: {
+        pause: false,
+        hibernate: false,
+        reset: false,
+        executionCap: false,
+        guestProperties: false,
+      },
     });
     const { hypervisor } = await connected(driver);
     const vm = await hypervisor.createVm(spec());
@@ -128,29 +147,32 @@ describe('GuardedDriver', () => {
     ['setExecutionCap', -2],
     ['setProperty', -2],
     ['getProperty', -5],
-  ] as const)('turns a plain Error of %s into a HypervisorError with code %i, keeping the cause', async (op, code) => {
-    const { driver, hypervisor } = await connected();
-    const vm = await hypervisor.createVm(spec());
-    const cause = new Error(`${op} exploded`);
-    driver.fail(op, cause);
-    const calls: Record<typeof op, () => Promise<unknown>> = {
-      state: () => vm.state(),
-      start: () => vm.start({ userData: '', context: { format: 'cernvm', path: '', size: 0 } }),
-      stop: () => vm.stop(),
-      destroy: () => vm.destroy(),
-      pause: () => vm.pause(),
-      resume: () => vm.resume(),
-      hibernate: () => vm.hibernate(),
-      reset: () => vm.reset(),
-      setExecutionCap: () => vm.setExecutionCap(5),
-      setProperty: () => vm.setProperty('k', 'v'),
-      getProperty: () => vm.getProperty('k'),
-    };
-    const error = await rejection(calls[op]());
-    expect(error.code).toBe(code);
-    expect(error.cause).toBe(cause);
-    expect(error.message).toContain(`${op} exploded`);
-  });
+  ] as const)(
+    'turns a plain Error of %s into a HypervisorError with code %i, keeping the cause',
+    async (op, code) => {
+      const { driver, hypervisor } = await connected();
+      const vm = await hypervisor.createVm(spec());
+      const cause = new Error(`${op} exploded`);
+      driver.fail(op, cause);
+      const calls: Record<typeof op, () => Promise<unknown>> = {
+        state: () => vm.state(),
+        start: () => vm.start({ userData: '', context: { format: 'cernvm', path: '', size: 0 } }),
+        stop: () => vm.stop(),
+        destroy: () => vm.destroy(),
+        pause: () => vm.pause(),
+        resume: () => vm.resume(),
+        hibernate: () => vm.hibernate(),
+        reset: () => vm.reset(),
+        setExecutionCap: () => vm.setExecutionCap(5),
+        setProperty: () => vm.setProperty('k', 'v'),
+        getProperty: () => vm.getProperty('k'),
+      };
+      const error = await rejection(calls[op]());
+      expect(error.code).toBe(code);
+      expect(error.cause).toBe(cause);
+      expect(error.message).toContain(`${op} exploded`);
+    },
+  );
 
   it.each([
     ['createVm', 'create', -1],
@@ -175,9 +197,9 @@ describe('GuardedDriver', () => {
     const vm = await hypervisor.createVm(spec());
     const original = new HypervisorError('NOT_VALIDATED', 'bad checksum');
     driver.fail('start', original);
-    expect(await rejection(vm.start({ userData: '', context: { format: 'cernvm', path: '', size: 0 } }))).toBe(
-      original,
-    );
+    expect(
+      await rejection(vm.start({ userData: '', context: { format: 'cernvm', path: '', size: 0 } })),
+    ).toBe(original);
   });
 
   it('serialises calls on one VM: the second waits until the first is done', async () => {

@@ -77,7 +77,9 @@ describe('HypervisorError', () => {
   it('constructs every code of the map, by name and by number', () => {
     for (const [name, code] of Object.entries(ErrorCode) as [keyof typeof ErrorCode, number][]) {
       expect(new HypervisorError(name, 'x').code).toBe(code);
-      expect(new HypervisorError(code as (typeof ErrorCode)[keyof typeof ErrorCode], 'x').codeName).toBe(name);
+      expect(new HypervisorError(code as (typeof ErrorCode)[keyof typeof ErrorCode], 'x').codeName).toBe(
+        name,
+      );
     }
   });
 
@@ -100,7 +102,10 @@ describe('HypervisorError', () => {
   });
 
   it('toJSON gives code, codeName, message and details only', () => {
-    const error = new HypervisorError('NOT_FOUND', 'missing', { cause: new Error('x'), details: { id: 'a' } });
+    const error = new HypervisorError('NOT_FOUND', 'missing', {
+      cause: new Error('x'),
+      details: { id: 'a' },
+    });
     expect(error.toJSON()).toStrictEqual({
       code: -9,
       codeName: 'NOT_FOUND',
@@ -139,7 +144,14 @@ describe('isHypervisorError', () => {
 
   it('refuses look-alikes without the brand', () => {
     const lookAlikes: unknown[] = [
-      { name: 'HypervisorError', code: -8, codeName: 'INVALID_STATE', message: 'x', details: {}, aborted: false },
+      {
+        name: 'HypervisorError',
+        code: -8,
+        codeName: 'INVALID_STATE',
+        message: 'x',
+        details: {},
+        aborted: false,
+      },
       Object.assign(new Error('x'), { name: 'HypervisorError', code: -8 }),
       { [Symbol('@cvmweb/core/HypervisorError')]: true },
       { [Symbol.for('@cvmweb/core/HypervisorError')]: 'true' },

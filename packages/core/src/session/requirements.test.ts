@@ -36,7 +36,12 @@ describe('validateRequirements', () => {
   });
 
   it('fills the missing fields of a partial object', () => {
-    expect(validateRequirements({ ram: 512 })).toStrictEqual({ cpus: 1, ram: 512, disk: 1024, version: '1.3' });
+    expect(validateRequirements({ ram: 512 })).toStrictEqual({
+      cpus: 1,
+      ram: 512,
+      disk: 1024,
+      version: '1.3',
+    });
     expect(validateRequirements({ cpus: 4, version: 'cernvm-4.0' })).toStrictEqual({
       cpus: 4,
       ram: 256,

@@ -86,9 +86,13 @@ describe('deriveVmName', () => {
 
   it('is safe for any scope and name (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'binary' }), (scope, name) => {
-        expectSafe(deriveVmName(scope, name));
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.string({ unit: 'binary' }),
+        (scope, name) => {
+          expectSafe(deriveVmName(scope, name));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -107,7 +111,13 @@ describe('deriveVmName', () => {
 describe('validateSessionName', () => {
   it('accepts printable names of 1 to 128 characters (code points)', () => {
     expect(maxSessionNameLength).toBe(128);
-    for (const name of ['a', 'my session', `it's "quoted" <b> & $(x) --flag`, 'x'.repeat(128), '🚀'.repeat(128)]) {
+    for (const name of [
+      'a',
+      'my session',
+      `it's "quoted" <b> & $(x) --flag`,
+      'x'.repeat(128),
+      '🚀'.repeat(128),
+    ]) {
       expect(validateSessionName(name)).toBe(name);
     }
   });
@@ -155,9 +165,12 @@ describe('property keys and values', () => {
     for (const key of ['host', 'a.b-c_D9', 'k'.repeat(128)]) expect(validatePropertyKey(key)).toBe(key);
   });
 
-  it.each(['', 'k'.repeat(129), 'a b', 'a/b', 'a=b', 'ключ', 'a\nb', 7, null])('refuses the key %j', (key) => {
-    expect(usageField(() => validatePropertyKey(key))).toBe('propertyName');
-  });
+  it.each(['', 'k'.repeat(129), 'a b', 'a/b', 'a=b', 'ключ', 'a\nb', 7, null])(
+    'refuses the key %j',
+    (key) => {
+      expect(usageField(() => validatePropertyKey(key))).toBe('propertyName');
+    },
+  );
 
   it('accepts values up to 16 KiB characters and refuses longer or non-strings', () => {
     expect(validatePropertyValue('')).toBe('');

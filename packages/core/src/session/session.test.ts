@@ -18,7 +18,10 @@ import type { SessionEvents } from './session-events.js';
 const { Closed, Opening, Open, Starting, Started, Error: Failed, Paused } = SessionState;
 
 const eventNames: (keyof SessionEvents)[] = [
-  ...['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset'].flatMap((a) => [a, `${a}Error`]),
+  ...['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset'].flatMap((a) => [
+    a,
+    `${a}Error`,
+  ]),
   ...['progress', 'error', 'apiAvailable', 'apiUnavailable', 'debug', 'stateChanged'],
 ];
 
@@ -26,7 +29,8 @@ type Recorded = [string, ...unknown[]];
 
 function recordEvents(session: Session): Recorded[] {
   const events: Recorded[] = [];
-  for (const name of eventNames) session.on(name, (...args: unknown[]) => events.push([String(name), ...args]));
+  for (const name of eventNames)
+    session.on(name, (...args: unknown[]) => events.push([String(name), ...args]));
   return events;
 }
 
@@ -269,34 +273,37 @@ describe('Session events', () => {
     ['hibernate', 'hibernateError', -3],
     ['reset', 'resetError', -3],
     ['close', 'closeError', -4],
-  ] as const)('fires %s failures as %s(message, %i) and error(message, code, action)', async (action, event, code) => {
-    const s = await setup();
-    await s.session.open();
-    if (action !== 'start') await s.session.start('x');
-    if (action === 'resume') await s.session.pause();
-    const op = action === 'close' ? 'destroy' : action;
-    s.driver.fail(op, new Error(`${action} broke`));
-    s.events.length = 0;
-    const before = s.session.state;
-    const run: Record<typeof action, () => Promise<void>> = {
-      start: () => s.session.start('x'),
-      pause: () => s.session.pause(),
-      resume: () => s.session.resume(),
-      stop: () => s.session.stop(),
-      hibernate: () => s.session.hibernate(),
-      reset: () => s.session.reset(),
-      close: () => s.session.close(),
-    };
-    const error = await rejection(run[action]());
-    expect(error.code).toBe(code);
-    expect(error.message).toContain(`${action} broke`);
-    expect(named(s.events, event, 'error', action)).toEqual([
-      [event, error.message, code],
-      ['error', error.message, code, action],
-    ]);
-    const expected = action === 'start' ? Failed : action === 'close' ? Failed : before;
-    expect(s.session.state).toBe(expected);
-  });
+  ] as const)(
+    'fires %s failures as %s(message, %i) and error(message, code, action)',
+    async (action, event, code) => {
+      const s = await setup();
+      await s.session.open();
+      if (action !== 'start') await s.session.start('x');
+      if (action === 'resume') await s.session.pause();
+      const op = action === 'close' ? 'destroy' : action;
+      s.driver.fail(op, new Error(`${action} broke`));
+      s.events.length = 0;
+      const before = s.session.state;
+      const run: Record<typeof action, () => Promise<void>> = {
+        start: () => s.session.start('x'),
+        pause: () => s.session.pause(),
+        resume: () => s.session.resume(),
+        stop: () => s.session.stop(),
+        hibernate: () => s.session.hibernate(),
+        reset: () => s.session.reset(),
+        close: () => s.session.close(),
+      };
+      const error = await rejection(run[action]());
+      expect(error.code).toBe(code);
+      expect(error.message).toContain(`${action} broke`);
+      expect(named(s.events, event, 'error', action)).toEqual([
+        [event, error.message, code],
+        ['error', error.message, code, action],
+      ]);
+      const expected = action === 'start' ? Failed : action === 'close' ? Failed : before;
+      expect(s.session.state).toBe(expected);
+    },
+  );
 
   it('fires nothing for an action illegal in the current state', async () => {
     const { session, events, driver } = await setup();
@@ -389,13 +396,13 @@ describe('Session capabilities', () => {
 });
 
 describe('Session start() user data', () => {
-  it('expands ${name} and ${name:default} placeholders from options.values', async () => {
+  it('expands name and name:default placeholders from options.values', async () => {
     const { session, driver, registry } = await setup();
     await session.open();
-    await session.start('users=${user:guest}\nhost=${host}\nkeep=${missing}\nurl=${url:http://h:80}', {
+    await session.start(`users=\${user:guest}\nhost=\${host}\nkeep=\${missing}\nurl=\${url:http://h:80}`, {
       values: { host: 'h1', user: 'alice' },
     });
-    const expected = 'users=alice\nhost=h1\nkeep=${missing}\nurl=http://h:80';
+    const expected = `users=alice\nhost=h1\nkeep=\${missing}\nurl=http://h:80`;
     expect(driver.starts[0]?.userData).toBe(expected);
     expect(registry.get(session.id)?.userData).toBe(expected);
     expect(driver.starts[0]?.context.format).toBe('cernvm');
@@ -406,7 +413,7 @@ describe('Session start() user data', () => {
     const { session, events, driver } = await setup();
     await session.open();
     events.length = 0;
-    const error = await rejection(session.start('${big}', { values: { big: 'x'.repeat(1024 * 1024 + 1) } }));
+    const error = await rejection(session.start(`\${big}`, { values: { big: 'x'.repeat(1024 * 1024 + 1) } }));
     expect(error.code).toBe(-99);
     expect(error.details['field']).toBe('userData');
     expect(session.state).toBe(Open);
@@ -433,12 +440,12 @@ describe('Session start() user data', () => {
 describe('Session daemon settings', () => {
   it('validates and persists the daemon fields', async () => {
     const { session, registry } = await setup();
-    expect([session.daemonControlled, session.daemonMinCap, session.daemonMaxCap, session.daemonFlags]).toEqual([
-      false,
-      0,
-      100,
-      0,
-    ]);
+    expect([
+      session.daemonControlled,
+      session.daemonMinCap,
+      session.daemonMaxCap,
+      session.daemonFlags,
+    ]).toEqual([false, 0, 100, 0]);
     await session.setDaemonSettings({ controlled: true, minCap: 25, maxCap: 100, flags: 0x3 });
     expect(registry.get(session.id)?.daemon).toEqual({ controlled: true, minCap: 25, maxCap: 100, flags: 3 });
     expect(session.daemonMinCap).toBe(25);

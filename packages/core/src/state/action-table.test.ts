@@ -41,13 +41,17 @@ describe('SessionState', () => {
 
   it('isSessionState accepts exactly 0–6', () => {
     for (const state of allStates) expect(isSessionState(state)).toBe(true);
-    for (const other of [-1, 7, 2.5, '2', null, undefined, Number.NaN]) expect(isSessionState(other)).toBe(false);
+    for (const other of [-1, 7, 2.5, '2', null, undefined, Number.NaN])
+      expect(isSessionState(other)).toBe(false);
   });
 });
 
 describe('actionTable', () => {
   it('is the documented table', () => {
-    const expected: Record<SessionAction, [SessionStateValue[], SessionStateValue | undefined, unknown, unknown]> = {
+    const expected: Record<
+      SessionAction,
+      [SessionStateValue[], SessionStateValue | undefined, unknown, unknown]
+    > = {
       open: [[Closed], Opening, Open, Closed],
       start: [[Open, Failed], Starting, Started, Failed],
       pause: [[Started], undefined, Paused, 'same'],
@@ -104,7 +108,7 @@ describe('actionTable', () => {
     const step = fc.record({ action: fc.constantFrom(...sessionActions), ok: fc.boolean() });
     fc.assert(
       fc.property(fc.constantFrom(...stableStates), fc.array(step, { maxLength: 40 }), (initial, steps) => {
-        let state = initial;
+        let state: SessionStateValue = initial;
         for (const { action, ok } of steps) {
           const legal = isLegal(action, state);
           expect(legal).toBe(actionTable[action].from.includes(state));
@@ -142,7 +146,7 @@ const driverOp: Record<SessionAction, FakeOp> = {
   getProperty: 'getProperty',
 };
 
-const needs: Partial<Record<SessionAction, keyof DriverCapabilities>> = {
+const needs: Partial<Record<SessionAction, Exclude<keyof DriverCapabilities, 'apiPortForwarding'>>> = {
   pause: 'pause',
   resume: 'pause',
   hibernate: 'hibernate',
@@ -151,7 +155,10 @@ const needs: Partial<Record<SessionAction, keyof DriverCapabilities>> = {
 };
 
 const eventNames: (keyof SessionEvents)[] = [
-  ...['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset'].flatMap((a) => [a, `${a}Error`]),
+  ...['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset'].flatMap((a) => [
+    a,
+    `${a}Error`,
+  ]),
   ...['progress', 'error', 'apiAvailable', 'apiUnavailable', 'debug', 'stateChanged'],
 ];
 
@@ -211,7 +218,8 @@ describe('Session driven by random actions (property)', () => {
         try {
           const session = await cvmweb.requestSession('prop', 'secret');
           const events: [string, ...unknown[]][] = [];
-          for (const name of eventNames) session.on(name, (...args: unknown[]) => events.push([String(name), ...args]));
+          for (const name of eventNames)
+            session.on(name, (...args: unknown[]) => events.push([String(name), ...args]));
 
           for (const { action: anyAction, legal, fail } of steps) {
             const before = session.state;

@@ -1,5 +1,7 @@
 /** What one read of an idle source says: seconds without user input, or why it cannot tell. */
-export type IdleReading = { readonly idleSeconds: number } | { readonly unknown: string };
+export type IdleReading =
+  | { readonly idleSeconds: number; readonly detail?: string }
+  | { readonly unknown: string };
 
 /**
  * A probe's verdict on an idle source:
@@ -45,11 +47,14 @@ export interface IdleSource {
 }
 
 /** True when `reading` is a known idle time. */
-export function isKnown(reading: IdleReading): reading is { readonly idleSeconds: number } {
+export function isKnown(
+  reading: IdleReading,
+): reading is { readonly idleSeconds: number; readonly detail?: string } {
   return 'idleSeconds' in reading;
 }
 
 /** The reading as text: `12 s` or `unknown: <reason>`. */
 export function formatReading(reading: IdleReading): string {
-  return isKnown(reading) ? `${Math.floor(reading.idleSeconds)} s` : `unknown: ${reading.unknown}`;
+  if (!isKnown(reading)) return `unknown: ${reading.unknown}`;
+  return `${Math.floor(reading.idleSeconds)} s${reading.detail ? ` (${reading.detail})` : ''}`;
 }

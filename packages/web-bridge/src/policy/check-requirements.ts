@@ -36,7 +36,7 @@ export function checkNameCount(origin: string, names: number, limits: ResourceLi
   if (names >= limits.names) {
     throw new HypervisorError(
       'NOT_ALLOWED',
-      `the local policy allows at most ${limits.names} sessions names for ${origin}`,
+      `the local policy allows at most ${limits.names} session names for ${origin}`,
       { details: { field: 'names', limit: limits.names, origin } },
     );
   }

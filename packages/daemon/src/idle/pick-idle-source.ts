@@ -1,0 +1,116 @@
+import { HypervisorError } from '@cvmweb/core';
+import type { IdleProbe, IdleReading, IdleSource } from './idle-source.js';
+import { logindIdleSource } from './logind-idle-source.js';
+import { macosIdleSource } from './macos-idle-source.js';
+import { windowsIdleSource } from './windows-idle-source.js';
+import { x11IdleSource } from './x11-idle-source.js';
+
+/** One source as {@link pickIdleSource} saw it. */
+export interface IdleCandidate {
+  readonly name: string;
+  readonly probe: IdleProbe;
+  readonly selected: boolean;
+}
+
+/** The choice of {@link pickIdleSource}. */
+export interface IdleSourcePick {
+  /** The chosen source; when nothing is usable, a source whose every read is unknown with the reasons. */
+  readonly source: IdleSource;
+  /** True when a usable source was found. */
+  readonly found: boolean;
+  /** Every candidate, the chosen one first, then usable by score, then the others. */
+  readonly candidates: readonly IdleCandidate[];
+}
+
+/** Options of {@link pickIdleSource}. */
+export interface PickIdleSourceOptions {
+  /** Use this source by name if it is usable (otherwise nothing is picked, and the reason says why). */
+  prefer?: string;
+  /** Time box of each probe, ms (default 3000). A probe running longer is `broken`. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The input idle sources of every platform, in order of preference on ties. */
+export function defaultIdleSources(): IdleSource[] {
+  return [x11IdleSource(), logindIdleSource(), macosIdleSource(), windowsIdleSource()];
+}
+
+/**
+ * Probes every source in parallel (time-boxed) and picks the usable one with
+ * the highest score, the earliest on a tie: the probe-and-score pattern of
+ * hypervisor detection. With no usable source, the result's source reads
+ * `unknown` with every candidate's reason, so the daemon says why instead of
+ * guessing "idle".
+ */
+export async function pickIdleSource(
+  sources: readonly IdleSource[],
+  options: PickIdleSourceOptions = {},
+): Promise<IdleSourcePick> {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  if (options.prefer !== undefined && !sources.some((s) => s.name === options.prefer)) {
+    throw new HypervisorError(
+      'INVALID_USAGE',
+      `no idle source named "${options.prefer}"; known: ${sources.map((s) => s.name).join(', ')}`,
+      { details: { field: 'idleSource' } },
+    );
+  }
+  const probes = await Promise.all(sources.map((source) => timeBoxed(source, timeoutMs, options.signal)));
+  let chosen = -1;
+  probes.forEach((probe, i) => {
+    if (probe.status !== 'usable') return;
+    if (options.prefer !== undefined) {
+      if (sources[i]!.name === options.prefer) chosen = i;
+    } else if (chosen < 0 || probe.score > probes[chosen]!.score) chosen = i;
+  });
+  const rank = (i: number) => (i === chosen ? 0 : probes[i]!.status === 'usable' ? 1 : probes[i]!.status === 'broken' ? 2 : 3);
+  const order = sources
+    .map((_, i) => i)
+    .sort((a, b) => rank(a) - rank(b) || probes[b]!.score - probes[a]!.score || a - b);
+  const candidates = order.map((i) => ({ name: sources[i]!.name, probe: probes[i]!, selected: i === chosen }));
+  if (chosen >= 0) return { source: sources[chosen]!, found: true, candidates };
+  const reason =
+    candidates.length === 0
+      ? 'no idle source is configured'
+      : `no usable idle source (${candidates.map((c) => `${c.name}: ${c.probe.reason ?? c.probe.status}`).join('; ')})`;
+  return { source: unavailableIdleSource(reason), found: false, candidates };
+}
+
+/** A source that always reads unknown with `reason`. */
+export function unavailableIdleSource(reason: string): IdleSource {
+  return {
+    name: 'none',
+    probe: async () => ({ status: 'broken', score: 0, reason }),
+    read: async (): Promise<IdleReading> => ({ unknown: reason }),
+  };
+}
+
+async function timeBoxed(source: IdleSource, timeoutMs: number, outer?: AbortSignal): Promise<IdleProbe> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<IdleProbe>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve({ status: 'broken', score: 0, reason: `probe timed out after ${timeoutMs} ms` });
+    }, timeoutMs);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([
+      source.probe({ signal: controller.signal }).then(
+        (probe) => probe,
+        (error: unknown) => ({
+          status: 'broken' as const,
+          score: 0,
+          reason: error instanceof Error ? error.message : String(error),
+        }),
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { HypervisorError } from '@cvmweb/core';
+import { formatCommand, type LongRunning, type RunResult, type Runner } from './runner.js';
+
+/** Options of {@link VirshChannel}. */
+export interface VirshChannelOptions {
+  /** The virsh program. */
+  virsh: string;
+  /** The libvirt URI the channel connects to. */
+  uri: string;
+  /** Default time box of one command in ms. */
+  timeoutMs: number;
+}
+
+interface Pending {
+  readonly marker: string;
+  readonly command: string;
+  readonly resolve: (result: RunResult) => void;
+  readonly reject: (error: HypervisorError) => void;
+  readonly timer: NodeJS.Timeout;
+  readonly onAbort: () => void;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Arguments virsh's own command-line parser reads back unchanged when single-quoted. */
+const QUOTABLE = /^[^'\\\n\r]*$/;
+const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * One long-lived interactive `virsh` per connection. Each command is followed by
+ * `echo --err <marker>` and `echo <marker>`, so its output and error text are the bytes before the
+ * markers on each stream. Commands run one at a time; a command that does not finish in its time
+ * box kills the process, and the next command starts a new one.
+ */
+export class VirshChannel {
+  readonly #runner: Runner;
+  readonly #options: VirshChannelOptions;
+  readonly #prefix = `cvmweb-${randomBytes(6).toString('hex')}-`;
+  #counter = 0;
+  #process: LongRunning | undefined;
+  #stdout = '';
+  #stderr = '';
+  #pending: Pending | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(runner: Runner, options: VirshChannelOptions) {
+    this.#runner = runner;
+    this.#options = options;
+  }
+
+  /** True when virsh's parser can carry `args` unchanged (no quote, backslash or line break). */
+  static accepts(args: readonly string[]): boolean {
+    return args.every((arg) => QUOTABLE.test(arg));
+  }
+
+  /**
+   * Runs one virsh command (without `-c`). Resolves with its output; `exitCode` is 1 when virsh
+   * reported an error.
+   */
+  run(args: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {}): Promise<RunResult> {
+    const next = this.#queue.then(() => this.#send(args, options));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Ends the virsh process. Later calls reject. */
+  close(): void {
+    this.#closed = true;
+    this.#kill();
+  }
+
+  #send(args: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal | undefined }): Promise<RunResult> {
+    const command = formatCommand('virsh', args);
+    if (this.#closed) return Promise.reject(new HypervisorError('EXTERNAL', 'the virsh channel is closed', { details: { command } }));
+    if (!VirshChannel.accepts(args)) {
+      return Promise.reject(new HypervisorError('INVALID_USAGE', 'argument cannot pass through the virsh channel', { details: { command } }));
+    }
+    if (options.signal?.aborted) {
+      return Promise.reject(new HypervisorError('CONTROL', `${command} was aborted`, { aborted: true, cause: options.signal.reason, details: { command } }));
+    }
+    const child = this.#ensure();
+    const marker = `${this.#prefix}${++this.#counter}`;
+    const line = args.map((arg) => (BARE.test(arg) ? arg : `'${arg}'`)).join(' ');
+    return new Promise<RunResult>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+      const fail = (error: HypervisorError) => {
+        this.#settle();
+        this.#kill();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new HypervisorError('EXTERNAL', `${command}: timed out after ${timeoutMs} ms`, { details: { command } })),
+        timeoutMs,
+      );
+      const onAbort = () =>
+        fail(new HypervisorError('CONTROL', `${command} was aborted`, { aborted: true, cause: options.signal?.reason, details: { command } }));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending = { marker, command, resolve, reject, timer, onAbort, signal: options.signal };
+      this.#stdout = '';
+      this.#stderr = '';
+      child.stdin.write(`${line}\necho --err ${marker}\necho ${marker}\n`);
+    });
+  }
+
+  #ensure(): LongRunning {
+    if (this.#process) return this.#process;
+    const child = this.#runner.spawn(this.#options.virsh, ['-q', '-c', this.#options.uri]);
+    this.#process = child;
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      this.#stdout += chunk;
+      this.#check();
+    });
+    child.stderr.on('data', (chunk: string) => {
+      this.#stderr += chunk;
+      this.#check();
+    });
+    void child.exited.then(() => {
+      if (this.#process !== child) return;
+      this.#process = undefined;
+      const pending = this.#pending;
+      if (pending) {
+        this.#settle();
+        pending.reject(new HypervisorError('EXTERNAL', `${pending.command}: virsh exited`, { details: { command: pending.command, stderr: this.#stderr } }));
+      }
+    });
+    return child;
+  }
+
+  #check(): void {
+    const pending = this.#pending;
+    if (!pending) return;
+    // Interactive virsh echoes each line it reads after its prompt; those echoes are not output.
+    const stdout = this.#stdout.replace(/virsh # [^\n]*\n/g, '').replace(/virsh # [^\n]*$/, '');
+    const at = stdout.indexOf(pending.marker);
+    const errorLine = `error: ${pending.marker}`;
+    const errAt = this.#stderr.indexOf(errorLine);
+    if (at < 0 || errAt < 0) return;
+    const stderr = this.#stderr.slice(0, errAt);
+    this.#settle();
+    const failed = /^error: /m.test(stderr);
+    pending.resolve({ stdout: stdout.slice(0, at), stderr, exitCode: failed ? 1 : 0 });
+  }
+
+  #settle(): void {
+    const pending = this.#pending;
+    if (!pending) return;
+    this.#pending = undefined;
+    clearTimeout(pending.timer);
+    pending.signal?.removeEventListener('abort', pending.onAbort);
+  }
+
+  #kill(): void {
+    const child = this.#process;
+    this.#process = undefined;
+    child?.kill();
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Argument arrays of every `VBoxManage` command the driver runs. Each value is one array element,
+ * so nothing a value holds (spaces, quotes, `--flags`, newlines) can become another argument.
+ */
+
+/** The one storage controller of our VMs and its slots. */
+export const STORAGE = Object.freeze({
+  controller: 'SATA',
+  bootPort: 0,
+  scratchPort: 1,
+  contextPort: 2,
+  portCount: 4,
+});
+
+/** The group every VM of ours is in. */
+export const VM_GROUP = '/cvmweb';
+
+/** The NAT rule that forwards the guest's API port. */
+export const API_RULE = 'cvmweb-api';
+
+/** The guest port the API listens on. */
+export const API_GUEST_PORT = 80;
+
+/** The first line of the description of our VMs; the session id follows it. */
+export const DESCRIPTION_MARK = 'cvmweb-session=';
+
+/** The guest property namespace of our properties. */
+export const PROPERTY_PREFIX = '/CVMWeb/';
+
+export function versionCommand(): string[] {
+  return ['--version'];
+}
+
+export function createVmCommand(name: string, baseFolder: string): string[] {
+  return [
+    'createvm',
+    '--name',
+    name,
+    '--groups',
+    VM_GROUP,
+    '--basefolder',
+    baseFolder,
+    '--ostype',
+    'Linux26_64',
+    '--register',
+  ];
+}
+
+/** All settings in one `modifyvm`, so open() stays short. */
+export interface VmSettings {
+  readonly cpus: number;
+  readonly ram: number;
+  readonly executionCap: number;
+  readonly apiPort: number;
+  readonly bootFrom: 'dvd' | 'disk';
+  readonly sessionId: string;
+}
+
+export function modifyVmCommand(vm: string, settings: VmSettings): string[] {
+  return [
+    'modifyvm',
+    vm,
+    '--cpus',
+    String(settings.cpus),
+    '--memory',
+    String(settings.ram),
+    '--cpuexecutioncap',
+    String(settings.executionCap),
+    '--acpi',
+    'on',
+    '--ioapic',
+    'on',
+    '--vram',
+    '16',
+    '--nic1',
+    'nat',
+    '--natpf1',
+    `${API_RULE},tcp,127.0.0.1,${settings.apiPort},,${API_GUEST_PORT}`,
+    '--boot1',
+    settings.bootFrom,
+    '--boot2',
+    'none',
+    '--boot3',
+    'none',
+    '--boot4',
+    'none',
+    '--description',
+    `${DESCRIPTION_MARK}${settings.sessionId}`,
+  ];
+}
+
+export function storageControllerCommand(vm: string): string[] {
+  return [
+    'storagectl',
+    vm,
+    '--name',
+    STORAGE.controller,
+    '--add',
+    'sata',
+    '--controller',
+    'IntelAhci',
+    '--portcount',
+    String(STORAGE.portCount),
+    '--bootable',
+    'on',
+  ];
+}
+
+export type AttachKind = 'dvd' | 'hdd' | 'multiattach';
+
+export function storageAttachCommand(vm: string, port: number, kind: AttachKind, medium: string): string[] {
+  return [
+    'storageattach',
+    vm,
+    '--storagectl',
+    STORAGE.controller,
+    '--port',
+    String(port),
+    '--device',
+    '0',
+    '--type',
+    kind === 'dvd' ? 'dvddrive' : 'hdd',
+    ...(kind === 'multiattach' ? ['--mtype', 'multiattach'] : []),
+    '--medium',
+    medium,
+  ];
+}
+
+export function createMediumCommand(file: string, sizeMiB: number): string[] {
+  return ['createmedium', 'disk', '--filename', file, '--size', String(sizeMiB), '--format', 'VDI'];
+}
+
+export function closeMediumCommand(medium: string): string[] {
+  return ['closemedium', 'disk', medium, '--delete'];
+}
+
+export function startVmCommand(vm: string): string[] {
+  return ['startvm', vm, '--type', 'headless'];
+}
+
+export type ControlAction = 'pause' | 'resume' | 'reset' | 'poweroff' | 'savestate' | 'acpipowerbutton';
+
+export function controlVmCommand(vm: string, action: ControlAction): string[] {
+  return ['controlvm', vm, action];
+}
+
+export function liveExecutionCapCommand(vm: string, cap: number): string[] {
+  return ['controlvm', vm, 'cpuexecutioncap', String(cap)];
+}
+
+export function executionCapCommand(vm: string, cap: number): string[] {
+  return ['modifyvm', vm, '--cpuexecutioncap', String(cap)];
+}
+
+export function discardStateCommand(vm: string): string[] {
+  return ['discardstate', vm];
+}
+
+export function unregisterVmCommand(vm: string): string[] {
+  return ['unregistervm', vm, '--delete'];
+}
+
+export function showVmInfoCommand(vm: string): string[] {
+  return ['showvminfo', vm, '--machinereadable'];
+}
+
+export function listVmsCommand(): string[] {
+  return ['list', 'vms'];
+}
+
+export function setGuestPropertyCommand(vm: string, name: string, value: string): string[] {
+  return ['guestproperty', 'set', vm, name, value];
+}
+
+export function getGuestPropertyCommand(vm: string, name: string): string[] {
+  return ['guestproperty', 'get', vm, name];
+}

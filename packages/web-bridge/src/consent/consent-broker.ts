@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { HypervisorError } from '@cvmweb/core';
+import type { PolicyStore } from '../policy/policy-store.js';
+import type { ConsentDecision } from './consent-decision.js';
+import { DENIAL_WINDOW_MS, DenialThrottle } from './denial-throttle.js';
+
+/** A request waiting for the person's decision. */
+export interface ConsentRequest {
+  /** The origin asking to run virtual machines. */
+  readonly origin: string;
+  /** The session names it asked for while waiting. */
+  readonly names: readonly string[];
+  /** The one-time token that decides it (only the service's own consent page and terminal see it). */
+  readonly token: string;
+  /** When it was made (ms since the epoch). */
+  readonly createdAt: number;
+}
+
+/**
+ * Asks the person through a channel the page cannot reach (the terminal);
+ * resolves with the decision, or `undefined` when it cannot ask. `signal`
+ * fires when the request was decided elsewhere or timed out.
+ */
+export type ConsentPrompter = (request: ConsentRequest, signal: AbortSignal) => Promise<ConsentDecision | undefined>;
+
+/** Options of {@link ConsentBroker}. */
+export interface ConsentBrokerOptions {
+  /** The policy: remembered decisions and the cool-down. */
+  policy: PolicyStore;
+  /** How long a request waits for a decision before it is refused. Default 5 minutes. */
+  timeoutMs?: number;
+  /** A terminal prompt, when the service runs in one. */
+  prompter?: ConsentPrompter;
+  /** Told about each new request (the service prints the consent page's address). */
+  onRequest?: (request: ConsentRequest) => void;
+  /** Told about each decision. */
+  onDecision?: (origin: string, decision: ConsentDecision) => void;
+  /** Current time; default `Date.now`. */
+  now?: () => number;
+  /** Most origins waiting at once; more are refused. Default 32. */
+  maxPending?: number;
+}
+
+interface Pending {
+  request: { origin: string; names: string[]; token: string; createdAt: number };
+  waiters: { resolve: () => void; reject: (error: HypervisorError) => void }[];
+  timer: NodeJS.Timeout;
+  abort: AbortController;
+}
+
+/**
+ * Decides whether an origin may create sessions: the policy's remembered
+ * decision, the denial throttle, an approval given while the service runs,
+ * or else the person's answer on the consent page or the terminal. Requests
+ * of one origin made while it waits share one decision.
+ */
+export class ConsentBroker {
+  readonly #options: ConsentBrokerOptions;
+  readonly #throttle = new DenialThrottle();
+  readonly #approved = new Set<string>();
+  readonly #pending = new Map<string, Pending>();
+  readonly #now: () => number;
+
+  constructor(options: ConsentBrokerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The requests waiting now, oldest first. */
+  pending(): ConsentRequest[] {
+    return [...this.#pending.values()].map((p) => ({ ...p.request, names: [...p.request.names] }));
+  }
+
+  /** Milliseconds the origin stays blocked by the denial throttle, or 0. */
+  blockedFor(origin: string): number {
+    return this.#throttle.blockedFor(origin, this.#now());
+  }
+
+  /**
+   * Refuses at once, without asking, when the policy denies `origin` or the
+   * throttle blocks it: `NOT_ALLOWED` (-10) with `details.reason` `policy` or
+   * `throttled` (and `retryAfterMs`).
+   */
+  assertNotRefused(origin: string): void {
+    if (this.#options.policy.decision(origin) === 'deny') {
+      throw new HypervisorError('NOT_ALLOWED', `${origin} is denied by the local policy`, {
+        details: { reason: 'policy', origin },
+      });
+    }
+    const blocked = this.blockedFor(origin);
+    if (blocked > 0) {
+      throw new HypervisorError(
+        'NOT_ALLOWED',
+        `${origin} was denied twice within ${DENIAL_WINDOW_MS / 1000} seconds; its requests are refused for ${Math.ceil(blocked / 1000)} more seconds`,
+        { details: { reason: 'throttled', origin, retryAfterMs: blocked } },
+      );
+    }
+  }
+
+  /** True when `origin` may create sessions without asking (policy `allow`, or approved while the service runs). */
+  isApproved(origin: string): boolean {
+    return this.#approved.has(origin) || this.#options.policy.decision(origin) === 'allow';
+  }
+
+  /**
+   * Resolves when `origin` may create the session `name`; asks the person when
+   * needed (calling `onWaiting` first). Rejects with `NOT_ALLOWED` when refused,
+   * denied or not decided in time.
+   */
+  async authorize(origin: string, name: string, onWaiting?: () => void): Promise<void> {
+    this.assertNotRefused(origin);
+    if (this.isApproved(origin)) return;
+    let pending = this.#pending.get(origin);
+    if (!pending) {
+      if (this.#pending.size >= (this.#options.maxPending ?? 32)) {
+        throw new HypervisorError('NOT_ALLOWED', 'too many consent requests are waiting', {
+          details: { reason: 'busy' },
+        });
+      }
+      pending = this.#open(origin);
+    }
+    if (!pending.request.names.includes(name) && pending.request.names.length < 16) {
+      pending.request.names.push(name);
+    }
+    const waiting = pending;
+    const decided = new Promise<void>((resolve, reject) => waiting.waiters.push({ resolve, reject }));
+    onWaiting?.();
+    return decided;
+  }
+
+  /**
+   * Applies the person's decision to the request holding `token` (used once).
+   * Returns false for an unknown or spent token.
+   */
+  async decide(token: string, decision: ConsentDecision): Promise<boolean> {
+    const entry = [...this.#pending.values()].find((p) => p.request.token === token);
+    if (!entry || typeof token !== 'string' || token.length === 0) return false;
+    const { origin } = entry.request;
+    this.#settle(origin);
+    const { policy } = this.#options;
+    if (decision === 'allow-always') await policy.remember(origin, 'allow').catch(() => undefined);
+    if (decision === 'deny-always') await policy.remember(origin, 'deny').catch(() => undefined);
+    if (decision === 'allow-once' || decision === 'allow-always') {
+      this.#approved.add(origin);
+      this.#throttle.clear(origin);
+      for (const waiter of entry.waiters) waiter.resolve();
+    } else {
+      const blocked = this.#throttle.recordDenial(
+        origin,
+        this.#now(),
+        policy.policy.denialCooldownSeconds * 1000,
+      );
+      const error = new HypervisorError('NOT_ALLOWED', `the person denied ${origin}`, {
+        details: { reason: 'denied', origin, throttled: blocked },
+      });
+      for (const waiter of entry.waiters) waiter.reject(error);
+    }
+    this.#options.onDecision?.(origin, decision);
+    return true;
+  }
+
+  /** Forgets every decision about `origin` (remembered and for this run); it will be asked again. */
+  async revoke(origin: string): Promise<void> {
+    this.#approved.delete(origin);
+    this.#throttle.clear(origin);
+    await this.#options.policy.revoke(origin);
+  }
+
+  /** Refuses every waiting request (the service stops). */
+  close(): void {
+    for (const origin of [...this.#pending.keys()]) {
+      const entry = this.#settle(origin);
+      const error = new HypervisorError('NOT_ALLOWED', 'the service is stopping', {
+        details: { reason: 'stopping' },
+      });
+      for (const waiter of entry?.waiters ?? []) waiter.reject(error);
+    }
+  }
+
+  #open(origin: string): Pending {
+    const timeoutMs = this.#options.timeoutMs ?? 5 * 60_000;
+    const abort = new AbortController();
+    const pending: Pending = {
+      request: { origin, names: [], token: randomBytes(24).toString('base64url'), createdAt: this.#now() },
+      waiters: [],
+      abort,
+      timer: setTimeout(() => {
+        const entry = this.#settle(origin);
+        const error = new HypervisorError('NOT_ALLOWED', `nobody approved ${origin} in time`, {
+          details: { reason: 'timeout', origin },
+        });
+        for (const waiter of entry?.waiters ?? []) waiter.reject(error);
+      }, timeoutMs),
+    };
+    pending.timer.unref();
+    this.#pending.set(origin, pending);
+    this.#options.onRequest?.(pending.request);
+    const { prompter } = this.#options;
+    if (prompter) {
+      void prompter(pending.request, abort.signal)
+        .then((decision) => (decision ? this.decide(pending.request.token, decision) : false))
+        .catch(() => undefined);
+    }
+    return pending;
+  }
+
+  #settle(origin: string): Pending | undefined {
+    const entry = this.#pending.get(origin);
+    if (!entry) return undefined;
+    this.#pending.delete(origin);
+    clearTimeout(entry.timer);
+    entry.abort.abort();
+    return entry;
+  }
+}

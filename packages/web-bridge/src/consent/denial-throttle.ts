@@ -1,0 +1,41 @@
+/** Two denials of one origin within this window block it (the original plugin's rule). */
+export const DENIAL_WINDOW_MS = 5000;
+
+/**
+ * The original plugin's protection against nagging: when the person denies an
+ * origin twice within {@link DENIAL_WINDOW_MS}, the origin's requests are
+ * refused without asking for a cool-down period.
+ */
+export class DenialThrottle {
+  readonly #last = new Map<string, number>();
+  readonly #blockedUntil = new Map<string, number>();
+
+  /** Records a denial of `origin` at `now`; returns true when it starts a cool-down of `cooldownMs`. */
+  recordDenial(origin: string, now: number, cooldownMs: number): boolean {
+    const previous = this.#last.get(origin);
+    this.#last.set(origin, now);
+    if (previous !== undefined && now - previous <= DENIAL_WINDOW_MS) {
+      this.#blockedUntil.set(origin, now + cooldownMs);
+      this.#last.delete(origin);
+      return true;
+    }
+    return false;
+  }
+
+  /** Milliseconds `origin` stays blocked after `now`, or 0. */
+  blockedFor(origin: string, now: number): number {
+    const until = this.#blockedUntil.get(origin);
+    if (until === undefined) return 0;
+    if (until <= now) {
+      this.#blockedUntil.delete(origin);
+      return 0;
+    }
+    return until - now;
+  }
+
+  /** Lifts a block (the person revoked or changed the origin's decision). */
+  clear(origin: string): void {
+    this.#last.delete(origin);
+    this.#blockedUntil.delete(origin);
+  }
+}
