@@ -12,6 +12,7 @@ export * from './api/probe-api.js';
 export * from './clock/clock.js';
 export * from './context/build-context-medium.js';
 export * from './context/cernvm-context.js';
+export type * from './context/context-iso-layout.js';
 export * from './context/cloud-init-seed.js';
 export * from './context/context-medium.js';
 export * from './context/expand-placeholders.js';

@@ -50,7 +50,7 @@ export class MockHypervisorState {
   /**
    * Arms a fault; its `nth` counts calls of its step from now on.
    *
-   * @throws {@link HypervisorError} `INVALID_USAGE` for an unknown step or code, or a bad `nth` / `times`.
+   * @throws HypervisorError `INVALID_USAGE` for an unknown step or code, or a bad `nth` / `times`.
    */
   inject(fault: MockFault): void {
     this.#world.arm(fault);

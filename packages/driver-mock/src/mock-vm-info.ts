@@ -2,7 +2,7 @@ import type { VmPowerState, VmSpec } from '@cvmweb/core';
 
 /** A snapshot of one VM of the mock hypervisor, for tests to inspect. */
 export interface MockVmInfo {
-  /** The VM's id, as {@link VmHandle.id} reports it. */
+  /** The VM's id, as `VmHandle.id` reports it. */
   readonly id: string;
   /** The hypervisor-side name. */
   readonly name: string;

@@ -107,7 +107,7 @@ export type VmPowerState = 'poweroff' | 'running' | 'paused' | 'saved' | 'error'
 export interface VmSummary {
   /** The driver's stable identifier (a UUID, or the name when the hypervisor has no UUID). */
   readonly id: string;
-  /** The hypervisor-side VM name ({@link VmSpec.name}). */
+  /** The hypervisor-side VM name (`VmSpec.name`). */
   readonly name: string;
   /** The session id recorded on the VM when it was created. */
   readonly sessionId: string;
@@ -164,7 +164,7 @@ export interface ApiEndpoint {
 export interface VmHandle {
   /** The driver's stable identifier of this VM. */
   readonly id: string;
-  /** The hypervisor-side name ({@link VmSpec.name}). */
+  /** The hypervisor-side name (`VmSpec.name`). */
   readonly name: string;
   /** Reads the VM's current power state from the hypervisor. */
   state(options?: ActionOptions): Promise<VmPowerState>;

@@ -148,7 +148,7 @@ type Opened =
  * whose checksum is published (`sha256Url`) is served from the cache by URL without fetching
  * the checksum again; pin `sha256` (or change the URL) to get other content.
  *
- * Concurrent requests of one file in this process share one download (see {@link SingleFlight});
+ * Concurrent requests of one file in this process share one download (one shared flight per key);
  * two processes downloading the same file at once are not coordinated.
  */
 export class ImageCache {

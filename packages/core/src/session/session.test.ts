@@ -9,6 +9,7 @@ import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.j
 import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
+import type { SessionRecord } from '../registry/session-record.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 import { SessionState } from '../state/session-state.js';
 import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
@@ -46,6 +47,22 @@ interface Setup {
   session: Session;
   events: Recorded[];
   stateDir: string;
+}
+
+/** Makes the registry's next write of a record matching `when` fail once, as a full disk would. */
+function failingWrites(registry: SessionRegistry) {
+  let when: ((record: SessionRecord) => boolean) | undefined;
+  const put = registry.put.bind(registry);
+  registry.put = async (record, options) => {
+    if (when?.(record)) {
+      when = undefined;
+      throw new HypervisorError('IO', 'no space left on device');
+    }
+    return put(record, options);
+  };
+  return (match: (record: SessionRecord) => boolean) => {
+    when = match;
+  };
 }
 
 async function setup(options: FakeDriverOptions = {}): Promise<Setup> {
@@ -339,6 +356,27 @@ describe('Session events', () => {
       expect(error.details['field']).toBe(field);
     }
     expect(events).toEqual([]);
+    expect(session.busy).toBe(false);
+  });
+});
+
+describe('Session when the registry cannot write', () => {
+  it('open() leaves no VM behind when recording the new VM fails', async () => {
+    const { session, driver, registry } = await setup();
+    const failNext = failingWrites(registry);
+    failNext((record) => record.vmId !== undefined);
+    expect((await rejection(session.open())).code).toBe(-6);
+    expect(session.state).toBe(Closed);
+    expect(driver.vms.size).toBe(0);
+  });
+
+  it('start() does not leave the session in the transient Starting state when recording fails', async () => {
+    const { session, registry } = await setup();
+    await session.open();
+    const failNext = failingWrites(registry);
+    failNext((record) => record.state === Started);
+    expect((await rejection(session.start('x'))).code).toBe(-6);
+    expect([Starting, Opening]).not.toContain(session.state);
     expect(session.busy).toBe(false);
   });
 });

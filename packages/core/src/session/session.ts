@@ -1,14 +1,24 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ApiWatchTiming, watchApi } from '../api/api-watcher.js';
 import type { Clock } from '../clock/clock.js';
-import { buildContextMedium, MAX_USER_DATA_BYTES } from '../context/build-context-medium.js';
-import type { ContextMedium } from '../context/context-medium.js';
+import {
+  buildContextMedium,
+  CONTEXT_MEDIUM_FILE_NAME,
+  MAX_USER_DATA_BYTES,
+} from '../context/build-context-medium.js';
+import type { ContextFormat, ContextMedium } from '../context/context-medium.js';
 import { expandPlaceholders } from '../context/expand-placeholders.js';
 import { validateDaemonSettings } from '../daemon/daemon-contract.js';
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions, VmPowerState } from '../driver/driver.js';
 import type { GuardedHypervisor, GuardedVm } from '../driver/guarded-driver.js';
-import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { ErrorCode } from '../errors/error-code.js';
+import {
+  abortedError,
+  HypervisorError,
+  isHypervisorError,
+  toHypervisorError,
+} from '../errors/hypervisor-error.js';
 import { TypedEmitter } from '../events/typed-emitter.js';
 import type { ImageSource } from '../images/image-source.js';
 import type { DaemonSettings, Requirements, SessionRecord } from '../registry/session-record.js';
@@ -196,9 +206,10 @@ export class Session extends TypedEmitter<SessionEvents> {
         pending: this.#pending('open'),
       });
       this.#progress(0, 1, 'Creating the virtual machine');
+      let vm: GuardedVm | undefined;
       try {
         await mkdir(directory, { recursive: true, mode: 0o700 });
-        const vm = await hypervisor.createVm(
+        vm = await hypervisor.createVm(
           {
             sessionId: this.id,
             name: this.vmName,
@@ -219,8 +230,11 @@ export class Session extends TypedEmitter<SessionEvents> {
           pending: undefined,
         });
       } catch (error) {
+        // A VM the registry could not record would be an orphan: remove it.
+        await vm?.destroy().catch(() => undefined);
+        this.#vm = undefined;
         await rm(directory, { recursive: true, force: true }).catch(() => undefined);
-        await this.#save({
+        await this.#commit({
           state: SessionState.Closed,
           vmId: undefined,
           driver: undefined,
@@ -237,7 +251,9 @@ export class Session extends TypedEmitter<SessionEvents> {
    * `${name}` and `${name:default}` are expanded from `options.values`. Fires `start` / `startError`.
    */
   start(userData = '', options?: StartOptions): Promise<void> {
-    if (typeof userData !== 'string' || Buffer.byteLength(userData) > MAX_USER_DATA_BYTES) {
+    const expanded =
+      typeof userData === 'string' ? expandPlaceholders(userData, options?.values ?? {}) : undefined;
+    if (expanded === undefined || Buffer.byteLength(expanded) > MAX_USER_DATA_BYTES) {
       return Promise.reject(
         new HypervisorError(
           'INVALID_USAGE',
@@ -248,7 +264,6 @@ export class Session extends TypedEmitter<SessionEvents> {
         ),
       );
     }
-    const expanded = expandPlaceholders(userData, options?.values ?? {});
     return this.#act('start', options, async (signal) => {
       const vm = await this.#requireVm(signal);
       const restoring = this.#record.hibernated;
@@ -260,11 +275,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       });
       const total = restoring ? 1 : 2;
       try {
-        let context: ContextMedium | undefined;
-        if (!restoring) {
+        const format = this.#context.image(this.version).context;
+        // A restore keeps the medium of the first boot, still in the VM's directory.
+        let context = restoring ? await this.#existingContext(format) : undefined;
+        if (!context) {
           this.#progress(0, total, 'Writing the user data medium');
           context = await buildContextMedium({
-            format: this.#context.image(this.version).context,
+            format,
             userData: expanded,
             directory: this.#vmDirectory(),
             instanceId: this.id,
@@ -277,18 +294,12 @@ export class Session extends TypedEmitter<SessionEvents> {
           total,
           restoring ? 'Restoring the virtual machine' : 'Booting the virtual machine',
         );
-        await vm.start(
-          {
-            userData: expanded,
-            context: context ?? { format: this.#context.image(this.version).context, path: '', size: 0 },
-          },
-          this.#driverOptions(signal),
-        );
+        await vm.start({ userData: expanded, context }, this.#driverOptions(signal));
       } catch (error) {
-        await this.#save({ state: SessionState.Error, pending: undefined });
+        await this.#commit({ state: SessionState.Error, pending: undefined }).catch(() => undefined);
         throw error;
       }
-      await this.#save({ state: SessionState.Started, hibernated: false, pending: undefined });
+      await this.#commit({ state: SessionState.Started, hibernated: false, pending: undefined });
       this.#progress(total, total, 'Virtual machine running');
       this.#watchApi();
     });
@@ -339,11 +350,11 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.#progress(1, 2, 'Removing session files');
         await rm(this.#vmDirectory(), { recursive: true, force: true });
       } catch (error) {
-        await this.#save({ state: SessionState.Error, pending: undefined });
+        await this.#commit({ state: SessionState.Error, pending: undefined }).catch(() => undefined);
         throw error;
       }
       this.#vm = undefined;
-      await this.#save({
+      await this.#commit({
         state: SessionState.Closed,
         vmId: undefined,
         driver: undefined,
@@ -365,7 +376,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     return this.#act('setExecutionCap', options, async (signal) => {
       await (await this.#requireVm(signal)).setExecutionCap(checked, { signal });
-      await this.#save({ executionCap: checked });
+      await this.#commit({ executionCap: checked });
     });
   }
 
@@ -439,8 +450,15 @@ export class Session extends TypedEmitter<SessionEvents> {
         this.emit('error', 'the virtual machine disappeared from the hypervisor', -9, 'session');
         return this.state;
       }
+      let power: VmPowerState;
+      try {
+        power = await vm.state(options);
+      } catch (error) {
+        if (!isHypervisorError(error) || error.code !== ErrorCode.NOT_FOUND) throw error;
+        return this.#vanished();
+      }
       this.#vm = vm;
-      const truth = sessionStateForPower(await vm.state(options));
+      const truth = sessionStateForPower(power);
       if (truth.state !== from || truth.hibernated !== this.hibernated) {
         await this.#save(truth);
         if (truth.state === SessionState.Started) this.#watchApi();
@@ -480,11 +498,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       try {
         await run(vm, this.#driverOptions(signal));
       } catch (error) {
-        await this.#save({ pending: undefined });
+        await this.#commit({ pending: undefined }).catch(() => undefined);
         if (from === SessionState.Started && action !== 'reset') this.#watchApi();
         throw error;
       }
-      await this.#save({ state: landingState(action, from, true), pending: undefined, ...extra });
+      await this.#commit({ state: landingState(action, from, true), pending: undefined, ...extra });
       if (this.state === SessionState.Started && action !== 'reset') this.#watchApi();
     });
   }
@@ -549,16 +567,59 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
-  /** Persists a change of the record before the promise resolves. */
+  /** Persists a change of the record, then applies it; on failure nothing changes. */
   async #save(change: Partial<SessionRecord>, options?: ActionOptions): Promise<void> {
+    const next = this.#next(change);
+    await this.#context.registry.put(next, options);
+    this.#apply(next);
+  }
+
+  /**
+   * Records what already happened at the hypervisor: applies the change even when
+   * persisting it fails (then rejects), so the session never lies about the VM.
+   * The registry catches up through `reconcile()`.
+   */
+  async #commit(change: Partial<SessionRecord>): Promise<void> {
+    const next = this.#next(change);
+    try {
+      await this.#context.registry.put(next);
+    } finally {
+      this.#apply(next);
+    }
+  }
+
+  #next(change: Partial<SessionRecord>): SessionRecord {
     const next = { ...this.#record, ...change, updatedAt: this.#context.clock.now() } as SessionRecord;
     for (const key of Object.keys(change) as (keyof SessionRecord)[]) {
       if (change[key] === undefined) delete (next as Partial<Record<keyof SessionRecord, unknown>>)[key];
     }
-    await this.#context.registry.put(next, options);
+    return next;
+  }
+
+  #apply(next: SessionRecord): void {
     const previous = this.#record.state;
     this.#record = next;
     if (next.state !== previous) this.emit('stateChanged', next.state, previous);
+  }
+
+  async #vanished(): Promise<SessionStateValue> {
+    this.#stopApiWatch();
+    this.#vm = undefined;
+    await this.#commit({
+      state: SessionState.Closed,
+      vmId: undefined,
+      driver: undefined,
+      hibernated: false,
+      pending: undefined,
+    });
+    this.emit('error', 'the virtual machine disappeared from the hypervisor', ErrorCode.NOT_FOUND, 'session');
+    return this.state;
+  }
+
+  async #existingContext(format: ContextFormat): Promise<ContextMedium | undefined> {
+    const path = join(this.#vmDirectory(), CONTEXT_MEDIUM_FILE_NAME);
+    const info = await stat(path).catch(() => undefined);
+    return info ? { format, path, size: info.size } : undefined;
   }
 
   #pending(action: SessionAction) {

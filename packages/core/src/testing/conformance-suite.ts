@@ -426,9 +426,13 @@ export function runConformanceSuite(options: ConformanceOptions): void {
   });
 }
 
-interface EventLog {
+/** Events of one session, recorded by {@link record}. */
+export interface EventLog {
+  /** Names of the seed events, in order. */
   events: string[];
+  /** Each `stateChanged` as `[state, previous]`. */
   states: Array<[number, number]>;
+  /** Each `progress` as `[done, total, message]`. */
   progress: Array<[number, number, string]>;
 }
 

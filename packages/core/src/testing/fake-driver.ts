@@ -1,12 +1,11 @@
 // Internal test helper (not exported): an in-memory Driver with failure injection, hangs and power rules.
+// Tests may change a FakeVm's `power` (an out-of-band change) or delete it from `vms` (it vanished).
 import type * as D from '../driver/driver.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 
 type VmOp = Exclude<keyof D.VmHandle, 'id' | 'name' | 'apiEndpoint'>;
-/** Every operation of the fake, as logged in {@link FakeDriver.calls}. */
 export type FakeOp = 'connect' | 'create' | 'find' | 'list' | VmOp;
 
-/** One VM of the fake hypervisor; tests may change `power` (out-of-band changes) or delete it. */
 export interface FakeVm {
   readonly id: string;
   readonly spec: D.VmSpec;
@@ -38,15 +37,12 @@ export class FakeDriver implements D.Driver {
   readonly name: string;
   readonly capabilities: D.DriverCapabilities;
   readonly vms = new Map<string, FakeVm>();
-  /** Every operation entered, in order: `op` or `op target`. */
-  readonly calls: string[] = [];
-  /** What every successful `start()` was given. */
-  readonly starts: D.StartSpec[] = [];
+  readonly calls: string[] = []; // every operation entered, in order: `op` or `op target`
+  readonly starts: D.StartSpec[] = []; // what every successful start() was given
   disposed = 0;
   readonly #options: FakeDriverOptions;
   readonly #faults = new Map<FakeOp, { error: unknown; times: number }>();
   readonly #gates = new Map<FakeOp, { open: Promise<void>; entered: () => void }>();
-  #seq = 0;
 
   constructor(options: FakeDriverOptions = {}) {
     this.#options = options;
@@ -67,7 +63,6 @@ export class FakeDriver implements D.Driver {
     return { entered: entered.promise, release: open.resolve };
   }
 
-  /** Removes every injected failure and hang. */
   heal(): void {
     this.#faults.clear();
     this.#gates.clear();
@@ -84,7 +79,7 @@ export class FakeDriver implements D.Driver {
       version: '1.0',
       createVm: async (spec, o) => {
         await this.#enter('create', spec.name, o);
-        const id = `fake-${++this.#seq}`;
+        const id = `fake-${this.calls.length}`; // unique: every call is logged
         const vm: FakeVm = { id, spec, power: 'poweroff', cap: spec.executionCap, properties: new Map() };
         this.vms.set(id, vm);
         return this.#handle(vm);
