@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Cvmweb, type CvmwebOptions, createCvmweb } from './cvmweb.js';
 import type { Daemon } from './daemon/daemon-contract.js';
-import { type HypervisorError, isHypervisorError } from './errors/hypervisor-error.js';
+import type { HypervisorError } from './errors/hypervisor-error.js';
 import { ImageCache } from './images/image-cache.js';
 import { createMemorySessionRegistry } from './registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from './registry/owner-secret.js';
 import { FakeDriver } from './testing/fake-driver.js';
+import { rejection } from './testing/rejection.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,17 +30,6 @@ async function setup(options: Partial<CvmwebOptions> = {}): Promise<Cvmweb> {
   });
   cleanups.push(() => cvmweb.dispose());
   return cvmweb;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HypervisorError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isHypervisorError(error)) throw new Error(`not a HypervisorError: ${String(error)}`);
-  return error;
 }
 
 function fakeDaemon(): Daemon & { calls: string[] } {

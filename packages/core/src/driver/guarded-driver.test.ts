@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
 import { FakeDriver } from '../testing/fake-driver.js';
+import { rejection } from '../testing/rejection.js';
 import type { Driver, VmSpec } from './driver.js';
 import { GuardedDriver, type GuardedHypervisor } from './guarded-driver.js';
 
@@ -21,17 +22,6 @@ function spec(name = 'cvmweb-test-000000000000'): VmSpec {
     image,
     directory: '/nowhere',
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HypervisorError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isHypervisorError(error)) throw new Error(`not a HypervisorError: ${String(error)}`);
-  return error;
 }
 
 /** Lets pending promise callbacks run. */

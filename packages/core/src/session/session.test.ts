@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import { type Cvmweb, createCvmweb } from '../cvmweb.js';
-import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
+import { HypervisorError } from '../errors/hypervisor-error.js';
 import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
@@ -13,6 +13,7 @@ import type { SessionRecord } from '../registry/session-record.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 import { SessionState } from '../state/session-state.js';
 import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
+import { rejection } from '../testing/rejection.js';
 import type { Session } from './session.js';
 import type { SessionEvents } from './session-events.js';
 
@@ -83,17 +84,6 @@ async function setup(options: FakeDriverOptions = {}): Promise<Setup> {
   });
   const session = await cvmweb.requestSession('test session', 'secret');
   return { driver, cvmweb, registry, session, events: recordEvents(session), stateDir };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HypervisorError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  if (!isHypervisorError(error)) throw new Error(`not a HypervisorError: ${String(error)}`);
-  return error;
 }
 
 const named = (events: Recorded[], ...names: string[]) => events.filter(([name]) => names.includes(name));

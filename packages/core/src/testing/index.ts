@@ -6,4 +6,10 @@
  */
 export { ManualClock } from '../clock/clock.js';
 export { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
-export { type ConformanceOptions, type EventLog, record, runConformanceSuite, waitFor } from './conformance-suite.js';
+export {
+  type ConformanceOptions,
+  type EventLog,
+  record,
+  runConformanceSuite,
+  waitFor,
+} from './conformance-suite.js';
