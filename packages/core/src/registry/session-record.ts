@@ -83,7 +83,7 @@ export interface SessionRecord {
   readonly state: SessionStateValue;
   /** The VM's memory is saved; the next start restores it. */
   readonly hibernated: boolean;
-  /** The session was last stopped or closed by its user (the daemon must not restart it without DF_AUTOSTART). */
+  /** The user's own last action stopped, paused, hibernated or closed the VM (see `Session.stoppedByUser`). */
   readonly stoppedByUser: boolean;
   /** A hypervisor step in flight. */
   readonly pending?: PendingAction;

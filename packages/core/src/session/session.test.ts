@@ -579,4 +579,30 @@ describe('Session stoppedByUser', () => {
     await session.close();
     expect(session.stoppedByUser).toBe(true);
   });
+
+  it('is set by a user pause or hibernate, cleared by resume, and left alone by the daemon', async () => {
+    const { session } = await started();
+    await session.pause({ initiator: 'daemon' });
+    expect(session.stoppedByUser).toBe(false);
+    await session.resume({ initiator: 'daemon' });
+    await session.pause();
+    expect(session.stoppedByUser).toBe(true);
+    await session.resume();
+    expect(session.stoppedByUser).toBe(false);
+    await session.hibernate();
+    expect(session.stoppedByUser).toBe(true);
+    await session.start('x');
+    expect(session.stoppedByUser).toBe(false);
+    await session.hibernate({ initiator: 'daemon' });
+    expect(session.stoppedByUser).toBe(false);
+  });
+});
+
+describe('Session start() with expand: false', () => {
+  it('uses the user data exactly as given', async () => {
+    const { session } = await started();
+    await session.stop();
+    await session.start('a=${x:default}', { expand: false, values: { x: 'value' } });
+    expect(session.record.userData).toBe('a=${x:default}');
+  });
 });

@@ -33,8 +33,9 @@ import { validatePropertyKey, validatePropertyValue } from './session-names.js';
 /** Options of a session action. */
 export interface SessionActionOptions extends ActionOptions {
   /**
-   * Who asks. `user` (the default) marks a `stop()`/`close()` as the user's own decision, so the
-   * daemon will not restart the VM without `DF_AUTOSTART`; the daemon passes `daemon`.
+   * Who asks. `user` (the default) marks a `stop()`, `close()`, `pause()` or `hibernate()` as the
+   * user's own decision ({@link Session.stoppedByUser}), so the daemon leaves the VM be (only
+   * `DF_AUTOSTART` starts it again); the daemon passes `daemon`.
    */
   initiator?: 'user' | 'daemon';
 }
@@ -43,6 +44,8 @@ export interface SessionActionOptions extends ActionOptions {
 export interface StartOptions extends SessionActionOptions {
   /** Values for `${name}` / `${name:default}` placeholders in the user data. */
   values?: Readonly<Record<string, string>>;
+  /** `false`: use the user data exactly as given (e.g. the stored, already expanded user data). Default `true`. */
+  expand?: boolean;
 }
 
 /** What a session needs from the entry point that made it. @internal */
@@ -179,7 +182,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   get daemonFlags(): number {
     return this.#record.daemon.flags;
   }
-  /** The user last stopped or closed the session by hand. */
+  /**
+   * The user's own last action stopped, paused, hibernated or closed the VM (a later `start()` or
+   * `resume()` clears it). The daemon never undoes such a decision, except that `DF_AUTOSTART`
+   * starts a shut-down VM.
+   */
   get stoppedByUser(): boolean {
     return this.#record.stoppedByUser;
   }
@@ -252,7 +259,11 @@ export class Session extends TypedEmitter<SessionEvents> {
    */
   start(userData = '', options?: StartOptions): Promise<void> {
     const expanded =
-      typeof userData === 'string' ? expandPlaceholders(userData, options?.values ?? {}) : undefined;
+      typeof userData !== 'string'
+        ? undefined
+        : options?.expand === false
+          ? userData
+          : expandPlaceholders(userData, options?.values ?? {});
     if (expanded === undefined || Buffer.byteLength(expanded) > MAX_USER_DATA_BYTES) {
       return Promise.reject(
         new HypervisorError(
@@ -307,12 +318,12 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /** Freezes the running VM. Fires `pause` / `pauseError`. */
   pause(options?: SessionActionOptions): Promise<void> {
-    return this.#simple('pause', options, (vm, o) => vm.pause(o));
+    return this.#simple('pause', options, (vm, o) => vm.pause(o), { stoppedByUser: byUser(options) });
   }
 
   /** Thaws the paused VM. Fires `resume` / `resumeError`. */
   resume(options?: SessionActionOptions): Promise<void> {
-    return this.#simple('resume', options, (vm, o) => vm.resume(o));
+    return this.#simple('resume', options, (vm, o) => vm.resume(o), { stoppedByUser: false });
   }
 
   /** Hard-resets the running VM. Fires `reset` / `resetError`. */
@@ -327,13 +338,16 @@ export class Session extends TypedEmitter<SessionEvents> {
       options,
       (vm, o) =>
         vm.stop({ ...o, ...(this.#context.stopTimeoutMs ? { timeoutMs: this.#context.stopTimeoutMs } : {}) }),
-      { hibernated: false, stoppedByUser: (options?.initiator ?? 'user') === 'user' },
+      { hibernated: false, stoppedByUser: byUser(options) },
     );
   }
 
   /** Saves the VM's memory and powers it off; `start()` restores it. Fires `hibernate` / `hibernateError`. */
   hibernate(options?: SessionActionOptions): Promise<void> {
-    return this.#simple('hibernate', options, (vm, o) => vm.hibernate(o), { hibernated: true });
+    return this.#simple('hibernate', options, (vm, o) => vm.hibernate(o), {
+      hibernated: true,
+      stoppedByUser: byUser(options),
+    });
   }
 
   /** Removes the VM and everything made for it; the session stays owned and can be opened again. Fires `close` / `closeError`. */
@@ -360,7 +374,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         driver: undefined,
         hibernated: false,
         pending: undefined,
-        stoppedByUser: (options?.initiator ?? 'user') === 'user',
+        stoppedByUser: byUser(options),
       });
       this.#progress(2, 2, 'Session closed');
     });
@@ -686,6 +700,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#apiWatch?.abort();
     this.#apiWatch = undefined;
   }
+}
+
+function byUser(options: SessionActionOptions | undefined): boolean {
+  return (options?.initiator ?? 'user') === 'user';
 }
 
 const lifecycle = new Set(['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset']);
