@@ -183,6 +183,18 @@ describe('cvmweb', () => {
     });
   });
 
+  it('daemon status is truthful without a display or a session: unknown, never idle', async () => {
+    const c = capture({ DISPLAY: '', WAYLAND_DISPLAY: '' });
+    expect(await run(['daemon', 'status', '--state-dir', dir], c.io)).toBe(0);
+    expect(c.out()).toMatch(/Daemon:\s+not running/);
+    expect(c.out()).toMatch(/User idle:\s+unknown: /);
+    expect(c.out()).not.toMatch(/System:\s+idle/);
+    const bad = capture();
+    expect(await run(['daemon', 'status', '--idle-time', '0', '--state-dir', dir], bad.io)).toBe(2);
+    const extra = capture();
+    expect(await run(['daemon', 'frobnicate', '--state-dir', dir], extra.io)).toBe(2);
+  });
+
   it('the built bin runs', () => {
     const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
     expect(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim()).toMatch(

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isHypervisorError } from '@cvmweb/core';
 import type { CliIo } from './cli-io.js';
+import { daemonCommand } from './commands/daemon-command.js';
 import { detectCommand } from './commands/detect-command.js';
 import { imagesCommand } from './commands/images-command.js';
 import { sessionsCommand } from './commands/sessions-command.js';
@@ -15,6 +16,8 @@ Commands:
   images list            List cached images
   images pull <version>  Download and verify an image (a catalog version such as 1.3)
   images prune           Remove cached images and partial downloads
+  daemon                 Run the idle-aware daemon against the session registry (until SIGINT/SIGTERM)
+  daemon status          Show the idle source, the idle time and each controlled session
 
 Options:
   --json                 Machine-readable output (detect, sessions, images list)
@@ -24,6 +27,7 @@ Options:
   --catalog <file>       Extra image catalog (JSON array of entries)
   --all                  images prune: remove every cached image
   --keep <version>       images prune: keep this version (repeatable)
+  --idle-time <seconds>  daemon: seconds without input before the system counts as idle (default 30)
   --debug                Print stack traces of failures
   -h, --help             Show this help
   -v, --version          Show the version
@@ -77,6 +81,12 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
           ...(values.catalog ? { catalog: values.catalog } : {}),
         });
+      case 'daemon':
+        return await daemonCommand(io, rest, {
+          json: values.json,
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+          ...(values['idle-time'] !== undefined ? { idleTime: Number(values['idle-time']) } : {}),
+        });
       case undefined:
         io.err(usage);
         return ExitCode.USAGE;
@@ -112,6 +122,7 @@ function parse(argv: readonly string[]) {
       catalog: { type: 'string' },
       all: { type: 'boolean', default: false },
       keep: { type: 'string', multiple: true },
+      'idle-time': { type: 'string' },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'v', default: false },

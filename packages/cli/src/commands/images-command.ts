@@ -1,9 +1,9 @@
-import { defaultCacheDir, formatTable, HypervisorError, ImageCache, ImageCatalog } from '@cvmweb/core';
+import { defaultCacheDir, formatTable, ImageCache, ImageCatalog } from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../format-bytes.js';
-
 import { progressReporter } from '../progress-reporter.js';
+import { usageError } from '../usage-error.js';
 
 /** Flags of `cvmweb images`. */
 export interface ImagesFlags {
@@ -23,7 +23,7 @@ export async function imagesCommand(io: CliIo, args: readonly string[], flags: I
     catalog,
   });
   const unexpected = sub === 'pull' ? extra[0] : (version ?? extra[0]);
-  if (unexpected !== undefined) throw usage(`unexpected argument "${unexpected}"`);
+  if (unexpected !== undefined) throw usageError(`unexpected argument "${unexpected}"`);
   switch (sub) {
     case 'list': {
       const cached = await cache.list();
@@ -49,7 +49,7 @@ export async function imagesCommand(io: CliIo, args: readonly string[], flags: I
       return ExitCode.OK;
     }
     case 'pull': {
-      if (!version) throw usage('images pull needs a version, e.g. "cvmweb images pull 1.3"');
+      if (!version) throw usageError('images pull needs a version, e.g. "cvmweb images pull 1.3"');
       const progress = progressReporter(io);
       const controller = new AbortController();
       const onSignal = () => controller.abort();
@@ -74,10 +74,8 @@ export async function imagesCommand(io: CliIo, args: readonly string[], flags: I
       return ExitCode.OK;
     }
     default:
-      throw usage(sub ? `unknown images command "${sub}"` : 'images needs list, pull <version> or prune');
+      throw usageError(
+        sub ? `unknown images command "${sub}"` : 'images needs list, pull <version> or prune',
+      );
   }
-}
-
-function usage(message: string): HypervisorError {
-  return new HypervisorError('INVALID_USAGE', message, { details: { cli: true } });
 }

@@ -28,7 +28,9 @@ export function combinedIdleSource(...sources: readonly IdleSource[]): IdleSourc
         const name = sources[i]!.name;
         if ('unknown' in reading) return { unknown: `${name}: ${reading.unknown}` };
         idleSeconds = Math.min(idleSeconds, reading.idleSeconds);
-        details.push(`${name} ${Math.floor(reading.idleSeconds)} s${reading.detail ? `, ${reading.detail}` : ''}`);
+        details.push(
+          `${name} ${Math.floor(reading.idleSeconds)} s${reading.detail ? `, ${reading.detail}` : ''}`,
+        );
       }
       return { idleSeconds, detail: details.join('; ') };
     },

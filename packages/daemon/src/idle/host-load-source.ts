@@ -48,7 +48,10 @@ export function parseProcStat(text: string): CpuTimes | undefined {
 export function parsePidStatTicks(text: string): number | undefined {
   const end = text.lastIndexOf(')');
   if (end < 0) return undefined;
-  const rest = text.slice(end + 1).trim().split(/\s+/);
+  const rest = text
+    .slice(end + 1)
+    .trim()
+    .split(/\s+/);
   // rest[0] is field 3 (state); utime is field 14 → rest[11], stime field 15 → rest[12].
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
@@ -138,7 +141,11 @@ export function hostLoadSource(options: HostLoadSourceOptions = {}): IdleSource 
     name: 'host-load',
     async probe(): Promise<IdleProbe> {
       if (platform !== 'linux')
-        return { status: 'not-applicable', score: 0, reason: 'host load is read from /proc/stat, on Linux only' };
+        return {
+          status: 'not-applicable',
+          score: 0,
+          reason: 'host load is read from /proc/stat, on Linux only',
+        };
       const first = await sample();
       return typeof first === 'string'
         ? { status: 'broken', score: 0, reason: first }

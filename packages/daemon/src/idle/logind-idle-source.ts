@@ -1,4 +1,4 @@
-import { type CommandRunner, describeFailure, execaRunner } from './command-runner.js';
+import { type CommandResult, type CommandRunner, describeFailure, execaRunner } from './command-runner.js';
 import type { IdleProbe, IdleReading, IdleReadOptions, IdleSource } from './idle-source.js';
 
 /** Options of {@link logindIdleSource}. */
@@ -71,7 +71,10 @@ export function logindIdleSource(options: LogindIdleSourceOptions = {}): IdleSou
   const sessionId = options.sessionId ?? env['XDG_SESSION_ID'] ?? 'auto';
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 2000;
-  const query = async (signal: AbortSignal | undefined) => {
+  type Answer =
+    | { readonly failure: string; readonly result: CommandResult }
+    | { readonly parsed: LogindSessionIdle | { readonly unknown: string } };
+  const query = async (signal: AbortSignal | undefined): Promise<Answer> => {
     const result = await runner(
       'loginctl',
       ['show-session', sessionId, '-p', 'IdleHint', '-p', 'IdleSinceHint', '-p', 'Type', '-p', 'Active'],
@@ -94,7 +97,9 @@ export function logindIdleSource(options: LogindIdleSourceOptions = {}): IdleSou
           ? {
               status: 'not-applicable',
               score: 0,
-              reason: noSystemd ? `no systemd-logind: ${answer.failure}` : `no login session: ${answer.failure}`,
+              reason: noSystemd
+                ? `no systemd-logind: ${answer.failure}`
+                : `no login session: ${answer.failure}`,
             }
           : { status: 'broken', score: 0, reason: answer.failure };
       }
@@ -106,7 +111,11 @@ export function logindIdleSource(options: LogindIdleSourceOptions = {}): IdleSou
             score: env['WAYLAND_DISPLAY'] ? 80 : 50,
             reason: 'IdleHint is set only after the desktop’s own idle delay',
           }
-        : { status: 'usable', score: 20, reason: `a ${answer.parsed.type ?? 'text'} session: idleness of its terminal` };
+        : {
+            status: 'usable',
+            score: 20,
+            reason: `a ${answer.parsed.type ?? 'text'} session: idleness of its terminal`,
+          };
     },
     async read({ signal }: IdleReadOptions = {}): Promise<IdleReading> {
       const answer = await query(signal);

@@ -28,7 +28,8 @@ export function parseIoregHidIdle(stdout: string): IdleReading {
   else {
     const hex = match[2] ?? '';
     ns = 0n;
-    for (let i = hex.length - 2; i >= 0; i -= 2) ns = (ns << 8n) | BigInt(Number.parseInt(hex.slice(i, i + 2), 16));
+    for (let i = hex.length - 2; i >= 0; i -= 2)
+      ns = (ns << 8n) | BigInt(Number.parseInt(hex.slice(i, i + 2), 16));
   }
   return { idleSeconds: Number(ns / 1_000_000n) / 1000 };
 }

@@ -63,11 +63,16 @@ export async function pickIdleSource(
       if (sources[i]!.name === options.prefer) chosen = i;
     } else if (chosen < 0 || probe.score > probes[chosen]!.score) chosen = i;
   });
-  const rank = (i: number) => (i === chosen ? 0 : probes[i]!.status === 'usable' ? 1 : probes[i]!.status === 'broken' ? 2 : 3);
+  const rank = (i: number) =>
+    i === chosen ? 0 : probes[i]!.status === 'usable' ? 1 : probes[i]!.status === 'broken' ? 2 : 3;
   const order = sources
     .map((_, i) => i)
     .sort((a, b) => rank(a) - rank(b) || probes[b]!.score - probes[a]!.score || a - b);
-  const candidates = order.map((i) => ({ name: sources[i]!.name, probe: probes[i]!, selected: i === chosen }));
+  const candidates = order.map((i) => ({
+    name: sources[i]!.name,
+    probe: probes[i]!,
+    selected: i === chosen,
+  }));
   if (chosen >= 0) return { source: sources[chosen]!, found: true, candidates };
   const reason =
     candidates.length === 0

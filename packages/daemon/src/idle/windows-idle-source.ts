@@ -44,8 +44,12 @@ $s = [System.Diagnostics.Process]::GetCurrentProcess().SessionId
  */
 export function parseWindowsIdle(stdout: string): IdleReading {
   const match = /session=(\d+)\s+idle_ms=(-?\d+)/.exec(stdout);
-  if (!match) return { unknown: `PowerShell printed something unexpected: ${JSON.stringify(stdout.trim().slice(0, 80))}` };
-  if (match[1] === '0') return { unknown: 'running in session 0 (a service): it cannot see the user’s input' };
+  if (!match)
+    return {
+      unknown: `PowerShell printed something unexpected: ${JSON.stringify(stdout.trim().slice(0, 80))}`,
+    };
+  if (match[1] === '0')
+    return { unknown: 'running in session 0 (a service): it cannot see the user’s input' };
   const ms = Number(match[2]);
   if (ms < 0) return { unknown: 'GetLastInputInfo failed' };
   return { idleSeconds: ms / 1000 };

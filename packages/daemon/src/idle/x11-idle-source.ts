@@ -20,7 +20,8 @@ export interface X11IdleSourceOptions {
  */
 export function parseXprintidle(stdout: string): IdleReading {
   const match = /^\s*(\d+)\s*$/.exec(stdout);
-  if (!match) return { unknown: `xprintidle printed something unexpected: ${JSON.stringify(stdout.slice(0, 80))}` };
+  if (!match)
+    return { unknown: `xprintidle printed something unexpected: ${JSON.stringify(stdout.slice(0, 80))}` };
   return { idleSeconds: Number(match[1]) / 1000 };
 }
 
@@ -51,7 +52,8 @@ export function x11IdleSource(options: X11IdleSourceOptions = {}): IdleSource {
   return {
     name: 'x11',
     async probe(probeOptions: IdleReadOptions = {}): Promise<IdleProbe> {
-      if (!env['DISPLAY']) return { status: 'not-applicable', score: 0, reason: 'no DISPLAY: not in an X11 session' };
+      if (!env['DISPLAY'])
+        return { status: 'not-applicable', score: 0, reason: 'no DISPLAY: not in an X11 session' };
       const reading = await read(probeOptions);
       if ('unknown' in reading) return { status: 'broken', score: 0, reason: reading.unknown };
       return env['WAYLAND_DISPLAY']

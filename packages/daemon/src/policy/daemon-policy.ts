@@ -5,7 +5,12 @@ export type Hold = 'paused' | 'hibernated';
 
 /** One action of the daemon on one session. */
 export type PlannedAction =
-  | { readonly action: 'setExecutionCap'; readonly cap: number; readonly direction: Direction; readonly why: string }
+  | {
+      readonly action: 'setExecutionCap';
+      readonly cap: number;
+      readonly direction: Direction;
+      readonly why: string;
+    }
   | {
       readonly action: 'pause' | 'resume' | 'hibernate' | 'start';
       readonly direction: Direction;
@@ -44,7 +49,8 @@ export function describePolicy(record: Pick<SessionRecord, 'daemon'>): string {
 /** Forgets a hold that no longer matches the session (the user resumed, started or closed it). */
 export function currentHold(record: SessionRecord, hold: Hold | undefined): Hold | undefined {
   if (hold === 'paused') return record.state === SessionState.Paused ? hold : undefined;
-  if (hold === 'hibernated') return record.state === SessionState.Open && record.hibernated ? hold : undefined;
+  if (hold === 'hibernated')
+    return record.state === SessionState.Open && record.hibernated ? hold : undefined;
   return undefined;
 }
 
@@ -70,7 +76,11 @@ export function currentHold(record: SessionRecord, hold: Hold | undefined): Hold
  *   hibernated while active; one whose policy became a cap is resumed.
  * - Transient states (`Opening`, `Starting`) and sessions with an action in flight are left alone.
  */
-export function planAction(record: SessionRecord, idle: boolean, hold: Hold | undefined): PlannedAction | undefined {
+export function planAction(
+  record: SessionRecord,
+  idle: boolean,
+  hold: Hold | undefined,
+): PlannedAction | undefined {
   if (!record.daemon.controlled || record.pending) return undefined;
   const mode = policyMode(record);
   const autostart = (record.daemon.flags & DaemonFlags.DF_AUTOSTART) !== 0;
@@ -96,7 +106,8 @@ export function planAction(record: SessionRecord, idle: boolean, hold: Hold | un
       if (held !== 'paused') return undefined;
       if (mode === 'suspend' && !idle)
         return { action: 'hibernate', direction: 'yield', why: 'system active: hibernate (DF_SUSPEND)' };
-      if (idle || mode === 'cap') return { action: 'resume', direction: 'restore', why: 'system idle: resume' };
+      if (idle || mode === 'cap')
+        return { action: 'resume', direction: 'restore', why: 'system idle: resume' };
       return undefined;
     }
     case SessionState.Open: {

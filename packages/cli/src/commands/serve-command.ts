@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import { createCvmweb, defaultStateDir, formatDetectionTable, HypervisorError } from '@cvmweb/core';
+import { mock } from '@cvmweb/driver-mock';
+import {
+  BridgeService,
+  DEFAULT_PORT,
+  PolicyStore,
+  settleInterruptedOpens,
+  terminalPrompter,
+} from '@cvmweb/web-bridge';
+import type { CliIo } from '../cli-io.js';
+import { knownDrivers } from '../drivers.js';
+import { ExitCode } from '../exit-codes.js';
+
+/** Flags of {@link serveCommand}. */
+export interface ServeFlags {
+  /** TCP port (default 5624). */
+  port?: number;
+  /** Use this driver (also `CVMWEB_DRIVER`). */
+  driver?: string;
+  /** State directory: session registry, VM files and `bridge-policy.json`. */
+  stateDir?: string;
+  /** `mock`: run on the simulated hypervisor when no real one is usable. */
+  fallback?: string;
+  /** Print one JSON line with the addresses instead of the text. */
+  json?: boolean;
+}
+
+const banner = [
+  '',
+  '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+  '!!  NO REAL HYPERVISOR IS USABLE: running on the SIMULATED (mock) driver.  !!',
+  '!!  Pages can try every function, but no real virtual machine is made.     !!',
+  '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+  '',
+].join('\n');
+
+/**
+ * `cvmweb serve [--port N] [--driver NAME] [--state-dir DIR] [--fallback mock] [--json]`:
+ * reconciles the session registry, starts the loopback web bridge and runs until
+ * SIGINT or SIGTERM (or `options.signal`). Stopping leaves running VMs alone.
+ */
+export async function serveCommand(
+  io: CliIo,
+  flags: ServeFlags,
+  options: { signal?: AbortSignal } = {},
+): Promise<number> {
+  if (flags.fallback !== undefined && flags.fallback !== 'mock') {
+    throw new HypervisorError('INVALID_USAGE', `--fallback takes "mock", not "${flags.fallback}"`, {
+      details: { cli: true, field: 'fallback' },
+    });
+  }
+  const port = flags.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new HypervisorError('INVALID_USAGE', `--port takes a port number, not ${String(flags.port)}`, {
+      details: { cli: true, field: 'port' },
+    });
+  }
+  const stateDir = flags.stateDir ?? defaultStateDir(io.env);
+  const cvmweb = await createCvmweb({
+    drivers: knownDrivers(),
+    ...(flags.fallback === 'mock' ? { fallback: mock() } : {}),
+    ...(flags.driver ? { prefer: flags.driver } : {}),
+    stateDir,
+    env: io.env,
+  });
+  let service: BridgeService | undefined;
+  try {
+    if (!flags.json && cvmweb.detection) io.out(`${formatDetectionTable(cvmweb.detection)}\n`);
+    if (cvmweb.fallback) io.err(banner);
+    const report = await cvmweb.reconcile();
+    const settled = await settleInterruptedOpens(cvmweb);
+    const policy = await PolicyStore.open({ file: join(stateDir, 'bridge-policy.json') });
+    const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !flags.json;
+    service = new BridgeService({
+      cvmweb,
+      port,
+      policy,
+      ...(interactive ? { prompter: terminalPrompter(process.stdin, io.out) } : {}),
+      onConsentRequest: (request, url) =>
+        io.out(`\n${request.origin} asks to run virtual machines: approve or deny at ${url}\n`),
+      onConsentDecision: (origin, decision) => io.out(`Consent for ${origin}: ${decision}\n`),
+    });
+    await service.start();
+    const sessions = cvmweb.sessions().length;
+    if (flags.json) {
+      io.out(
+        `${JSON.stringify({
+          url: service.url,
+          consentUrl: service.consentUrl,
+          port: service.port,
+          hypervisorName: cvmweb.hypervisorName,
+          hypervisorVersion: cvmweb.hypervisorVersion,
+          fallback: cvmweb.fallback,
+          sessions,
+          pid: process.pid,
+        })}\n`,
+      );
+    } else {
+      io.out(
+        `\nHypervisor: ${cvmweb.hypervisorName} ${cvmweb.hypervisorVersion}${cvmweb.fallback ? ' (SIMULATED)' : ''}\n` +
+          `Sessions: ${sessions} in ${stateDir} (reconciled: ${report.updated.length} updated, ` +
+          `${report.vanished.length} vanished, ${report.rolledBack.length + settled.length} rolled back, ${report.orphans.length} orphan VMs)\n` +
+          `Policy: ${policy.file}\n\n` +
+          `Test page: ${service.url}\nConsent page: ${service.consentUrl}\n` +
+          `Pages use: <script src="http://127.0.0.1:${service.port}/cvmweb.js"></script>\n\n` +
+          'Press Ctrl+C to stop (running virtual machines keep running).\n',
+      );
+    }
+    await stopRequested(options.signal);
+    if (!flags.json) io.out('\nStopping the bridge; virtual machines keep running.\n');
+    return ExitCode.OK;
+  } finally {
+    await service?.stop();
+    await cvmweb.dispose();
+  }
+}
+
+function stopRequested(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,96 @@
+import type { SessionStateValue } from '@cvmweb/core';
+
+/** The system as the daemon sees it. */
+export type SystemState = 'idle' | 'active' | 'unknown';
+
+/** One point of the daemon's timeline. `at` is ms since the epoch on the daemon's clock. */
+export type TimelineEvent =
+  | {
+      readonly at: number;
+      readonly kind: 'system';
+      readonly state: SystemState;
+      /** Idle seconds when known. */
+      readonly idleSeconds?: number;
+      /** Why it is unknown. */
+      readonly reason?: string;
+    }
+  | {
+      readonly at: number;
+      readonly kind: 'session';
+      readonly sessionId: string;
+      readonly name: string;
+      readonly state: SessionStateValue;
+      readonly hibernated: boolean;
+      readonly executionCap: number;
+    }
+  | {
+      readonly at: number;
+      readonly kind: 'action';
+      readonly sessionId: string;
+      readonly name: string;
+      /** `pause`, `resume`, `hibernate`, `start` or `setExecutionCap`. */
+      readonly action: string;
+      /** The cap set, for `setExecutionCap`. */
+      readonly cap?: number;
+      readonly ok: boolean;
+      readonly error?: string;
+    }
+  | { readonly at: number; readonly kind: 'daemon'; readonly running: boolean };
+
+/**
+ * A bounded ring buffer of timeline events: at most `capacity` events, none
+ * older than `horizonMs` before the newest. Memory stays bounded however long
+ * the daemon runs.
+ */
+export class Timeline {
+  readonly #capacity: number;
+  readonly #horizonMs: number;
+  readonly #buffer: (TimelineEvent | undefined)[];
+  #start = 0;
+  #size = 0;
+
+  constructor(options: { capacity?: number; horizonMs?: number } = {}) {
+    this.#capacity = Math.max(1, Math.floor(options.capacity ?? 10_000));
+    this.#horizonMs = options.horizonMs ?? 15 * 60_000;
+    this.#buffer = new Array(this.#capacity);
+  }
+
+  /** The time window kept, ms. */
+  get horizonMs(): number {
+    return this.#horizonMs;
+  }
+
+  /** Number of events held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends an event, dropping the oldest beyond the capacity or the horizon. */
+  push(event: TimelineEvent): void {
+    const index = (this.#start + this.#size) % this.#capacity;
+    this.#buffer[index] = event;
+    if (this.#size < this.#capacity) this.#size += 1;
+    else this.#start = (this.#start + 1) % this.#capacity;
+    this.#prune(event.at);
+  }
+
+  /** Events at or after `since` (default: all held), oldest first. */
+  events(since = Number.NEGATIVE_INFINITY): TimelineEvent[] {
+    const out: TimelineEvent[] = [];
+    for (let i = 0; i < this.#size; i++) {
+      const event = this.#buffer[(this.#start + i) % this.#capacity]!;
+      if (event.at >= since) out.push(event);
+    }
+    return out;
+  }
+
+  #prune(now: number): void {
+    while (this.#size > 0) {
+      const oldest = this.#buffer[this.#start]!;
+      if (now - oldest.at <= this.#horizonMs) break;
+      this.#buffer[this.#start] = undefined;
+      this.#start = (this.#start + 1) % this.#capacity;
+      this.#size -= 1;
+    }
+  }
+}
