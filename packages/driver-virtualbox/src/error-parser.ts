@@ -61,8 +61,7 @@ export function parseVBoxError(stderr: string, exitCode: number, stdout = ''): V
     }
   }
   if (messages.length === 0 && !resultCode && exitCode === 0) return undefined;
-  const message =
-    [...messages, ...syntaxLines].join('\n') || `VBoxManage failed with exit code ${exitCode}`;
+  const message = [...messages, ...syntaxLines].join('\n') || `VBoxManage failed with exit code ${exitCode}`;
   const status = /\b(VERR_[A-Z0-9_]+)\b/.exec(message)?.[1];
   return {
     message,

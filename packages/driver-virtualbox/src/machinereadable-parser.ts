@@ -25,10 +25,10 @@ export function parseMachineReadable(text: string): Map<string, string> {
     for (;;) {
       const end = closingQuote(rest);
       if (end >= 0) {
-        value += unescape(rest.slice(0, end));
+        value += unescapeValue(rest.slice(0, end));
         break;
       }
-      value += `${unescape(rest)}\n`;
+      value += `${unescapeValue(rest)}\n`;
       index++;
       if (index >= lines.length) break;
       rest = lines[index] ?? '';
@@ -56,7 +56,7 @@ function closingQuote(text: string): number {
   return -1;
 }
 
-function unescape(text: string): string {
+function unescapeValue(text: string): string {
   return text.replace(/\\(["\\])/g, '$1');
 }
 

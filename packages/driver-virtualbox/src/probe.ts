@@ -1,5 +1,5 @@
 import { access, constants, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import * as path from 'node:path';
 import type { ActionOptions, ProbeResult } from '@cvmweb/core';
 import { versionCommand } from './commands.js';
 import { createRunner, type RunResult, readWindowsInstallDir } from './runner.js';
@@ -25,7 +25,9 @@ export function healthyScore(platform: NodeJS.Platform): number {
 }
 
 /** The probe's environment on this machine, with `extraEnv` (such as `VBOX_USER_HOME`) for the version run. */
-export function systemProbeEnvironment(extraEnv: Readonly<Record<string, string | undefined>> = {}): ProbeEnvironment {
+export function systemProbeEnvironment(
+  extraEnv: Readonly<Record<string, string | undefined>> = {},
+): ProbeEnvironment {
   return {
     platform: process.platform,
     env: process.env,
@@ -57,7 +59,10 @@ export function usualFolders(platform: NodeJS.Platform): string[] {
  * Finds `VBoxManage`: `PATH`, then `VBOX_MSI_INSTALL_PATH` and `VBOX_INSTALL_PATH`, the Windows
  * registry's `InstallDir`, and the usual folders of the OS. Resolves `undefined` when absent.
  */
-export async function findVBoxManage(env: ProbeEnvironment, signal?: AbortSignal): Promise<string | undefined> {
+export async function findVBoxManage(
+  env: ProbeEnvironment,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const win = env.platform === 'win32';
   const paths = win ? path.win32 : path.posix;
   const names = win ? ['VBoxManage.exe'] : ['VBoxManage', 'vboxmanage'];
@@ -131,7 +136,8 @@ export async function probeVirtualBox(options: ProbeOptions = {}): Promise<Probe
       installed: false,
       healthy: false,
       score: 0,
-      reason: 'VBoxManage was not found on PATH, in VBOX_MSI_INSTALL_PATH/VBOX_INSTALL_PATH or in the usual folders',
+      reason:
+        'VBoxManage was not found on PATH, in VBOX_MSI_INSTALL_PATH/VBOX_INSTALL_PATH or in the usual folders',
       fix: installFix(env.platform),
     };
   }

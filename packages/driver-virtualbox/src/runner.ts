@@ -86,15 +86,23 @@ export function createRunner(options: RunnerOptions): Runner {
         throw abortedError(`VBoxManage ${argv[0] ?? ''}`, signal?.reason);
       }
       if (result.timedOut) {
-        throw new HypervisorError('EXTERNAL', `VBoxManage ${argv[0] ?? ''} did not finish within ${timeout} ms`, {
-          details: { command, timedOut: true },
-        });
+        throw new HypervisorError(
+          'EXTERNAL',
+          `VBoxManage ${argv[0] ?? ''} did not finish within ${timeout} ms`,
+          {
+            details: { command, timedOut: true },
+          },
+        );
       }
       if (result.exitCode === undefined) {
-        throw new HypervisorError('EXTERNAL', `cannot run ${options.program}: ${result.originalMessage ?? result.shortMessage}`, {
-          cause: result.cause,
-          details: { command },
-        });
+        throw new HypervisorError(
+          'EXTERNAL',
+          `cannot run ${options.program}: ${result.originalMessage ?? result.shortMessage}`,
+          {
+            cause: result.cause,
+            details: { command },
+          },
+        );
       }
       return {
         argv: [...argv],

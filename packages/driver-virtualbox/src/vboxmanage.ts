@@ -1,6 +1,6 @@
 import { abortedError, type ErrorCodeName, HypervisorError } from '@cvmweb/core';
 import { classifyVBoxError, fixFor, parseVBoxError } from './error-parser.js';
-import type { RunOptions, RunResult, Runner } from './runner.js';
+import type { Runner, RunOptions, RunResult } from './runner.js';
 
 /** How a locked machine is retried. */
 export interface LockRetry {
@@ -17,7 +17,7 @@ export interface CommandOptions extends RunOptions {
 }
 
 /**
- * `VBoxManage` with VirtualBox's failures turned into {@link HypervisorError}s: the message keeps
+ * `VBoxManage` with VirtualBox's failures turned into `HypervisorError`s: the message keeps
  * VirtualBox's own text, `details` the full command, the result code, the context line and the
  * exit code. A machine locked by another session is retried with back-off, then fails `CONTROL`.
  */

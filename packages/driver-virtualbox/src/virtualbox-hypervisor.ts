@@ -1,0 +1,242 @@
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import {
+  type ActionOptions,
+  type Hypervisor,
+  HypervisorError,
+  isHypervisorError,
+  type ProgressOptions,
+  type ResolvedImage,
+  type VmSpec,
+  type VmSummary,
+} from '@cvmweb/core';
+import {
+  type AttachKind,
+  closeMediumCommand,
+  createMediumCommand,
+  createVmCommand,
+  DESCRIPTION_MARK,
+  listVmsCommand,
+  modifyVmCommand,
+  STORAGE,
+  showVmInfoCommand,
+  storageAttachCommand,
+  storageControllerCommand,
+  unregisterVmCommand,
+  VM_GROUP,
+} from './commands.js';
+import { parseCreateMedium, parseCreateVm } from './create-output-parser.js';
+import { parseListVms } from './list-vms-parser.js';
+import { parseMachineReadable } from './machinereadable-parser.js';
+import type { VBoxManage } from './vboxmanage.js';
+import { VirtualBoxVm, type VmContext, vmFacts } from './virtualbox-vm.js';
+
+/** Disk formats VirtualBox can attach as a shared (multiattach) base. */
+const ATTACHABLE_DISKS = new Set(['vdi', 'vmdk', 'qcow2']);
+
+/** The session id recorded in a VM's description, if the VM is ours. */
+export function ownerOf(info: ReadonlyMap<string, string>): string | undefined {
+  const groups = (info.get('groups') ?? '').split(',');
+  if (!groups.includes(VM_GROUP)) return undefined;
+  const first = (info.get('description') ?? '').split('\n')[0] ?? '';
+  return first.startsWith(DESCRIPTION_MARK) ? first.slice(DESCRIPTION_MARK.length) : undefined;
+}
+
+/** Options of {@link VirtualBoxHypervisor}. */
+export interface HypervisorSettings {
+  readonly vbox: VBoxManage;
+  readonly version: string;
+  readonly baseFolder: string;
+  readonly stopTimeoutMs: number;
+  readonly stopPollMs: number;
+}
+
+/**
+ * A connection to VirtualBox through `VBoxManage`. Our VMs are in the group `/cvmweb`, under our
+ * base folder, named `cvmweb-…`, and carry `cvmweb-session=<id>` as the first line of their
+ * description: {@link VirtualBoxHypervisor.listVms} and {@link VirtualBoxHypervisor.findVm} see
+ * only those.
+ */
+export class VirtualBoxHypervisor implements Hypervisor {
+  readonly name = 'virtualbox';
+  readonly version: string;
+  readonly #vbox: VBoxManage;
+  readonly #ctx: VmContext;
+  #disposed = false;
+
+  constructor(settings: HypervisorSettings) {
+    this.version = settings.version;
+    this.#vbox = settings.vbox;
+    this.#ctx = {
+      vbox: settings.vbox,
+      baseFolder: settings.baseFolder,
+      stopTimeoutMs: settings.stopTimeoutMs,
+      stopPollMs: settings.stopPollMs,
+      live: () => this.#live(),
+    };
+  }
+
+  /** How many `VBoxManage` processes this connection's runner started. */
+  get spawns(): number {
+    return this.#vbox.runner.spawns;
+  }
+
+  /**
+   * Creates the VM in at most six `VBoxManage` runs: `createvm --register`, one `modifyvm` with
+   * every setting (CPUs, memory, cap, NAT with the API port rule, boot order, our description),
+   * `storagectl`, `storageattach` of the boot medium, and for a scratch disk `createmedium` and
+   * its `storageattach`. Any failure removes the VM, its disks and its folder before rejecting.
+   */
+  async createVm(spec: VmSpec, options: ProgressOptions = {}): Promise<VirtualBoxVm> {
+    this.#live();
+    const { signal, onProgress } = options;
+    const image = await spec.image.resolve({
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    const attach = bootAttachment(image);
+    const apiPort = await freeLoopbackPort();
+    const run = (argv: string[], code: 'CREATE' | 'MODIFY') =>
+      this.#vbox.run(argv, { code, signal, onDebug: options.onDebug });
+    const total = spec.disk > 0 ? 6 : 4;
+    onProgress?.(0, total, 'Registering the VirtualBox VM');
+    const created = await run(createVmCommand(spec.name, this.#ctx.baseFolder), 'CREATE');
+    const vm = parseCreateVm(created.stdout);
+    if (!vm) {
+      throw new HypervisorError('CREATE', 'VBoxManage createvm printed no UUID', {
+        details: { command: [this.#vbox.runner.program, ...created.argv], stdout: created.stdout },
+      });
+    }
+    const folder = path.dirname(vm.settingsFile || path.join(this.#ctx.baseFolder, spec.name, 'x'));
+    let scratch: string | undefined;
+    let scratchAttached = false;
+    try {
+      onProgress?.(1, total, 'Configuring the VirtualBox VM');
+      await run(
+        modifyVmCommand(vm.uuid, {
+          cpus: spec.cpus,
+          ram: spec.ram,
+          executionCap: spec.executionCap,
+          apiPort,
+          bootFrom: attach.kind === 'dvd' ? 'dvd' : 'disk',
+          sessionId: spec.sessionId,
+        }),
+        'MODIFY',
+      );
+      onProgress?.(2, total, 'Adding the storage controller');
+      await run(storageControllerCommand(vm.uuid), 'MODIFY');
+      onProgress?.(3, total, 'Attaching the boot image');
+      await run(storageAttachCommand(vm.uuid, STORAGE.bootPort, attach.kind, image.path), 'MODIFY');
+      if (spec.disk > 0) {
+        onProgress?.(4, total, 'Creating the scratch disk');
+        const file = path.join(folder, `${spec.name}-scratch.vdi`);
+        const made = await run(createMediumCommand(file, spec.disk), 'CREATE');
+        const disk = parseCreateMedium(made.stdout) ?? file;
+        scratch = disk;
+        onProgress?.(5, total, 'Attaching the scratch disk');
+        await run(storageAttachCommand(vm.uuid, STORAGE.scratchPort, 'hdd', disk), 'MODIFY');
+        scratchAttached = true;
+      }
+    } catch (error) {
+      await this.#undoCreate(vm.uuid, scratchAttached ? undefined : scratch, folder, options.onDebug);
+      throw error;
+    }
+    onProgress?.(total, total, 'VirtualBox VM created');
+    return new VirtualBoxVm(
+      this.#ctx,
+      { uuid: vm.uuid, name: spec.name, state: 'poweroff', rawState: 'poweroff', apiPort, folder },
+      (s) => this.#info(vm.uuid, s),
+    );
+  }
+
+  async findVm(id: string, options: ActionOptions = {}): Promise<VirtualBoxVm | undefined> {
+    this.#live();
+    const info = await this.#info(id, options.signal);
+    if (!info || ownerOf(info) === undefined) return undefined;
+    const facts = vmFacts(info);
+    return new VirtualBoxVm(this.#ctx, facts, (s) => this.#info(facts.uuid, s));
+  }
+
+  /** One `list vms`, then one `showvminfo` per VM named like ours, to read its owner and state. */
+  async listVms(options: ActionOptions = {}): Promise<VmSummary[]> {
+    this.#live();
+    const listed = await this.#vbox.run(listVmsCommand(), { code: 'QUERY', signal: options.signal });
+    const summaries: VmSummary[] = [];
+    for (const entry of parseListVms(listed.stdout)) {
+      if (!entry.name.startsWith('cvmweb-')) continue;
+      const info = await this.#info(entry.uuid, options.signal);
+      const sessionId = info ? ownerOf(info) : undefined;
+      if (!info || sessionId === undefined) continue;
+      const facts = vmFacts(info);
+      summaries.push({ id: facts.uuid, name: facts.name, sessionId, state: facts.state });
+    }
+    return summaries;
+  }
+
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+  }
+
+  #live(): void {
+    if (this.#disposed) {
+      throw new HypervisorError('INVALID_STATE', 'the VirtualBox connection was disposed', {
+        details: { driver: 'virtualbox' },
+      });
+    }
+  }
+
+  async #info(vm: string, signal?: AbortSignal): Promise<Map<string, string> | undefined> {
+    try {
+      const result = await this.#vbox.run(showVmInfoCommand(vm), { code: 'QUERY', signal });
+      return parseMachineReadable(result.stdout);
+    } catch (error) {
+      if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  /** Best-effort removal of a half-made VM; runs without the caller's (maybe aborted) signal. */
+  async #undoCreate(
+    uuid: string,
+    looseDisk: string | undefined,
+    folder: string,
+    onDebug: ((message: string) => void) | undefined,
+  ): Promise<void> {
+    const quiet = (argv: string[]) =>
+      this.#vbox.run(argv, { code: 'DELETE', onDebug, timeoutMs: 15_000 }).then(
+        () => undefined,
+        () => undefined,
+      );
+    await quiet(unregisterVmCommand(uuid));
+    if (looseDisk) await quiet(closeMediumCommand(looseDisk));
+    if (path.relative(this.#ctx.baseFolder, folder).startsWith('..')) return;
+    await rm(folder, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function bootAttachment(image: ResolvedImage): { kind: AttachKind } {
+  if (image.kind === 'iso') return { kind: 'dvd' };
+  if (image.kind === 'disk' && ATTACHABLE_DISKS.has(image.diskFormat ?? '')) return { kind: 'multiattach' };
+  throw new HypervisorError(
+    'NOT_SUPPORTED',
+    image.kind === 'kernel'
+      ? 'VirtualBox cannot boot a kernel directly; use an ISO or a disk image'
+      : `VirtualBox cannot attach a ${image.diskFormat ?? 'raw'} disk image; use VDI, VMDK or QCOW2`,
+    { details: { version: image.version, kind: image.kind, diskFormat: image.diskFormat } },
+  );
+}
+
+/** A free TCP port on 127.0.0.1 for the API forwarding rule (the kernel picks it). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,306 @@
+import { rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import {
+  type ActionOptions,
+  type ApiEndpoint,
+  abortedError,
+  HypervisorError,
+  isHypervisorError,
+  type ProgressOptions,
+  type StartSpec,
+  type VmHandle,
+  type VmPowerState,
+} from '@cvmweb/core';
+import {
+  API_RULE,
+  type ControlAction,
+  controlVmCommand,
+  discardStateCommand,
+  executionCapCommand,
+  getGuestPropertyCommand,
+  liveExecutionCapCommand,
+  PROPERTY_PREFIX,
+  STORAGE,
+  setGuestPropertyCommand,
+  startVmCommand,
+  storageAttachCommand,
+  unregisterVmCommand,
+} from './commands.js';
+import { parseGuestPropertyGet } from './guest-property-parser.js';
+import { natRules } from './machinereadable-parser.js';
+import { mapVmState } from './state-mapping.js';
+import type { VBoxManage } from './vboxmanage.js';
+
+/** What the VMs of one hypervisor connection share. */
+export interface VmContext {
+  readonly vbox: VBoxManage;
+  /** Our base folder: only VM folders inside it are ever removed. */
+  readonly baseFolder: string;
+  /** Default time for a graceful ACPI shutdown before the hard power-off, in ms. */
+  readonly stopTimeoutMs: number;
+  /** How often the state is read while waiting for the guest to shut down, in ms. */
+  readonly stopPollMs: number;
+  /** Throws when the connection was disposed. */
+  live(): void;
+}
+
+/** The guest's address on VirtualBox's default NAT network. */
+const NAT_GUEST_IP = '10.0.2.15';
+
+/** A property key of ours: the characters core allows, never a path out of `/CVMWeb/`. */
+const PROPERTY_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** What `showvminfo --machinereadable` told about a VM. */
+export interface VmFacts {
+  readonly uuid: string;
+  readonly name: string;
+  readonly state: VmPowerState;
+  readonly rawState: string;
+  readonly apiPort?: number | undefined;
+  readonly folder?: string | undefined;
+}
+
+/** Reads the facts of a parsed `showvminfo --machinereadable`. */
+export function vmFacts(info: ReadonlyMap<string, string>): VmFacts {
+  const mapped = mapVmState(info.get('VMState'));
+  const rule = natRules(info).find((r) => r.name === API_RULE);
+  const cfg = info.get('CfgFile');
+  return {
+    uuid: (info.get('UUID') ?? '').toLowerCase(),
+    name: info.get('name') ?? '',
+    state: mapped.state,
+    rawState: mapped.raw,
+    apiPort: rule && Number.isInteger(rule.hostPort) && rule.hostPort > 0 ? rule.hostPort : undefined,
+    folder: cfg ? path.dirname(cfg) : undefined,
+  };
+}
+
+/**
+ * One VirtualBox VM of ours. It remembers the last state it saw so that most actions need one
+ * `VBoxManage` run, and falls back on the other command when VirtualBox says the state changed.
+ */
+export class VirtualBoxVm implements VmHandle {
+  readonly id: string;
+  readonly name: string;
+  readonly #ctx: VmContext;
+  readonly #readInfo: (signal?: AbortSignal) => Promise<ReadonlyMap<string, string> | undefined>;
+  #state: VmPowerState;
+  #apiPort: number | undefined;
+  #folder: string | undefined;
+
+  constructor(
+    ctx: VmContext,
+    facts: VmFacts,
+    readInfo: (signal?: AbortSignal) => Promise<ReadonlyMap<string, string> | undefined>,
+  ) {
+    this.#ctx = ctx;
+    this.id = facts.uuid;
+    this.name = facts.name;
+    this.#state = facts.state;
+    this.#apiPort = facts.apiPort;
+    this.#folder = facts.folder;
+    this.#readInfo = readInfo;
+  }
+
+  /** The state seen last, without asking VirtualBox. */
+  get knownState(): VmPowerState {
+    return this.#state;
+  }
+
+  async state(options?: ActionOptions): Promise<VmPowerState> {
+    this.#ctx.live();
+    const info = await this.#readInfo(options?.signal);
+    if (!info) {
+      throw new HypervisorError('NOT_FOUND', `the VirtualBox VM ${this.name} no longer exists`, {
+        details: { vm: this.id },
+      });
+    }
+    const facts = vmFacts(info);
+    this.#adopt(facts);
+    return facts.state;
+  }
+
+  async start(spec: StartSpec, options: ProgressOptions = {}): Promise<void> {
+    this.#ctx.live();
+    const run = this.#runner(options);
+    let restoring = this.#state === 'saved';
+    if (!restoring && spec.context.path) {
+      try {
+        // A powered-off VM takes a medium change; a saved one refuses it and is restored as it is.
+        await run(storageAttachCommand(this.id, STORAGE.contextPort, 'dvd', spec.context.path), 'CONTROL');
+      } catch (error) {
+        if (!isHypervisorError(error) || error.codeName !== 'INVALID_STATE') throw error;
+        restoring = true;
+      }
+    }
+    options.onProgress?.(0, 1, restoring ? 'Restoring the VirtualBox VM' : 'Starting the VirtualBox VM');
+    await run(startVmCommand(this.id), 'CONTROL');
+    this.#state = 'running';
+    options.onProgress?.(1, 1, 'VirtualBox VM running');
+  }
+
+  async stop(options: ProgressOptions & { timeoutMs?: number } = {}): Promise<void> {
+    this.#ctx.live();
+    const run = this.#runner(options);
+    const timeoutMs = options.timeoutMs ?? this.#ctx.stopTimeoutMs;
+    if (this.#state !== 'paused' && timeoutMs > 0) {
+      const pressed = await run(controlVmCommand(this.id, 'acpipowerbutton'), 'CONTROL').then(
+        () => true,
+        (error: unknown) => {
+          if (isHypervisorError(error) && error.codeName === 'INVALID_STATE') return false;
+          throw error;
+        },
+      );
+      if (pressed && (await this.#waitForPowerOff(timeoutMs, options.signal))) return;
+    }
+    await this.#powerOff(options);
+  }
+
+  async destroy(options: ProgressOptions = {}): Promise<void> {
+    this.#ctx.live();
+    const run = this.#runner(options);
+    const info = await this.#readInfo(options.signal);
+    if (info) {
+      const facts = vmFacts(info);
+      this.#adopt(facts);
+      options.onProgress?.(0, 3, 'Powering the VirtualBox VM off');
+      if (facts.state === 'running' || facts.state === 'paused' || facts.state === 'error') {
+        await this.#powerOff(options);
+      } else if (facts.state === 'saved') {
+        await run(discardStateCommand(this.id), 'DELETE');
+      }
+      options.onProgress?.(1, 3, 'Unregistering the VirtualBox VM and deleting its disks');
+      await run(unregisterVmCommand(this.id), 'DELETE').catch((error: unknown) => {
+        if (!isHypervisorError(error) || error.codeName !== 'NOT_FOUND') throw error;
+      });
+    }
+    this.#state = 'poweroff';
+    options.onProgress?.(2, 3, 'Removing the VM folder');
+    const folder = this.#folder;
+    if (folder && isInside(this.#ctx.baseFolder, folder)) await rm(folder, { recursive: true, force: true });
+    options.onProgress?.(3, 3, 'VirtualBox VM removed');
+  }
+
+  async pause(options?: ActionOptions): Promise<void> {
+    await this.#control('pause', options);
+    this.#state = 'paused';
+  }
+
+  async resume(options?: ActionOptions): Promise<void> {
+    await this.#control('resume', options);
+    this.#state = 'running';
+  }
+
+  async reset(options?: ActionOptions): Promise<void> {
+    await this.#control('reset', options);
+    this.#state = 'running';
+  }
+
+  async hibernate(options?: ProgressOptions): Promise<void> {
+    await this.#control('savestate', options);
+    this.#state = 'saved';
+  }
+
+  async setExecutionCap(cap: number, options: ActionOptions = {}): Promise<void> {
+    this.#ctx.live();
+    const run = this.#runner(options);
+    const live = this.#state === 'running' || this.#state === 'paused';
+    const first = live ? liveExecutionCapCommand(this.id, cap) : executionCapCommand(this.id, cap);
+    const second = live ? executionCapCommand(this.id, cap) : liveExecutionCapCommand(this.id, cap);
+    try {
+      await run(first, 'MODIFY');
+    } catch (error) {
+      // The VM changed state behind our back: the other command fits the state it is in now.
+      if (!isHypervisorError(error) || !(error.codeName === 'INVALID_STATE' || error.details['locked'])) {
+        throw error;
+      }
+      await run(second, 'MODIFY');
+    }
+  }
+
+  async setProperty(key: string, value: string, options: ActionOptions = {}): Promise<void> {
+    this.#ctx.live();
+    await this.#runner(options)(setGuestPropertyCommand(this.id, propertyName(key), value), 'MODIFY');
+  }
+
+  async getProperty(key: string, options: ActionOptions = {}): Promise<string | undefined> {
+    this.#ctx.live();
+    const result = await this.#runner(options)(getGuestPropertyCommand(this.id, propertyName(key)), 'QUERY');
+    return parseGuestPropertyGet(result.stdout);
+  }
+
+  apiEndpoint(): ApiEndpoint | undefined {
+    if (this.#state !== 'running' || this.#apiPort === undefined) return undefined;
+    return { host: '127.0.0.1', port: this.#apiPort, guestIp: NAT_GUEST_IP };
+  }
+
+  #adopt(facts: VmFacts): void {
+    this.#state = facts.state;
+    if (facts.apiPort !== undefined) this.#apiPort = facts.apiPort;
+    if (facts.folder) this.#folder = facts.folder;
+  }
+
+  #runner(options: ActionOptions & { onDebug?: (message: string) => void }) {
+    return (argv: string[], code: 'CONTROL' | 'MODIFY' | 'QUERY' | 'DELETE') =>
+      this.#ctx.vbox.run(argv, { code, signal: options.signal, onDebug: options.onDebug });
+  }
+
+  async #control(action: ControlAction, options: ActionOptions = {}): Promise<void> {
+    this.#ctx.live();
+    await this.#runner(options)(controlVmCommand(this.id, action), 'CONTROL');
+  }
+
+  async #powerOff(options: ProgressOptions): Promise<void> {
+    await this.#runner(options)(controlVmCommand(this.id, 'poweroff'), 'CONTROL').catch((error: unknown) => {
+      // Already off (the guest shut down between our look and the command): that is what we wanted.
+      if (!isHypervisorError(error) || error.codeName !== 'INVALID_STATE') throw error;
+    });
+    this.#state = 'poweroff';
+  }
+
+  async #waitForPowerOff(timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.#readInfo(signal);
+      if (!info) return true;
+      const facts = vmFacts(info);
+      this.#adopt(facts);
+      if (facts.state === 'poweroff') return true;
+      if (Date.now() >= deadline) return false;
+      await delay(Math.min(this.#ctx.stopPollMs, Math.max(0, deadline - Date.now())), signal);
+    }
+  }
+}
+
+/**
+ * The guest property name of a cvmweb property key. Keys are already validated by core; this
+ * refuses, with `NOT_ALLOWED`, anything that would leave our `/CVMWeb/` namespace.
+ */
+export function propertyName(key: string): string {
+  if (typeof key !== 'string' || !PROPERTY_KEY.test(key) || key === '.' || key === '..') {
+    throw new HypervisorError('NOT_ALLOWED', `guest property keys are confined to ${PROPERTY_PREFIX}`, {
+      details: { field: 'propertyName', key: String(key).slice(0, 200) },
+    });
+  }
+  return `${PROPERTY_PREFIX}${key}`;
+}
+
+function isInside(base: string, folder: string): boolean {
+  const relative = path.relative(path.resolve(base), path.resolve(folder));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortedError('waiting for the guest to shut down', signal.reason));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError('waiting for the guest to shut down', signal?.reason));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

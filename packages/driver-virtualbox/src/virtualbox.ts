@@ -1,0 +1,105 @@
+import { homedir } from 'node:os';
+import * as path from 'node:path';
+import { type Driver, HypervisorError } from '@cvmweb/core';
+import { versionCommand } from './commands.js';
+import { findVBoxManage, type ProbeEnvironment, probeVirtualBox, systemProbeEnvironment } from './probe.js';
+import { createRunner, type Runner } from './runner.js';
+import { type LockRetry, VBoxManage } from './vboxmanage.js';
+import { parseVersion, shortVersion } from './version-parser.js';
+import { VirtualBoxHypervisor } from './virtualbox-hypervisor.js';
+
+/** Options of {@link virtualbox}. */
+export interface VirtualBoxOptions {
+  /** The `VBoxManage` program; searched like the probe does when absent. */
+  vboxManagePath?: string;
+  /**
+   * Extra environment of every `VBoxManage` run, read at each run. `VBOX_USER_HOME` here (or in
+   * the process environment) chooses VirtualBox's settings folder.
+   */
+  env?: Record<string, string | undefined>;
+  /** The folder our VMs are created in. Default: `$VBOX_USER_HOME/cvmweb` when `env` sets it, else `~/VirtualBox VMs/cvmweb`. */
+  baseFolder?: string;
+  /** Time box of one `VBoxManage` run in ms (default 60 s). */
+  timeoutMs?: number;
+  /** Time a guest gets to shut down after the ACPI power button before a hard power-off, in ms (default 30 s). */
+  stopTimeoutMs?: number;
+  /** Poll interval while waiting for that shutdown, in ms (default 250). */
+  stopPollMs?: number;
+  /** Retries of a command on a machine locked by another session (default 4 retries from 100 ms, doubling). */
+  lockRetry?: Partial<LockRetry>;
+  /** Runs `VBoxManage` (tests and the bench inject one; default: execa). */
+  runner?: Runner;
+  /** Receives one line per `VBoxManage` run. */
+  onDebug?: (message: string) => void;
+  /** What the probe reads from the machine (tests replace it). */
+  probeEnvironment?: ProbeEnvironment;
+}
+
+/**
+ * The VirtualBox driver: drives Oracle VirtualBox 6.1 or later through `VBoxManage`, with every
+ * capability (execution cap, pause, hibernate as `savestate`, reset, guest properties under
+ * `/CVMWeb/`, the API port forwarded to a loopback port).
+ *
+ * @example
+ * ```ts
+ * const cvmweb = await createCvmweb({ drivers: [kvm(), virtualbox()] });
+ * ```
+ */
+export function virtualbox(options: VirtualBoxOptions = {}): Driver {
+  const env = options.env ?? {};
+  const probeEnvironment = () => options.probeEnvironment ?? systemProbeEnvironment(env);
+  return {
+    name: 'virtualbox',
+    capabilities: {
+      executionCap: true,
+      pause: true,
+      hibernate: true,
+      reset: true,
+      guestProperties: true,
+      apiPortForwarding: true,
+    },
+    probe: (o) =>
+      probeVirtualBox({
+        program: options.runner?.program ?? options.vboxManagePath,
+        environment: probeEnvironment(),
+        signal: o?.signal,
+      }),
+    create: async (o) => {
+      const program =
+        options.runner?.program ??
+        options.vboxManagePath ??
+        (await findVBoxManage(probeEnvironment(), o?.signal));
+      if (!program) {
+        throw new HypervisorError('EXTERNAL', 'VBoxManage was not found; is VirtualBox installed?', {
+          details: { driver: 'virtualbox' },
+        });
+      }
+      const runner =
+        options.runner ??
+        createRunner({
+          program,
+          env,
+          ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+          ...(options.onDebug ? { onDebug: options.onDebug } : {}),
+        });
+      const vbox = new VBoxManage(runner, options.lockRetry);
+      const result = await vbox.run(versionCommand(), { code: 'EXTERNAL', signal: o?.signal });
+      const version = parseVersion(result.stdout);
+      if (!version) {
+        throw new HypervisorError('EXTERNAL', `${program} --version printed no version`, {
+          details: { command: [program, ...versionCommand()], stdout: result.stdout },
+        });
+      }
+      const home = env['VBOX_USER_HOME'];
+      return new VirtualBoxHypervisor({
+        vbox,
+        version: shortVersion(version),
+        baseFolder:
+          options.baseFolder ??
+          (home ? path.join(home, 'cvmweb') : path.join(homedir(), 'VirtualBox VMs', 'cvmweb')),
+        stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
+        stopPollMs: options.stopPollMs ?? 250,
+      });
+    },
+  };
+}
