@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Fresh machine → whole test suite: system packages, npm ci, lint, typecheck, tests, API docs.
+# Fresh machine → whole test suite: system packages, libvirt, npm ci, lint, build, typecheck,
+# tests (the KVM driver's on the real libvirt daemon), API docs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-packages.sh
 npm ci --no-audit --no-fund
+# libvirtd and virtlogd started here are stopped again by their pid files, whatever happens.
+trap 'bash scripts/stop-libvirt.sh' EXIT
+npm run setup:libvirt
 npm run lint
 npm run build
 npm run typecheck

@@ -1,3 +1,50 @@
+import { builtinModules } from 'node:module';
+import type { Plugin } from 'esbuild';
+import { defineConfig } from 'tsup';
 import { packageConfig } from '../../tsup.config.base.ts';
 
-export default packageConfig({ index: 'src/index.ts' });
+const builtins = new Set(builtinModules);
+
+/**
+ * Core's error classes are pure, but its bundle also imports Node built-ins for
+ * other modules. For the browser they are external and side-effect free, so
+ * tree-shaking drops them (a test checks that the bundle imports nothing).
+ */
+const dropNodeBuiltins: Plugin = {
+  name: 'drop-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => {
+      const name = args.path.replace(/^node:/, '').split('/')[0] ?? '';
+      if (args.path.startsWith('node:') || builtins.has(name)) {
+        return { path: args.path, external: true, sideEffects: false };
+      }
+      return undefined;
+    });
+  },
+};
+
+const browser = {
+  format: ['esm'] as const,
+  platform: 'browser' as const,
+  target: 'es2022',
+  sourcemap: true,
+  treeshake: true,
+  noExternal: ['@cvmweb/core'],
+  esbuildPlugins: [dropNodeBuiltins],
+};
+
+export default defineConfig([
+  packageConfig({ index: 'src/index.ts' }, { clean: ['!client/**', '!browser/**'] }),
+  // The client for bundlers: self-contained, no Node built-ins.
+  { ...browser, entry: { 'client/index': 'src/client/index.ts' }, dts: true, clean: false, splitting: false },
+  // The script served at /cvmweb.js: defines the global CVMWeb.
+  {
+    ...browser,
+    entry: { cvmweb: 'src/client/browser-global.ts' },
+    format: ['iife'],
+    outDir: 'dist/browser',
+    dts: false,
+    clean: false,
+    minify: true,
+  },
+]);

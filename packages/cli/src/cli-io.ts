@@ -1,4 +1,11 @@
-/** Where a command writes, and what it knows of its terminal; injected so tests can capture output. */
+import type { Driver } from '@cvmweb/core';
+import { knownDrivers } from './drivers.js';
+
+/**
+ * What a command runs with: where it writes, what it knows of its terminal and
+ * environment, and the hypervisor drivers it may use. Injected so tests can
+ * capture output and choose the drivers.
+ */
 export interface CliIo {
   /** Standard output. */
   out: (text: string) => void;
@@ -8,14 +15,17 @@ export interface CliIo {
   isTTY: boolean;
   /** Environment. */
   env: NodeJS.ProcessEnv;
+  /** The drivers detection chooses from. */
+  drivers: () => Driver[];
 }
 
-/** The process's own streams. */
+/** The process's own streams and environment, and every driver this command knows. */
 export function processIo(): CliIo {
   return {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     isTTY: Boolean(process.stdout.isTTY),
     env: process.env,
+    drivers: knownDrivers,
   };
 }

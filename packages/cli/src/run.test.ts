@@ -12,10 +12,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CliIo } from './cli-io.js';
 import { run } from './run.js';
 
+// Detection sees only the mock here, so results do not depend on this machine's hypervisors.
 function capture(env: NodeJS.ProcessEnv = {}, isTTY = false) {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY, env };
+  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY, env, drivers: () => [mock()] };
   return { io, out: () => out.join(''), err: () => err.join('') };
 }
 

@@ -4,13 +4,16 @@ import type { CliIo } from './cli-io.js';
 import { daemonCommand } from './commands/daemon-command.js';
 import { detectCommand } from './commands/detect-command.js';
 import { imagesCommand } from './commands/images-command.js';
+import { serveCommand } from './commands/serve-command.js';
 import { sessionsCommand } from './commands/sessions-command.js';
 import { ExitCode } from './exit-codes.js';
+import { usageError } from './usage-error.js';
 
 /** The text of `cvmweb --help`. */
 export const usage = `Usage: cvmweb <command> [options]
 
 Commands:
+  serve                  Start the web bridge for pages (test page at http://127.0.0.1:5624/)
   detect                 List the hypervisors found here and which one cvmweb would use
   sessions               List the sessions in the registry
   images list            List cached images
@@ -22,6 +25,8 @@ Commands:
 Options:
   --json                 Machine-readable output (detect, sessions, images list)
   --driver <name>        Use this driver (also: CVMWEB_DRIVER)
+  --fallback mock        serve: use the simulated hypervisor when no real one is usable
+  --port <port>          serve: TCP port on 127.0.0.1 and ::1 (default 5624)
   --state-dir <dir>      Session registry directory (also: CVMWEB_STATE_DIR)
   --cache-dir <dir>      Image cache directory (also: CVMWEB_CACHE_DIR)
   --catalog <file>       Extra image catalog (JSON array of entries)
@@ -63,6 +68,15 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
   const [command, ...rest] = positionals;
   try {
     switch (command) {
+      case 'serve':
+        if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
+        return await serveCommand(io, {
+          json: values.json,
+          ...(values.port !== undefined ? { port: Number(values.port) } : {}),
+          ...(values.driver ? { driver: values.driver } : {}),
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+          ...(values.fallback !== undefined ? { fallback: values.fallback } : {}),
+        });
       case 'detect':
         return await detectCommand(io, {
           json: values.json,
@@ -123,6 +137,8 @@ function parse(argv: readonly string[]) {
       all: { type: 'boolean', default: false },
       keep: { type: 'string', multiple: true },
       'idle-time': { type: 'string' },
+      port: { type: 'string' },
+      fallback: { type: 'string' },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'v', default: false },

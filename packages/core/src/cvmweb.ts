@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiWatchTiming } from './api/api-watcher.js';
 import { type Clock, systemClock } from './clock/clock.js';
@@ -90,6 +91,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   readonly #requests = new Map<string, Promise<Session>>();
   readonly #ownsRegistry: boolean;
   #disposed = false;
+  #daemon: Daemon | undefined;
 
   /** @internal Use {@link createCvmweb}. */
   constructor(init: {
@@ -113,6 +115,16 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
     this.fallback = init.fallback;
     this.#stateDir = init.stateDir;
     this.#options = init.options;
+    this.#daemon = init.options.daemon;
+  }
+
+  /**
+   * Attaches the daemon that runs in this process (it needs this instance to
+   * find its sessions, so it is often made after it). Replaces any earlier one.
+   */
+  attachDaemon(daemon: Daemon): void {
+    this.#live();
+    this.#daemon = daemon;
   }
 
   /** The hypervisor's driver name (seed: `hypervisorName`), e.g. `kvm`, `virtualbox`, `mock`. */
@@ -176,11 +188,12 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
       return (await this.session(existing.id, options)) ?? this.#sessionFor(existing);
     }
     const now = (this.#options.clock ?? systemClock).now();
+    const id = randomUUID();
     const record: SessionRecord = {
-      id: randomUUID(),
+      id,
       scope,
       name,
-      vmName: deriveVmName(scope, name),
+      vmName: deriveVmName(scope, name, id),
       owner: await hashSecret(secretKey, this.#options.secretCost),
       requirements: defaultRequirements,
       properties: {},
@@ -246,7 +259,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
    */
   async requestDaemonAccess(options: { privileged?: boolean } = {}): Promise<DaemonAccess> {
     this.#live();
-    const { daemon } = this.#options;
+    const daemon = this.#daemon;
     if (!daemon) throw new HypervisorError('NOT_IMPLEMENTED', 'no daemon runs with this cvmweb instance');
     return daemonAccess(daemon, options.privileged ?? false);
   }
@@ -259,6 +272,9 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   async reconcile(options?: ReconcileOptions): Promise<ReconcileReport> {
     this.#live();
     const report = await this.registry.reconcile(this.#hypervisor.inner, options);
+    for (const record of [...report.vanished, ...report.rolledBack]) {
+      await rm(join(this.#stateDir, 'vms', record.id), { recursive: true, force: true });
+    }
     for (const record of [...report.vanished, ...report.updated, ...report.rolledBack]) {
       const session = this.#sessions.get(record.id);
       const current = this.registry.get(record.id);

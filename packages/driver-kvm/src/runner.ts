@@ -1,5 +1,5 @@
-import { HypervisorError } from '@cvmweb/core';
 import type { Readable, Writable } from 'node:stream';
+import { HypervisorError } from '@cvmweb/core';
 import { execa } from 'execa';
 
 /** What one command printed and how it ended. */
@@ -29,7 +29,7 @@ export interface Runner {
   /** Runs a command to its end. Rejects with `EXTERNAL` on a non-zero exit (unless `reject: false`). */
   run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Starts a long-lived command with piped standard streams (the persistent virsh channel). */
-  spawn(file: string, args: readonly string[]): LongRunning;
+  spawn(file: string, args: readonly string[], env?: Readonly<Record<string, string>>): LongRunning;
 }
 
 /** A long-lived child process. */
@@ -80,25 +80,35 @@ export function createRunner(options: RunnerOptions = {}): Runner {
         });
       }
       if (result.failed && (result.exitCode === undefined || result.timedOut)) {
-        const why = result.timedOut ? `timed out after ${runOptions.timeoutMs ?? defaultTimeout} ms` : result.shortMessage;
+        const why = result.timedOut
+          ? `timed out after ${runOptions.timeoutMs ?? defaultTimeout} ms`
+          : result.shortMessage;
         throw new HypervisorError('EXTERNAL', `${command}: ${why}`, {
           cause: result,
           details: { command, stderr: String(result.stderr ?? '') },
         });
       }
-      const outcome = { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 };
+      const outcome = {
+        stdout: String(result.stdout),
+        stderr: String(result.stderr),
+        exitCode: result.exitCode ?? -1,
+      };
       if (outcome.exitCode !== 0 && runOptions.reject !== false) {
-        throw new HypervisorError('EXTERNAL', `${command}: ${firstLine(outcome.stderr) || `exit code ${outcome.exitCode}`}`, {
-          cause: result,
-          details: { command, exitCode: outcome.exitCode, stderr: outcome.stderr },
-        });
+        throw new HypervisorError(
+          'EXTERNAL',
+          `${command}: ${firstLine(outcome.stderr) || `exit code ${outcome.exitCode}`}`,
+          {
+            cause: result,
+            details: { command, exitCode: outcome.exitCode, stderr: outcome.stderr },
+          },
+        );
       }
       return outcome;
     },
-    spawn(file, args) {
+    spawn(file, args, env) {
       options.onDebug?.(`${formatCommand(file, args)} (persistent)`);
       const child = execa(file, [...args], {
-        env: { ...options.env, LC_ALL: 'C' },
+        env: { ...options.env, ...env, LC_ALL: 'C' },
         reject: false,
         buffer: false,
         stdin: 'pipe',

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HypervisorError } from '@cvmweb/core';
-import { formatCommand, type LongRunning, type RunResult, type Runner } from './runner.js';
+import { formatCommand, type LongRunning, type Runner, type RunResult } from './runner.js';
 
 /** Options of {@link VirshChannel}. */
 export interface VirshChannelOptions {
@@ -15,6 +15,7 @@ export interface VirshChannelOptions {
 interface Pending {
   readonly marker: string;
   readonly command: string;
+  readonly line: string;
   readonly resolve: (result: RunResult) => void;
   readonly reject: (error: HypervisorError) => void;
   readonly timer: NodeJS.Timeout;
@@ -24,11 +25,13 @@ interface Pending {
 
 /** Arguments virsh's own command-line parser reads back unchanged when single-quoted. */
 const QUOTABLE = /^[^'\\\n\r]*$/;
+const PROMPT = 'virsh # ';
+const MAX_LINE = 100_000;
 const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 /**
  * One long-lived interactive `virsh` per connection. Each command is followed by
- * `echo --err <marker>` and `echo <marker>`, so its output and error text are the bytes before the
+ * `echo --err <marker>` and `echo --xml <marker>&`, so its output and error text are the bytes before the
  * markers on each stream. Commands run one at a time; a command that does not finish in its time
  * box kills the process, and the next command starts a new one.
  */
@@ -43,6 +46,7 @@ export class VirshChannel {
   #pending: Pending | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #echoing = false;
 
   constructor(runner: Runner, options: VirshChannelOptions) {
     this.#runner = runner;
@@ -51,14 +55,17 @@ export class VirshChannel {
 
   /** True when virsh's parser can carry `args` unchanged (no quote, backslash or line break). */
   static accepts(args: readonly string[]): boolean {
-    return args.every((arg) => QUOTABLE.test(arg));
+    return args.every((arg) => QUOTABLE.test(arg)) && args.join(' ').length < MAX_LINE;
   }
 
   /**
    * Runs one virsh command (without `-c`). Resolves with its output; `exitCode` is 1 when virsh
    * reported an error.
    */
-  run(args: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {}): Promise<RunResult> {
+  run(
+    args: readonly string[],
+    options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+  ): Promise<RunResult> {
     const next = this.#queue.then(() => this.#send(args, options));
     this.#queue = next.catch(() => undefined);
     return next;
@@ -70,14 +77,30 @@ export class VirshChannel {
     this.#kill();
   }
 
-  #send(args: readonly string[], options: { timeoutMs?: number; signal?: AbortSignal | undefined }): Promise<RunResult> {
+  #send(
+    args: readonly string[],
+    options: { timeoutMs?: number; signal?: AbortSignal | undefined },
+  ): Promise<RunResult> {
     const command = formatCommand('virsh', args);
-    if (this.#closed) return Promise.reject(new HypervisorError('EXTERNAL', 'the virsh channel is closed', { details: { command } }));
+    if (this.#closed)
+      return Promise.reject(
+        new HypervisorError('EXTERNAL', 'the virsh channel is closed', { details: { command } }),
+      );
     if (!VirshChannel.accepts(args)) {
-      return Promise.reject(new HypervisorError('INVALID_USAGE', 'argument cannot pass through the virsh channel', { details: { command } }));
+      return Promise.reject(
+        new HypervisorError('INVALID_USAGE', 'argument cannot pass through the virsh channel', {
+          details: { command },
+        }),
+      );
     }
     if (options.signal?.aborted) {
-      return Promise.reject(new HypervisorError('CONTROL', `${command} was aborted`, { aborted: true, cause: options.signal.reason, details: { command } }));
+      return Promise.reject(
+        new HypervisorError('CONTROL', `${command} was aborted`, {
+          aborted: true,
+          cause: options.signal.reason,
+          details: { command },
+        }),
+      );
     }
     const child = this.#ensure();
     const marker = `${this.#prefix}${++this.#counter}`;
@@ -90,23 +113,38 @@ export class VirshChannel {
         reject(error);
       };
       const timer = setTimeout(
-        () => fail(new HypervisorError('EXTERNAL', `${command}: timed out after ${timeoutMs} ms`, { details: { command } })),
+        () =>
+          fail(
+            new HypervisorError('EXTERNAL', `${command}: timed out after ${timeoutMs} ms`, {
+              details: { command },
+            }),
+          ),
         timeoutMs,
       );
       const onAbort = () =>
-        fail(new HypervisorError('CONTROL', `${command} was aborted`, { aborted: true, cause: options.signal?.reason, details: { command } }));
+        fail(
+          new HypervisorError('CONTROL', `${command} was aborted`, {
+            aborted: true,
+            cause: options.signal?.reason,
+            details: { command },
+          }),
+        );
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending = { marker, command, resolve, reject, timer, onAbort, signal: options.signal };
+      this.#pending = { marker, command, line, resolve, reject, timer, onAbort, signal: options.signal };
       this.#stdout = '';
       this.#stderr = '';
-      child.stdin.write(`${line}\necho --err ${marker}\necho ${marker}\n`);
+      child.stdin.write(`${line}\necho --err ${marker}\necho --xml ${marker}&\n`);
     });
   }
 
   #ensure(): LongRunning {
     if (this.#process) return this.#process;
-    const child = this.#runner.spawn(this.#options.virsh, ['-q', '-c', this.#options.uri]);
+    // A wide "terminal" keeps readline from wrapping the echo of long lines.
+    const child = this.#runner.spawn(this.#options.virsh, ['-q', '-c', this.#options.uri], {
+      COLUMNS: '1000000',
+    });
     this.#process = child;
+    this.#echoing = false;
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -123,7 +161,11 @@ export class VirshChannel {
       const pending = this.#pending;
       if (pending) {
         this.#settle();
-        pending.reject(new HypervisorError('EXTERNAL', `${pending.command}: virsh exited`, { details: { command: pending.command, stderr: this.#stderr } }));
+        pending.reject(
+          new HypervisorError('EXTERNAL', `${pending.command}: virsh exited`, {
+            details: { command: pending.command, stderr: this.#stderr },
+          }),
+        );
       }
     });
     return child;
@@ -132,16 +174,42 @@ export class VirshChannel {
   #check(): void {
     const pending = this.#pending;
     if (!pending) return;
-    // Interactive virsh echoes each line it reads after its prompt; those echoes are not output.
-    const stdout = this.#stdout.replace(/virsh # [^\n]*\n/g, '').replace(/virsh # [^\n]*$/, '');
-    const at = stdout.indexOf(pending.marker);
+    // Interactive virsh (with readline) prints a prompt and echoes each line it reads; neither is output.
+    // Once a prompt was seen, every command line is echoed (the prompt may have come with the
+    // previous command's output).
+    this.#echoing ||= this.#stdout.includes(PROMPT);
+    const echoing = this.#echoing;
+    let stdout = this.#stdout.replaceAll(PROMPT, '');
+    if (echoing) {
+      const echo = `${pending.line}\n`;
+      if (stdout.length >= echo.length && !stdout.startsWith(echo)) {
+        this.#settle();
+        this.#kill();
+        pending.reject(
+          new HypervisorError('EXTERNAL', `${pending.command}: the virsh channel is out of step`, {
+            details: { command: pending.command },
+          }),
+        );
+        return;
+      }
+      if (!stdout.startsWith(echo)) return;
+      stdout = stdout.slice(echo.length);
+    }
+    // The end marker is printed XML-escaped, so a (possibly partial) echo of its command line,
+    // which holds the bare `&`, never matches it.
+    const at = stdout.indexOf(`${pending.marker}&amp;`);
+    if (at < 0) return;
+    stdout = stdout
+      .slice(0, at)
+      .replace(`echo --err ${pending.marker}\n`, '')
+      .replace(`echo --xml ${pending.marker}&\n`, '');
     const errorLine = `error: ${pending.marker}`;
     const errAt = this.#stderr.indexOf(errorLine);
-    if (at < 0 || errAt < 0) return;
+    if (errAt < 0) return;
     const stderr = this.#stderr.slice(0, errAt);
     this.#settle();
     const failed = /^error: /m.test(stderr);
-    pending.resolve({ stdout: stdout.slice(0, at), stderr, exitCode: failed ? 1 : 0 });
+    pending.resolve({ stdout, stderr, exitCode: failed ? 1 : 0 });
   }
 
   #settle(): void {

@@ -23,7 +23,6 @@ import {
   validateIdleTime,
 } from '@cvmweb/daemon';
 import type { CliIo } from '../cli-io.js';
-import { knownDrivers } from '../drivers.js';
 import { ExitCode } from '../exit-codes.js';
 import { usageError } from '../usage-error.js';
 
@@ -85,7 +84,7 @@ async function runDaemon(io: CliIo, stateDir: string, json: boolean, idleTime: n
       },
     );
   }
-  const cvmweb = await createCvmweb({ drivers: knownDrivers(), env: io.env, stateDir });
+  const cvmweb = await createCvmweb({ drivers: io.drivers(), env: io.env, stateDir });
   const pidPath = join(stateDir, DAEMON_PID_FILE);
   let daemon: IdleDaemon | undefined;
   try {

@@ -1,11 +1,10 @@
 import { detect, formatDetectionTable } from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
-import { knownDrivers } from '../drivers.js';
 import { ExitCode } from '../exit-codes.js';
 
 /** `cvmweb detect [--json] [--driver NAME]`: the candidate table, and the winner. */
 export async function detectCommand(io: CliIo, flags: { json: boolean; driver?: string }): Promise<number> {
-  const detection = await detect(knownDrivers(), {
+  const detection = await detect(io.drivers(), {
     env: io.env,
     ...(flags.driver ? { prefer: flags.driver } : {}),
   });

@@ -1,15 +1,9 @@
 import { join } from 'node:path';
 import { createCvmweb, defaultStateDir, formatDetectionTable, HypervisorError } from '@cvmweb/core';
+import { defaultIdleSources, IdleDaemon, pickIdleSource } from '@cvmweb/daemon';
 import { mock } from '@cvmweb/driver-mock';
-import {
-  BridgeService,
-  DEFAULT_PORT,
-  PolicyStore,
-  settleInterruptedOpens,
-  terminalPrompter,
-} from '@cvmweb/web-bridge';
+import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';
 import type { CliIo } from '../cli-io.js';
-import { knownDrivers } from '../drivers.js';
 import { ExitCode } from '../exit-codes.js';
 
 /** Flags of {@link serveCommand}. */
@@ -58,18 +52,27 @@ export async function serveCommand(
   }
   const stateDir = flags.stateDir ?? defaultStateDir(io.env);
   const cvmweb = await createCvmweb({
-    drivers: knownDrivers(),
+    drivers: io.drivers(),
     ...(flags.fallback === 'mock' ? { fallback: mock() } : {}),
     ...(flags.driver ? { prefer: flags.driver } : {}),
     stateDir,
     env: io.env,
   });
   let service: BridgeService | undefined;
+  let daemon: IdleDaemon | undefined;
   try {
     if (!flags.json && cvmweb.detection) io.out(`${formatDetectionTable(cvmweb.detection)}\n`);
     if (cvmweb.fallback) io.err(banner);
     const report = await cvmweb.reconcile();
-    const settled = await settleInterruptedOpens(cvmweb);
+    // The idle-aware daemon runs in the same process, on the same registry.
+    daemon = new IdleDaemon({
+      host: cvmweb,
+      source: (await pickIdleSource(defaultIdleSources())).source,
+      stateDir,
+    });
+    daemon.on('warning', (message) => io.err(`cvmweb daemon: ${message}\n`));
+    cvmweb.attachDaemon(daemon);
+    await daemon.start();
     const policy = await PolicyStore.open({ file: join(stateDir, 'bridge-policy.json') });
     const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !flags.json;
     service = new BridgeService({
@@ -100,7 +103,7 @@ export async function serveCommand(
       io.out(
         `\nHypervisor: ${cvmweb.hypervisorName} ${cvmweb.hypervisorVersion}${cvmweb.fallback ? ' (SIMULATED)' : ''}\n` +
           `Sessions: ${sessions} in ${stateDir} (reconciled: ${report.updated.length} updated, ` +
-          `${report.vanished.length} vanished, ${report.rolledBack.length + settled.length} rolled back, ${report.orphans.length} orphan VMs)\n` +
+          `${report.vanished.length} vanished, ${report.rolledBack.length} rolled back, ${report.orphans.length} orphan VMs)\n` +
           `Policy: ${policy.file}\n\n` +
           `Test page: ${service.url}\nConsent page: ${service.consentUrl}\n` +
           `Pages use: <script src="http://127.0.0.1:${service.port}/cvmweb.js"></script>\n\n` +
@@ -112,6 +115,7 @@ export async function serveCommand(
     return ExitCode.OK;
   } finally {
     await service?.stop();
+    await daemon?.stop();
     await cvmweb.dispose();
   }
 }

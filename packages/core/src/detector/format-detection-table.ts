@@ -39,7 +39,11 @@ function cell(candidate: Candidate, column: (typeof COLUMNS)[number]): string {
     case 'score':
       return String(probe.score);
     case 'verdict':
-      return candidate.selected ? 'selected' : text(candidate.rejected);
+      return candidate.selected
+        ? probe.reason
+          ? `selected (${probe.reason})`
+          : 'selected'
+        : text(candidate.rejected);
     case 'fix':
       return text(probe.fix);
   }

@@ -228,9 +228,9 @@ export class ImageCache {
       },
       options,
     );
-    let initrdPath: string | undefined;
+    let initrd: { path: string; sha256: string } | undefined;
     if (entry.kind === 'kernel' && entry.initrdUrl !== undefined) {
-      const initrd = await this.#ensureFile(
+      initrd = await this.#ensureFile(
         {
           version: entry.version,
           role: 'initrd',
@@ -243,7 +243,6 @@ export class ImageCache {
         },
         options,
       );
-      initrdPath = initrd.path;
     }
     const resolved: ResolvedImage = {
       version: entry.version,
@@ -251,7 +250,7 @@ export class ImageCache {
       path: main.path,
       sha256: main.sha256,
       context: entry.context,
-      ...(initrdPath === undefined ? {} : { initrdPath }),
+      ...(initrd === undefined ? {} : { initrdPath: initrd.path, initrdSha256: initrd.sha256 }),
       ...(entry.cmdline === undefined ? {} : { cmdline: entry.cmdline }),
       ...(entry.diskFormat === undefined ? {} : { diskFormat: entry.diskFormat }),
     };

@@ -14,6 +14,8 @@ export interface ResolvedImage {
   readonly path: string;
   /** For `kernel` images: the cached initrd. */
   readonly initrdPath?: string;
+  /** For `kernel` images: the verified sha256 of the initrd, lower-case hex. */
+  readonly initrdSha256?: string;
   /** For `kernel` images: the kernel command line. */
   readonly cmdline?: string;
   /** For `disk` images: the file format (`qcow2`, `raw`, `vmdk`, `vdi`). */

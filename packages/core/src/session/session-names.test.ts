@@ -74,6 +74,7 @@ describe('deriveVmName', () => {
 
   it('does not confuse scope and name boundaries', () => {
     expect(deriveVmName('ab', 'c')).not.toBe(deriveVmName('a', 'bc'));
+    expect(deriveVmName('local', 'same', 'session-1')).not.toBe(deriveVmName('local', 'same', 'session-2'));
   });
 
   it('keeps a readable slug of at most 32 characters', () => {

@@ -35,11 +35,13 @@ export function validateSessionName(name: unknown): string {
 /**
  * Derives the hypervisor-side VM name of a session: `cvmweb-`, up to 32 safe
  * characters of the name (lower-case letters, digits, `-`), and 12 hex digits
- * of a SHA-256 over scope and name. The result matches `^cvmweb-[a-z0-9-]*[a-z0-9]{12}$`,
- * is at most 52 characters, and is the only form of a page's session name that
- * ever reaches a command line or an XML document.
+ * of a SHA-256 over scope, name and `sessionId`. The result matches
+ * `^cvmweb-[a-z0-9-]*[0-9a-f]{12}$`, is at most 52 characters, and is the only
+ * form of a page's session name that ever reaches a command line or an XML
+ * document. Mixing in the session id means a VM left over from an earlier
+ * session of the same name (a crash, another state directory) never collides.
  */
-export function deriveVmName(scope: string, name: string): string {
+export function deriveVmName(scope: string, name: string, sessionId = ''): string {
   const slug = name
     .normalize('NFKD')
     .toLowerCase()
@@ -47,7 +49,14 @@ export function deriveVmName(scope: string, name: string): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, 32)
     .replace(/-+$/, '');
-  const digest = createHash('sha256').update(scope).update('\0').update(name).digest('hex').slice(0, 12);
+  const digest = createHash('sha256')
+    .update(scope)
+    .update('\0')
+    .update(name)
+    .update('\0')
+    .update(sessionId)
+    .digest('hex')
+    .slice(0, 12);
   return slug ? `cvmweb-${slug}-${digest}` : `cvmweb-${digest}`;
 }
 

@@ -602,7 +602,8 @@ describe('Session start() with expand: false', () => {
   it('uses the user data exactly as given', async () => {
     const { session } = await started();
     await session.stop();
-    await session.start('a=${x:default}', { expand: false, values: { x: 'value' } });
-    expect(session.record.userData).toBe('a=${x:default}');
+    const raw = ['a=$', '{x:default}'].join('');
+    await session.start(raw, { expand: false, values: { x: 'value' } });
+    expect(session.record.userData).toBe(raw);
   });
 });

@@ -206,8 +206,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.#act('open', options, async (signal) => {
       const { hypervisor } = this.#context;
       const directory = this.#vmDirectory();
+      // The driver is recorded up front, so reconcile() can finish an open cut short by a crash.
       await this.#save({
         requirements: checked,
+        driver: hypervisor.name,
         state: SessionState.Opening,
         hibernated: false,
         pending: this.#pending('open'),

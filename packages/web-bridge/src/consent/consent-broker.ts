@@ -21,7 +21,10 @@ export interface ConsentRequest {
  * resolves with the decision, or `undefined` when it cannot ask. `signal`
  * fires when the request was decided elsewhere or timed out.
  */
-export type ConsentPrompter = (request: ConsentRequest, signal: AbortSignal) => Promise<ConsentDecision | undefined>;
+export type ConsentPrompter = (
+  request: ConsentRequest,
+  signal: AbortSignal,
+) => Promise<ConsentDecision | undefined>;
 
 /** Options of {@link ConsentBroker}. */
 export interface ConsentBrokerOptions {

@@ -6,7 +6,12 @@
 export type ConsentDecision = 'allow-once' | 'allow-always' | 'deny' | 'deny-always';
 
 /** Every {@link ConsentDecision}. */
-export const consentDecisions: readonly ConsentDecision[] = ['allow-once', 'allow-always', 'deny', 'deny-always'];
+export const consentDecisions: readonly ConsentDecision[] = [
+  'allow-once',
+  'allow-always',
+  'deny',
+  'deny-always',
+];
 
 /** True when `value` is a {@link ConsentDecision}. */
 export function isConsentDecision(value: unknown): value is ConsentDecision {

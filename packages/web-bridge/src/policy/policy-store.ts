@@ -42,7 +42,7 @@ export class PolicyStore {
   /**
    * Opens the policy at `options.file` (a missing file is the default policy).
    *
-   * @throws {@link HypervisorError} `INVALID_USAGE` when the file is not a valid policy (details `{ file, issues }`).
+   * @throws `HypervisorError` `INVALID_USAGE` when the file is not a valid policy (details `{ file, issues }`).
    */
   static async open(options: PolicyStoreOptions = {}): Promise<PolicyStore> {
     const initial = normalizePolicy({ ...defaultPolicy, ...options.initial });

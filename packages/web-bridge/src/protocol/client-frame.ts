@@ -22,10 +22,18 @@ const daemonSettings = z.strictObject({
   flags: z.number().optional(),
 });
 
-const simple = (op: string) => z.strictObject({ ...sessionHead, op: z.literal(op) });
+const simple = <T extends string>(op: T) => z.strictObject({ ...sessionHead, op: z.literal(op) });
 
 /** The session actions a frame may name, beside `open`, `start` and the property and daemon setters. */
-export const simpleSessionOps = ['pause', 'resume', 'reset', 'stop', 'hibernate', 'close', 'release'] as const;
+export const simpleSessionOps = [
+  'pause',
+  'resume',
+  'reset',
+  'stop',
+  'hibernate',
+  'close',
+  'release',
+] as const;
 
 /**
  * The schema of every frame a client may send (see docs/protocol.md). Objects

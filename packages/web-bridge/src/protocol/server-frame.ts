@@ -70,7 +70,11 @@ export interface HelloFrame {
   /** Whether the origin is privileged (configured in the policy file). */
   readonly privileged: boolean;
   /** Frame and rate limits of this connection. */
-  readonly limits: { readonly maxFrameBytes: number; readonly framesPerSecond: number; readonly burst: number };
+  readonly limits: {
+    readonly maxFrameBytes: number;
+    readonly framesPerSecond: number;
+    readonly burst: number;
+  };
 }
 
 /** The successful answer to a request. */

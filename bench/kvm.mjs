@@ -1,0 +1,176 @@
+// npm run bench:kvm — the kvm driver on real libvirt:
+// (a) requestSession → open → start → apiAvailable → stop → close through the driver, against the
+//     same steps as a plain shell script of qemu-img/virsh/curl (goal ≤ 1.10×);
+// (b) 200 state queries + 200 pause/resume pairs through the driver (persistent virsh channel),
+//     against spawning one virsh per call (goal ≤ 0.2×).
+// The last line is `RESULT kvm lifecycle_ratio=… control_ratio=…`.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCvmweb, ImageCache, ImageCatalog } from '@cvmweb/core';
+import { buildDomainXml, kvm } from '@cvmweb/driver-kvm';
+import { execa } from 'execa';
+
+const URI = process.env.CVMWEB_KVM_TEST_URI ?? 'qemu:///system';
+const POOL = 'cvmweb-test';
+const POOL_PATH = '/var/lib/libvirt/images/cvmweb-test';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONTROL = 200;
+
+const guestDir = execFileSync('bash', ['scripts/build-test-guest.sh'], { encoding: 'utf8' })
+  .trim()
+  .split('\n')
+  .at(-1);
+const sums = Object.fromEntries(
+  (await readFile(join(guestDir, 'SHA256SUMS'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => line.split(/\s+/).reverse()),
+);
+const work = await mkdtemp(join(tmpdir(), 'bench-kvm-'));
+const cmdline = (await readFile(join(guestDir, 'cmdline'), 'utf8')).trim();
+const catalog = new ImageCatalog(
+  [
+    {
+      version: 'bench',
+      kind: 'kernel',
+      context: 'cernvm',
+      url: `file://${join(guestDir, 'vmlinux')}`,
+      sha256: sums.vmlinux,
+      initrdUrl: `file://${join(guestDir, 'initrd.gz')}`,
+      initrdSha256: sums['initrd.gz'],
+      cmdline,
+    },
+  ],
+  { defaults: [] },
+);
+const cvmweb = await createCvmweb({
+  driver: kvm({ uri: URI, pool: POOL, poolPath: POOL_PATH, shutdownTimeoutMs: 10_000 }),
+  stateDir: join(work, 'state'),
+  images: new ImageCache({ directory: join(work, 'images'), catalog }),
+  secretCost: { N: 16, r: 1, p: 1 },
+  stopTimeoutMs: 10_000,
+  apiTiming: { onlineIntervalMs: 200, offlineInitialMs: 50, offlineMaxMs: 200, probeTimeoutMs: 1000 },
+});
+const virsh = (...args) =>
+  execFileSync('virsh', ['-c', URI, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function driverLifecycle(round) {
+  const t0 = performance.now();
+  const session = await cvmweb.requestSession(`bench-${round}`, 'key');
+  await session.open({ ram: 128, disk: 16, version: 'bench' });
+  const api = new Promise((resolve) => session.on('apiAvailable', resolve));
+  await session.start('[cernvm]\n');
+  await api;
+  await session.stop();
+  await session.close();
+  return performance.now() - t0;
+}
+
+// Warm-up: uploads the shared base volumes once (as a second use of an image would find them).
+await driverLifecycle('warm');
+const kernel = virsh('vol-list', POOL).match(/\/\S+\.kernel/)?.[0];
+const initrd = virsh('vol-list', POOL).match(/\/\S+\.initrd/)?.[0];
+const contextIso = join(POOL_PATH, 'bench-script-context.iso');
+execFileSync('genisoimage', [
+  '-quiet',
+  '-o',
+  contextIso,
+  '-V',
+  'CONTEXT_INFO',
+  '-R',
+  '-J',
+  guestDir + '/cmdline',
+]);
+
+async function scriptLifecycle(round) {
+  const name = `bench-script-${round}`;
+  const port = 46000 + round;
+  const scratch = join(POOL_PATH, `${name}-scratch.qcow2`);
+  const xml = buildDomainXml({
+    name,
+    uuid: crypto.randomUUID(),
+    memoryMiB: 128,
+    vcpus: 1,
+    virtType: 'qemu',
+    boot: { kind: 'kernel', kernel, initrd, cmdline },
+    disks: [
+      { device: 'disk', source: { file: scratch }, format: 'qcow2', target: 'vda', bus: 'virtio' },
+      {
+        device: 'cdrom',
+        source: { file: contextIso },
+        format: 'raw',
+        target: 'hdd',
+        bus: 'ide',
+        readonly: true,
+      },
+    ],
+    metadataXml: '',
+    apiForward: { hostPort: port, guestPort: 80 },
+  });
+  const file = join(work, `${name}.xml`);
+  await writeFile(file, xml);
+  const script = `set -e
+export LC_ALL=C
+qemu-img create -q -f qcow2 ${scratch} 16M
+virsh -c ${URI} define ${file} >/dev/null
+virsh -c ${URI} start ${name} >/dev/null
+until curl -sf -o /dev/null http://127.0.0.1:${port}/; do sleep 0.2; done
+virsh -c ${URI} shutdown ${name} --mode acpi >/dev/null
+for i in $(seq 100); do [ "$(virsh -c ${URI} domstate ${name})" = "shut off" ] && break; sleep 0.1; done
+virsh -c ${URI} destroy ${name} >/dev/null 2>&1 || true
+virsh -c ${URI} undefine ${name} >/dev/null
+rm -f ${scratch}
+`;
+  const t0 = performance.now();
+  await execa('bash', ['-c', script]);
+  return performance.now() - t0;
+}
+
+const driverTimes = [];
+const scriptTimes = [];
+for (let round = 0; round < ROUNDS; round++) {
+  driverTimes.push(await driverLifecycle(round));
+  scriptTimes.push(await scriptLifecycle(round));
+  console.log(
+    `round ${round}: driver ${driverTimes.at(-1).toFixed(0)} ms, script ${scriptTimes.at(-1).toFixed(0)} ms`,
+  );
+}
+
+// (b) control: one running VM.
+const session = await cvmweb.requestSession('bench-control', 'key');
+await session.open({ ram: 128, disk: 0, version: 'bench' });
+await session.start('');
+const vm = await cvmweb.hypervisor.findVm(session.record.vmId);
+let t0 = performance.now();
+for (let i = 0; i < CONTROL; i++) {
+  await vm.state();
+  await vm.pause();
+  await vm.resume();
+}
+const driverControl = performance.now() - t0;
+t0 = performance.now();
+for (let i = 0; i < CONTROL; i++) {
+  await execa('virsh', ['-c', URI, 'domstate', session.vmName], { env: { LC_ALL: 'C' } });
+  await execa('virsh', ['-c', URI, 'suspend', session.vmName], { env: { LC_ALL: 'C' } });
+  await execa('virsh', ['-c', URI, 'resume', session.vmName], { env: { LC_ALL: 'C' } });
+}
+const spawnControl = performance.now() - t0;
+await session.close();
+await cvmweb.dispose();
+await rm(work, { recursive: true, force: true });
+await rm(contextIso, { force: true });
+
+const lifecycleRatio = median(driverTimes) / median(scriptTimes);
+const controlRatio = driverControl / spawnControl;
+console.log(
+  `lifecycle: driver median ${median(driverTimes).toFixed(0)} ms, script median ${median(scriptTimes).toFixed(0)} ms`,
+);
+console.log(
+  `control (${CONTROL} × state+pause+resume): driver ${driverControl.toFixed(0)} ms, one virsh per call ${spawnControl.toFixed(0)} ms`,
+);
+console.log(
+  `RESULT kvm lifecycle_ratio=${lifecycleRatio.toFixed(3)} control_ratio=${controlRatio.toFixed(3)}`,
+);

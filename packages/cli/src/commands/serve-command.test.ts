@@ -1,0 +1,85 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CliIo } from '../cli-io.js';
+import { serveCommand } from './serve-command.js';
+
+describe('cvmweb serve', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cvmweb-serve-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('falls back to the mock with a loud banner, serves /info on loopback, and stops on its signal', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    let announce: (line: string) => void = () => {};
+    const announced = new Promise<string>((resolve) => {
+      announce = resolve;
+    });
+    const io: CliIo = {
+      out: (text) => {
+        out.push(text);
+        if (text.includes('"url"')) announce(text);
+      },
+      err: (text) => err.push(text),
+      isTTY: false,
+      env: {},
+      drivers: () => [],
+    };
+    const controller = new AbortController();
+    const exit = serveCommand(
+      io,
+      { fallback: 'mock', port: 0, stateDir: dir, json: true },
+      { signal: controller.signal },
+    );
+    const ready = JSON.parse(await announced) as {
+      url: string;
+      port: number;
+      fallback: boolean;
+      hypervisorName: string;
+    };
+    expect(ready).toMatchObject({ fallback: true, hypervisorName: 'mock' });
+    expect(err.join('')).toContain('SIMULATED (mock) driver');
+    const info = (await (await fetch(`http://127.0.0.1:${ready.port}/info`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(info).toMatchObject({ hypervisorName: 'mock' });
+    expect(JSON.stringify(info)).not.toContain(dir);
+    // A DNS-rebinding page reaches the port under a foreign Host name (fetch cannot forge Host, http can).
+    const forged = await new Promise<number>((resolve, reject) => {
+      const headers = { host: `evil.example:${ready.port}` };
+      get({ host: '127.0.0.1', port: ready.port, path: '/info', headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(forged).toBe(403);
+    controller.abort();
+    expect(await exit).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${ready.port}/info`)).rejects.toThrow();
+  });
+
+  it('without a usable hypervisor and without --fallback fails with NOT_FOUND', async () => {
+    const io: CliIo = { out: () => {}, err: () => {}, isTTY: false, env: {}, drivers: () => [] };
+    await expect(serveCommand(io, { port: 0, stateDir: dir })).rejects.toMatchObject({
+      codeName: 'NOT_FOUND',
+    });
+  });
+
+  it('refuses a bad --fallback or --port as wrong usage', async () => {
+    const io: CliIo = { out: () => {}, err: () => {}, isTTY: false, env: {}, drivers: () => [] };
+    await expect(serveCommand(io, { fallback: 'qemu', stateDir: dir })).rejects.toMatchObject({
+      codeName: 'INVALID_USAGE',
+    });
+    await expect(serveCommand(io, { port: 70000, stateDir: dir })).rejects.toMatchObject({
+      codeName: 'INVALID_USAGE',
+    });
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { buildDomainXml, type DomainModel } from './domain-xml.js';
+import { buildMetadata, parseMetadata } from './vm-metadata.js';
+import { escapeXml, unescapeXml } from './xml.js';
+
+const nasty = `a"b'c<d>e&f\r\ng $(rm -rf /) \`id\`; | \u00e9 ]]> <!--`;
+
+const model = (over: Partial<DomainModel> = {}): DomainModel => ({
+  name: 'cvmweb-x-1',
+  uuid: '00000000-0000-4000-8000-000000000001',
+  memoryMiB: 128,
+  vcpus: 1,
+  virtType: 'qemu',
+  boot: { kind: 'kernel', kernel: `/pool/${nasty}`, initrd: '/pool/i', cmdline: nasty },
+  disks: [
+    {
+      device: 'disk',
+      source: { pool: 'p', volume: `v${nasty}` },
+      format: 'qcow2',
+      target: 'vda',
+      bus: 'virtio',
+    },
+  ],
+  metadataXml: buildMetadata({
+    sessionId: 's',
+    apiPort: 1234,
+    volumes: [nasty],
+    properties: { [nasty]: nasty },
+  }),
+  apiForward: { hostPort: 40000, guestPort: 80 },
+  ...over,
+});
+
+describe('escapeXml', () => {
+  it('escapes every markup character and round-trips', () => {
+    expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;');
+    expect(unescapeXml(escapeXml(nasty))).toBe(nasty);
+    expect(unescapeXml('&#65;&#x42;')).toBe('AB');
+  });
+});
+
+describe('buildDomainXml', () => {
+  it('keeps hostile values inside text and attributes', () => {
+    const xml = buildDomainXml(model());
+    // No raw markup from the values: every < in the document starts one of our elements.
+    const elements = new Set([...xml.matchAll(/<\/?([^\s/>]+)/g)].map((m) => m[1]));
+    const ours =
+      'domain name uuid metadata cvmweb:vm cvmweb:session cvmweb:api cvmweb:volumes cvmweb:volume cvmweb:properties cvmweb:property memory vcpu os type kernel initrd cmdline features acpi apic clock on_poweroff on_reboot on_crash devices disk driver source target serial memballoon qemu:commandline qemu:arg';
+    expect([...elements].filter((name) => !ours.split(' ').includes(name ?? ''))).toEqual([]);
+    expect(xml).toContain(escapeXml(nasty));
+    expect(xml).not.toContain(nasty);
+    expect(xml).toContain('hostfwd=tcp:127.0.0.1:40000-:80');
+    expect(xml).toContain('<domain type="qemu"');
+  });
+
+  it('refuses sizes that are not non-negative integers', () => {
+    for (const bad of [1.5, -1, Number.NaN, 2 ** 60]) {
+      expect(() => buildDomainXml(model({ memoryMiB: bad }))).toThrow(RangeError);
+    }
+    expect(() => buildDomainXml(model({ apiForward: { hostPort: 1.5, guestPort: 80 } }))).toThrow(RangeError);
+  });
+
+  it('boots from a CD-ROM or a disk, and uses host-passthrough with KVM', () => {
+    expect(buildDomainXml(model({ boot: { kind: 'cdrom' } }))).toContain('<boot dev="cdrom"/>');
+    expect(buildDomainXml(model({ boot: { kind: 'disk' }, virtType: 'kvm' }))).toContain('host-passthrough');
+    expect(buildDomainXml(model({ cputune: { periodUs: 100000, quotaUs: 20000 } }))).toContain(
+      '<period>100000</period><quota>20000</quota>',
+    );
+  });
+});
+
+describe('metadata', () => {
+  it('round-trips sessions, volumes and properties with any content', () => {
+    const metadata = {
+      sessionId: 'abc',
+      apiPort: 4242,
+      volumes: ['a', nasty],
+      properties: { k: nasty, e: '' },
+    };
+    expect(parseMetadata(buildMetadata(metadata))).toEqual(metadata);
+    expect(parseMetadata(buildMetadata(metadata, 'set'))).toEqual(metadata);
+    // As `virsh metadata --uri` prints it: no prefix, reindented.
+    const printed = buildMetadata(metadata, 'set').replace(/></g, '>\n  <');
+    expect(parseMetadata(printed)).toEqual(metadata);
+  });
+
+  it('is not found in foreign metadata', () => {
+    expect(parseMetadata('<other><thing/></other>')).toBeUndefined();
+    expect(buildMetadata({ sessionId: 's', apiPort: 1, volumes: [], properties: {} }, 'set')).not.toContain(
+      'xmlns',
+    );
+  });
+});

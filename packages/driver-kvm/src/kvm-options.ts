@@ -1,0 +1,74 @@
+import { accessSync, constants } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Runner } from './runner.js';
+
+/** Options of the {@link kvm} driver factory. */
+export interface KvmOptions {
+  /**
+   * The libvirt URI: `qemu:///system`, `qemu:///session`, `qemu+ssh://user@host/system`, …
+   * Default: `LIBVIRT_DEFAULT_URI`, else `qemu:///system` when its socket is writable, else
+   * `qemu:///session`.
+   */
+  uri?: string;
+  /** `auto` (KVM when really usable, else TCG), `kvm` or `tcg` (default `auto`). */
+  acceleration?: 'auto' | 'kvm' | 'tcg';
+  /** The storage pool for media and disks (default `cvmweb`, created when missing). */
+  pool?: string;
+  /** The pool's directory on the hypervisor host, used when the pool is created. */
+  poolPath?: string;
+  /** The virsh program (default `virsh`). */
+  virsh?: string;
+  /** The qemu-img program (default `qemu-img`). */
+  qemuImg?: string;
+  /** Use one long-lived interactive virsh for cheap commands (default true). */
+  persistentChannel?: boolean;
+  /** Time box of one virsh command in ms (default 60 s). */
+  commandTimeoutMs?: number;
+  /** Default time of a graceful shutdown before the hard power-off, in ms (default 30 s). */
+  shutdownTimeoutMs?: number;
+  /** Extra environment for every command (e.g. a `PATH`). */
+  env?: Readonly<Record<string, string>>;
+  /** Replaces the child-process runner (tests). */
+  runner?: Runner;
+  /** Receives one line per command run. */
+  onDebug?: (message: string) => void;
+  /** Writes each guest's serial console to `<directory>/<vm name>.serial.log` on the hypervisor host. */
+  serialLogDirectory?: string;
+}
+
+/** The URI used when none is given (see {@link KvmOptions.uri}). */
+export function defaultUri(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env['LIBVIRT_DEFAULT_URI'];
+  if (fromEnv) return fromEnv;
+  for (const socket of ['/run/libvirt/libvirt-sock', '/var/run/libvirt/libvirt-sock']) {
+    try {
+      accessSync(socket, constants.W_OK);
+      return 'qemu:///system';
+    } catch {
+      // try the next
+    }
+  }
+  return 'qemu:///session';
+}
+
+/** True for per-user (`/session`) URIs: no cgroups, so no CPU caps and no CPU facts from libvirt. */
+export function isSessionUri(uri: string): boolean {
+  return /^[a-z0-9+]+:\/\/[^/]*\/session(\?|$)/i.test(uri);
+}
+
+/** True for URIs that reach another machine (`qemu+ssh://host/…`, `qemu+tcp://…`). */
+export function isRemoteUri(uri: string): boolean {
+  const match = /^[a-z0-9]+(?:\+([a-z0-9]+))?:\/\/([^/]*)\//i.exec(uri);
+  if (!match) return false;
+  const transport = match[1];
+  const host = match[2] ?? '';
+  return (transport !== undefined && transport !== 'unix') || (host !== '' && host !== 'localhost');
+}
+
+/** The default pool directory for `uri`. */
+export function defaultPoolPath(uri: string): string {
+  return isSessionUri(uri)
+    ? join(homedir(), '.local', 'share', 'libvirt', 'images', 'cvmweb')
+    : '/var/lib/libvirt/images/cvmweb';
+}

@@ -1,0 +1,190 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Cvmweb, createCvmweb, type Session } from '@cvmweb/core';
+import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kvm } from './kvm.js';
+import type { KvmOptions } from './kvm-options.js';
+import {
+  FileServer,
+  guestCache,
+  guestEntries,
+  guestGet,
+  leftovers,
+  libvirtUnavailable,
+  purgeLeftovers,
+  TEST_POOL,
+  TEST_POOL_PATH,
+  TEST_URI,
+  testGuest,
+  virshOut,
+  waitForGuest,
+} from './test-support.js';
+
+// Driver-specific tests on the real libvirt daemon.
+const unavailable = await libvirtUnavailable();
+
+describe.skipIf(unavailable !== undefined)(
+  `kvm on real libvirt${unavailable ? ` (skipped: ${unavailable})` : ''}`,
+  () => {
+    let server: FileServer;
+    let dir: string;
+    const opened: Cvmweb[] = [];
+
+    beforeAll(async () => {
+      await purgeLeftovers(['iso-path', 'cap', 'hibernate', 'fail', 'channel']);
+      server = await new FileServer().start();
+      dir = await mkdtemp(join(tmpdir(), 'cvmweb-kvm-real-'));
+    });
+    afterAll(async () => {
+      await server?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+    afterEach(async () => {
+      for (const cvmweb of opened.splice(0)) {
+        for (const record of cvmweb.sessions()) {
+          const session = await cvmweb.session(record.id).catch(() => undefined);
+          await session?.close().catch(() => undefined);
+        }
+        await cvmweb.dispose();
+      }
+    }, 120_000);
+
+    const connect = async (options: KvmOptions = {}, name = 'real') => {
+      const entries = guestEntries(server, await testGuest());
+      const cvmweb = await createCvmweb({
+        driver: kvm({
+          uri: TEST_URI,
+          pool: TEST_POOL,
+          poolPath: TEST_POOL_PATH,
+          shutdownTimeoutMs: 8000,
+          ...options,
+        }),
+        stateDir: await mkdtemp(join(dir, `${name}-`)),
+        secretCost: TEST_SCRYPT_COST,
+        images: guestCache(join(dir, 'images'), entries),
+        stopTimeoutMs: 8000,
+      });
+      opened.push(cvmweb);
+      return cvmweb;
+    };
+    const apiPort = async (session: Session) => {
+      const [, url] = await waitFor(session, 'apiAvailable', 90_000);
+      return Number(new URL(url).port);
+    };
+
+    const tricky = `users=a:b:c\n'single' "double" <tag> & $(touch /tmp/pwned) \`id\`; rm -rf / | \\n\r\n\u00e9\u4e2d`;
+
+    it('boots the CernVM path (ISO as CD-ROM, scratch disk, context ISO) and serves the user data back', async () => {
+      const cvmweb = await connect();
+      const session = await cvmweb.requestSession('iso path; <&> "quoted"', 'key');
+      await session.open({ ram: 128, disk: 64, version: 'test-iso' });
+      const port = apiPort(session);
+      await session.start(tricky);
+      const p = await port;
+      expect(await waitForGuest(p, '/user-data')).toBe(tricky);
+      const domxml = await virshOut(['dumpxml', session.vmName]);
+      expect(domxml).toContain("device='cdrom'");
+      expect(domxml).toContain(`${session.vmName}-scratch.qcow2`);
+      await session.close();
+      expect(await leftovers(session.vmName)).toEqual([]);
+    }, 180_000);
+
+    it('applies the execution cap through schedinfo, live and in the config', async () => {
+      const cvmweb = await connect();
+      const session = await cvmweb.requestSession('cap', 'key');
+      await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
+      await session.setExecutionCap(30);
+      expect(await virshOut(['schedinfo', session.vmName, '--config'])).toMatch(/vcpu_quota\s*:\s*30000/);
+      await session.setExecutionCap(100);
+      const port = apiPort(session);
+      await session.start('');
+      const p = await port;
+      await session.setExecutionCap(20);
+      const live = await virshOut(['schedinfo', session.vmName, '--live']);
+      expect(live).toMatch(/vcpu_period\s*:\s*100000/);
+      expect(live).toMatch(/vcpu_quota\s*:\s*20000/);
+      // A spinning guest gets about 20 % of a core.
+      await waitForGuest(p, '/cgi-bin/spin');
+      const cpuTime = async () =>
+        Number(/CPU time:\s*([\d.]+)s/.exec(await virshOut(['dominfo', session.vmName]))?.[1]);
+      const t0 = await cpuTime();
+      await new Promise((done) => setTimeout(done, 3000));
+      const used = (await cpuTime()) - t0;
+      expect(used).toBeLessThan(3 * 0.35);
+    }, 180_000);
+
+    it('hibernate → start resumes the same boot', async () => {
+      const cvmweb = await connect();
+      const session = await cvmweb.requestSession('hibernate', 'key');
+      await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
+      await session.start('');
+      const p = await apiPort(session);
+      const bootId = (await waitForGuest(p, '/cgi-bin/boot-id')).trim();
+      const uptime = Number.parseFloat(await waitForGuest(p, '/cgi-bin/uptime'));
+      await session.hibernate();
+      expect(await virshOut(['dominfo', session.vmName])).toMatch(/Managed save:\s*yes/);
+      await session.start('');
+      const after = Number.parseFloat(await waitForGuest(p, '/cgi-bin/uptime', 60_000));
+      expect((await waitForGuest(p, '/cgi-bin/boot-id')).trim()).toBe(bootId);
+      expect(after).toBeGreaterThanOrEqual(uptime);
+    }, 180_000);
+
+    it('a failure at every virsh call of open, start and close leaves no domain or volume behind', async () => {
+      const wrapperDir = await mkdtemp(join(dir, 'wrapper-'));
+      const counter = join(wrapperDir, 'count');
+      const real = (await execa('sh', ['-c', 'command -v virsh'])).stdout.trim();
+      const wrapper = join(wrapperDir, 'virsh');
+      await writeFile(
+        wrapper,
+        `#!/bin/sh\nn=$(($(cat "${counter}" 2>/dev/null || echo 0) + 1))\necho "$n" >"${counter}"\nif [ "$n" = "$FAIL_AT" ]; then echo "error: injected failure at call $n" >&2; exit 1; fi\nexec "${real}" "$@"\n`,
+      );
+      await chmod(wrapper, 0o755);
+      const run = async (failAt: number) => {
+        await writeFile(counter, '-1000');
+        const cvmweb = await connect(
+          { virsh: wrapper, persistentChannel: false, env: { FAIL_AT: String(failAt) } },
+          `fail${failAt}`,
+        );
+        await cvmweb.hypervisor.listVms();
+        await writeFile(counter, '0');
+        const session = await cvmweb.requestSession(`fail-${failAt}`, 'key');
+        const errors: unknown[] = [];
+        await session
+          .open({ ram: 128, disk: 16, version: 'test-kernel' })
+          .catch((e: unknown) => errors.push(e));
+        if (errors.length === 0) await session.start('x').catch((e: unknown) => errors.push(e));
+        await session.close().catch((e: unknown) => errors.push(e));
+        // Whatever failed, closing again (as a user or reconcile would) must clean up completely.
+        if (session.state !== 0) await session.close().catch(() => undefined);
+        const calls = Number(await readFile(counter, 'utf8'));
+        expect(await leftovers(session.vmName), `failure at call ${failAt}`).toEqual([]);
+        await cvmweb.dispose();
+        opened.splice(opened.indexOf(cvmweb), 1);
+        return { calls, errors };
+      };
+      const clean = await run(0);
+      expect(clean.errors).toEqual([]);
+      for (let n = 1; n <= clean.calls; n++) {
+        const { errors } = await run(n);
+        expect(errors.length, `call ${n}`).toBeGreaterThanOrEqual(0);
+      }
+    }, 600_000);
+
+    it('answers over the persistent channel much faster than one process per call', async () => {
+      const cvmweb = await connect();
+      const session = await cvmweb.requestSession('channel', 'key');
+      await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
+      const vm = (await cvmweb.hypervisor.listVms()).find((v) => v.sessionId === session.id);
+      expect(vm?.state).toBe('poweroff');
+      const found = await cvmweb.hypervisor.findVm(vm?.id ?? '');
+      const t0 = performance.now();
+      for (let i = 0; i < 20; i++) expect(await found?.state()).toBe('poweroff');
+      const elapsed = performance.now() - t0;
+      expect(elapsed / 20).toBeLessThan(15);
+      expect(await guestGet(1, '/')).toBeUndefined();
+    }, 120_000);
+  },
+);

@@ -1,0 +1,93 @@
+import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core';
+import { detectAcceleration } from './acceleration.js';
+import { KvmHypervisor } from './kvm-hypervisor.js';
+import { defaultPoolPath, defaultUri, isRemoteUri, isSessionUri, type KvmOptions } from './kvm-options.js';
+import { probeKvm } from './probe.js';
+import { createRunner } from './runner.js';
+import { StoragePool } from './storage-pool.js';
+import { Virsh } from './virsh.js';
+import { parseVersion } from './virsh-parsers.js';
+
+/**
+ * The cvmweb driver for QEMU through libvirt's `virsh` (no native bindings): local or remote
+ * (`qemu+ssh://…`), hardware-accelerated (KVM) or emulated (TCG).
+ *
+ * @example
+ * ```ts
+ * import { createCvmweb } from '@cvmweb/core';
+ * import { kvm } from '@cvmweb/driver-kvm';
+ * const cvmweb = await createCvmweb({ driver: kvm({ uri: 'qemu:///system' }) });
+ * ```
+ */
+export function kvm(options: KvmOptions = {}): Driver {
+  const uri = options.uri ?? defaultUri();
+  const runner =
+    options.runner ??
+    createRunner({
+      timeoutMs: options.commandTimeoutMs ?? 60_000,
+      ...(options.env ? { env: options.env } : {}),
+      onDebug: options.onDebug,
+    });
+  const virshPath = options.virsh ?? 'virsh';
+  const acceleration = options.acceleration ?? 'auto';
+  const session = isSessionUri(uri);
+  const capabilities: DriverCapabilities = Object.freeze({
+    executionCap: !session,
+    pause: true,
+    hibernate: true,
+    reset: true,
+    guestProperties: true,
+    apiPortForwarding: true,
+  });
+  return {
+    name: 'kvm',
+    capabilities,
+    probe: (o?: ActionOptions): Promise<ProbeResult> =>
+      probeKvm({ runner, uri, virsh: virshPath, qemuImg: options.qemuImg ?? 'qemu-img', acceleration }, o),
+    async create(o?: ActionOptions): Promise<Hypervisor> {
+      const virsh = new Virsh(runner, {
+        virsh: virshPath,
+        uri,
+        channel: options.persistentChannel ?? true,
+        timeoutMs: options.commandTimeoutMs ?? 60_000,
+      });
+      try {
+        const version = parseVersion(
+          await virsh.run(['version'], { signal: o?.signal, cheap: true, code: 'EXTERNAL' }),
+        );
+        if (version.hypervisorName !== 'QEMU') {
+          throw new HypervisorError('EXTERNAL', `libvirt at ${uri} has no QEMU hypervisor`, {
+            details: { uri },
+          });
+        }
+        return new KvmHypervisor({
+          virsh,
+          pool: new StoragePool(virsh, options.pool ?? 'cvmweb', options.poolPath ?? defaultPoolPath(uri)),
+          executionCap: capabilities.executionCap,
+          shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+          version: `libvirt ${version.libvirt ?? '?'}, QEMU ${version.hypervisor ?? '?'}`,
+          virtType: await chooseVirtType(acceleration, virsh, uri, o?.signal),
+          serialLogDirectory: options.serialLogDirectory,
+        });
+      } catch (error) {
+        virsh.dispose();
+        throw error;
+      }
+    },
+  };
+}
+
+async function chooseVirtType(
+  acceleration: 'auto' | 'kvm' | 'tcg',
+  virsh: Virsh,
+  uri: string,
+  signal: AbortSignal | undefined,
+): Promise<'kvm' | 'qemu'> {
+  if (acceleration !== 'auto') return acceleration === 'kvm' ? 'kvm' : 'qemu';
+  if (isRemoteUri(uri)) {
+    const caps = await virsh.run(['capabilities'], { signal, code: 'QUERY' }).catch(() => '');
+    return /<feature name=['"](vmx|svm)['"]/.test(caps) ? 'kvm' : 'qemu';
+  }
+  return (await detectAcceleration()).usable ? 'kvm' : 'qemu';
+}

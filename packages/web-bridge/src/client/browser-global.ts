@@ -1,0 +1,3 @@
+import { CVMWeb } from './index.js';
+
+(globalThis as { CVMWeb?: typeof CVMWeb }).CVMWeb = CVMWeb;

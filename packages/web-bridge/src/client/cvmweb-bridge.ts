@@ -1,0 +1,357 @@
+import { HypervisorError } from '@cvmweb/core';
+import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
+import type { HelloFrame, ServerFrame, SessionSnapshot } from '../protocol/server-frame.js';
+import { ClientEmitter } from './client-emitter.js';
+import type { ConnectOptions } from './connect-options.js';
+import type { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
+import { CVMWebSession } from './cvmweb-session.js';
+import type { WebSocketLike } from './web-socket-like.js';
+import { wireToError } from './wire-to-error.js';
+
+/** The events of a {@link CVMWebBridge}. */
+export interface CVMWebBridgeEvents {
+  /** The connection to the service was lost; the bridge reconnects (unless `reconnect: false`). */
+  disconnect: [];
+  /** The connection is back and every session was resynchronised. */
+  reconnect: [];
+  /** A `requestSession` waits for the person's approval on the consent page at `consentUrl`. */
+  consentRequired: [consentUrl: string];
+}
+
+/** A session as a privileged origin's {@link CVMWebBridge.listSessions} sees it (no secrets). */
+export interface SessionSummary {
+  /** Session id. */
+  readonly id: string;
+  /** The origin that owns it (`local` for Node applications). */
+  readonly scope: string;
+  /** Its name. */
+  readonly name: string;
+  /** Its state. */
+  readonly state: number;
+  /** Hibernated. */
+  readonly hibernated: boolean;
+}
+
+interface Pending {
+  resolve: (frame: { value: unknown; snapshot?: SessionSnapshot }) => void;
+  reject: (error: HypervisorError) => void;
+}
+
+const OPEN = 1;
+
+/**
+ * The connection to the local cvmweb service: the seed's plugin object, made
+ * by {@link connect}. It reconnects with back-off when the service restarts
+ * and resynchronises its sessions (by name and key) without asking the person again.
+ */
+export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
+  readonly #options: ConnectOptions;
+  readonly #base: string;
+  readonly #sessions = new Map<string, { session: CVMWebSession; name: string; key: string }>();
+  readonly #pending = new Map<number, Pending>();
+  #ws: WebSocketLike | undefined;
+  #hello: HelloFrame;
+  #nextId = 1;
+  #closed = false;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @internal Use {@link connect}. */
+  constructor(options: ConnectOptions, base: string, ws: WebSocketLike, hello: HelloFrame) {
+    super();
+    this.#options = options;
+    this.#base = base;
+    this.#hello = hello;
+    this.#adopt(ws);
+  }
+
+  /** The hypervisor's name (seed: `hypervisorName`), such as `kvm`, `virtualbox` or `mock`. */
+  get hypervisorName(): string {
+    return this.#hello.hypervisorName;
+  }
+  /** The hypervisor's version (seed: `hypervisorVersion`). */
+  get hypervisorVersion(): string {
+    return this.#hello.hypervisorVersion;
+  }
+  /** The service's version. */
+  get version(): string {
+    return this.#hello.version;
+  }
+  /** True when the service runs on the simulated (mock) hypervisor because no real one is usable. */
+  get fallback(): boolean {
+    return this.#hello.fallback;
+  }
+  /** This page's origin as the service saw it: the scope of its sessions. */
+  get origin(): string {
+    return this.#hello.origin;
+  }
+  /** Whether this origin is privileged in the service's policy. */
+  get privileged(): boolean {
+    return this.#hello.privileged;
+  }
+  /** True while the WebSocket is open. */
+  get connected(): boolean {
+    return this.#ws?.readyState === OPEN;
+  }
+
+  /**
+   * Gets the session `name` of this page's origin (seed: `requestSession`).
+   * The first request of a name makes the key its owner's; later requests
+   * need the same key (`PASSWORD_DENIED`, -20). The first session of an origin
+   * waits for the person's approval (`consentRequired` fires); a refusal
+   * rejects with `NOT_ALLOWED` (-10).
+   *
+   * With callbacks (the seed's form) it returns 1 (`SCHEDULED`) and calls
+   * `onSuccess(session)` or `onFailure(errorCode)`.
+   */
+  requestSession(name: string, secretKey: string): Promise<CVMWebSession>;
+  requestSession(
+    name: string,
+    secretKey: string,
+    onSuccess: (session: CVMWebSession) => void,
+    onFailure?: (errorCode: number) => void,
+  ): number;
+  requestSession(
+    name: string,
+    secretKey: string,
+    onSuccess?: (session: CVMWebSession) => void,
+    onFailure?: (errorCode: number) => void,
+  ): Promise<CVMWebSession> | number {
+    const promise = this.#requestSession(name, secretKey);
+    if (!onSuccess) return promise;
+    promise.then(onSuccess, (error: HypervisorError) => onFailure?.(error.code));
+    return 1;
+  }
+
+  /**
+   * Access to the daemon (seed: `requestDaemonAccess`): everyone reads its
+   * state; privileged origins also control it. Rejects with `NOT_IMPLEMENTED`
+   * (-100) when the service runs no daemon. The callback form returns 1.
+   */
+  requestDaemonAccess(): Promise<CVMWebDaemonAccess>;
+  requestDaemonAccess(
+    onSuccess: (daemon: CVMWebDaemonAccess) => void,
+    onFailure?: (errorCode: number) => void,
+  ): number;
+  requestDaemonAccess(
+    onSuccess?: (daemon: CVMWebDaemonAccess) => void,
+    onFailure?: (errorCode: number) => void,
+  ): Promise<CVMWebDaemonAccess> | number {
+    const promise = this.#request({ op: 'requestDaemonAccess' }).then(({ value }) => {
+      const state = value as Omit<CVMWebDaemonAccess, 'start' | 'stop' | 'setIdleTime'>;
+      const control = (action: string, seconds?: number) =>
+        this.#request(
+          seconds === undefined ? { op: 'daemon', action } : { op: 'daemon', action, seconds },
+        ).then(() => undefined);
+      return {
+        ...state,
+        start: () => control('start'),
+        stop: () => control('stop'),
+        setIdleTime: (seconds: number) => control('setIdleTime', seconds),
+      } satisfies CVMWebDaemonAccess;
+    });
+    if (!onSuccess) return promise;
+    promise.then(onSuccess, (error: HypervisorError) => onFailure?.(error.code));
+    return 1;
+  }
+
+  /** Privileged origins: every session of the service, of every origin. Others get `NOT_ALLOWED` (-10). */
+  async listSessions(): Promise<SessionSummary[]> {
+    return (await this.#request({ op: 'listSessions' })).value as SessionSummary[];
+  }
+
+  /** Closes the connection for good (sessions and their VMs stay as they are). */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#ws?.close(1000, 'closed by the page');
+    this.#failPending();
+  }
+
+  async #requestSession(name: string, key: string): Promise<CVMWebSession> {
+    const { value } = await this.#request({ op: 'requestSession', name, key });
+    const snapshot = value as SessionSnapshot;
+    const known = this.#sessions.get(snapshot.id);
+    if (known) {
+      known.session.applySnapshot(snapshot);
+      return known.session;
+    }
+    const session = new CVMWebSession(
+      { call: (id, op, fields) => this.#request({ op, session: id, ...fields }) },
+      snapshot,
+    );
+    this.#sessions.set(snapshot.id, { session, name, key });
+    return session;
+  }
+
+  #request(fields: Record<string, unknown>): Promise<{ value: unknown; snapshot?: SessionSnapshot }> {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== OPEN) {
+      return Promise.reject(
+        new HypervisorError('IO', 'not connected to the cvmweb service', {
+          details: { reason: 'disconnected' },
+        }),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      ws.send(JSON.stringify({ v: PROTOCOL_VERSION, id, ...fields }));
+    });
+  }
+
+  #adopt(ws: WebSocketLike): void {
+    this.#ws = ws;
+    ws.addEventListener('message', (event) => {
+      if (this.#ws === ws) this.#onFrame(event.data);
+    });
+    ws.addEventListener('close', () => {
+      if (this.#ws === ws) this.#onClose();
+    });
+  }
+
+  #onFrame(data: unknown): void {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(String(data)) as ServerFrame;
+    } catch {
+      return;
+    }
+    switch (frame.type) {
+      case 'hello':
+        this.#hello = frame;
+        return;
+      case 'result': {
+        const pending = this.#pending.get(frame.id);
+        this.#pending.delete(frame.id);
+        pending?.resolve(frame);
+        return;
+      }
+      case 'error': {
+        if (frame.id === null) return;
+        const pending = this.#pending.get(frame.id);
+        this.#pending.delete(frame.id);
+        pending?.reject(wireToError(frame.error));
+        return;
+      }
+      case 'event': {
+        const known = this.#sessions.get(frame.session);
+        if (!known) return;
+        known.session.applySnapshot(frame.snapshot);
+        known.session.dispatch(frame.event, frame.args);
+        return;
+      }
+      case 'consent':
+        this.#options.onConsentRequired?.(frame.url);
+        this.fire('consentRequired', frame.url);
+        return;
+    }
+  }
+
+  #onClose(): void {
+    this.#failPending();
+    if (this.#closed) return;
+    this.fire('disconnect');
+    if (this.#options.reconnect !== false) this.#scheduleReconnect();
+  }
+
+  #failPending(): void {
+    const error = new HypervisorError('IO', 'the connection to the cvmweb service was lost', {
+      details: { reason: 'disconnected' },
+    });
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+
+  #scheduleReconnect(): void {
+    const initial = this.#options.initialBackoffMs ?? 250;
+    const max = this.#options.maxBackoffMs ?? 5000;
+    const delay = Math.min(max, initial * 2 ** this.#attempt) * (0.8 + Math.random() * 0.4);
+    this.#attempt++;
+    this.#timer = setTimeout(() => void this.#reconnect(), delay);
+  }
+
+  async #reconnect(): Promise<void> {
+    if (this.#closed) return;
+    let opened: { ws: WebSocketLike; hello: HelloFrame };
+    try {
+      opened = await openSocket(this.#options, this.#base);
+    } catch {
+      this.#scheduleReconnect();
+      return;
+    }
+    if (this.#closed) {
+      opened.ws.close(1000);
+      return;
+    }
+    this.#attempt = 0;
+    this.#hello = opened.hello;
+    this.#adopt(opened.ws);
+    // Re-attach every session by name and key: the service asks nobody for sessions it knows.
+    await Promise.all(
+      [...this.#sessions.values()].map(async ({ session, name, key }) => {
+        try {
+          const { value } = await this.#request({ op: 'requestSession', name, key });
+          session.applySnapshot(value as SessionSnapshot, true);
+        } catch (error) {
+          const failure = error as HypervisorError;
+          session.dispatch('error', [failure.message, failure.code, 'session']);
+        }
+      }),
+    );
+    if (this.connected) this.fire('reconnect');
+  }
+}
+
+/** @internal Opens the WebSocket and waits for the service's hello frame. */
+export function openSocket(
+  options: ConnectOptions,
+  base: string,
+): Promise<{ ws: WebSocketLike; hello: HelloFrame }> {
+  const url = `${base.replace(/^http/, 'ws')}/bridge`;
+  const make =
+    options.createWebSocket ??
+    ((u: string) =>
+      new (globalThis as unknown as { WebSocket: new (u: string) => WebSocketLike }).WebSocket(u));
+  return new Promise((resolve, reject) => {
+    let ws: WebSocketLike;
+    const fail = (reason: string) =>
+      reject(
+        new HypervisorError('NOT_FOUND', `no cvmweb service answers at ${base} (${reason})`, {
+          details: { reason: 'unreachable' },
+        }),
+      );
+    try {
+      ws = make(url);
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    const timer = setTimeout(() => {
+      ws.close();
+      fail('timeout');
+    }, options.timeoutMs ?? 5000);
+    let done = false;
+    // A failed connection also closes; the error event carries nothing more.
+    ws.addEventListener('error', () => undefined);
+    ws.addEventListener('message', (event) => {
+      if (done) return;
+      try {
+        const frame = JSON.parse(String(event.data)) as ServerFrame;
+        if (frame.type === 'hello') {
+          done = true;
+          clearTimeout(timer);
+          resolve({ ws, hello: frame });
+        }
+      } catch {
+        // Ignored: only the hello frame matters here.
+      }
+    });
+    ws.addEventListener('close', () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      fail('connection refused or closed');
+    });
+  });
+}

@@ -1,0 +1,224 @@
+import type { SessionEvents, SessionStateValue } from '@cvmweb/core';
+import type { SessionSnapshot } from '../protocol/server-frame.js';
+import { ClientEmitter } from './client-emitter.js';
+
+/** The requirements of {@link CVMWebSession.open} (seed defaults for missing fields). */
+export interface OpenRequirements {
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
+  /** Memory, MiB (default 256). */
+  ram?: number;
+  /** Scratch disk, MiB (default 1024). */
+  disk?: number;
+  /** CernVM image version (default `'1.3'`). */
+  version?: string;
+}
+
+/** The daemon fields of a session, for {@link CVMWebSession.setDaemonSettings}. */
+export interface DaemonSettingsChange {
+  /** The daemon manages the session. */
+  controlled?: boolean;
+  /** Execution cap while the user is active (0: pause or hibernate). */
+  minCap?: number;
+  /** Execution cap while the user is idle. */
+  maxCap?: number;
+  /** `DF_*` bits. */
+  flags?: number;
+}
+
+/** The events of a {@link CVMWebSession}: the seed's names and argument orders (core's `SessionEvents`). */
+export type CVMWebSessionEvents = SessionEvents;
+
+/** How a session reaches its bridge. @internal */
+export interface SessionTransport {
+  call(
+    session: string,
+    op: string,
+    fields: Record<string, unknown>,
+  ): Promise<{ value: unknown; snapshot?: SessionSnapshot }>;
+}
+
+/**
+ * A session of the service, as the seed's session object: the same functions
+ * (returning promises), properties and events. Properties are pushed by the
+ * service with every event and result, so reading them needs no round trip.
+ *
+ * @example
+ * ```js
+ * const session = await bridge.requestSession('my-session', 'secret');
+ * session.addEventListener('progress', (done, total, message) => console.log(done, total, message));
+ * session.addEventListener('apiAvailable', (ip, url) => console.log('API at', url));
+ * await session.open({ cpus: 1, ram: 512 });
+ * await session.start('[cernvm]\nusers=user:users:s3cr3t');
+ * console.log(session.state); // 4 (Started)
+ * ```
+ */
+export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
+  #transport: SessionTransport;
+  #snapshot: SessionSnapshot;
+
+  /** @internal Made by {@link CVMWebBridge.requestSession}. */
+  constructor(transport: SessionTransport, snapshot: SessionSnapshot) {
+    super();
+    this.#transport = transport;
+    this.#snapshot = snapshot;
+  }
+
+  /** The session's stable id. */
+  get id(): string {
+    return this.#snapshot.id;
+  }
+  /** The name given to `requestSession`. */
+  get name(): string {
+    return this.#snapshot.name;
+  }
+  /** The state (seed Appendix D): 0 Closed, 1 Opening, 2 Open, 3 Starting, 4 Started, 5 Error, 6 Paused. */
+  get state(): SessionStateValue {
+    return this.#snapshot.state;
+  }
+  /** The VM's memory is saved (state Open); `start()` restores it. */
+  get hibernated(): boolean {
+    return this.#snapshot.hibernated;
+  }
+  /** Virtual CPUs. */
+  get cpus(): number {
+    return this.#snapshot.cpus;
+  }
+  /** Memory, MiB. */
+  get ram(): number {
+    return this.#snapshot.ram;
+  }
+  /** Scratch disk, MiB. */
+  get disk(): number {
+    return this.#snapshot.disk;
+  }
+  /** CernVM image version. */
+  get version(): string {
+    return this.#snapshot.version;
+  }
+  /** The execution cap, percent. */
+  get executionCap(): number {
+    return this.#snapshot.executionCap;
+  }
+  /** The guest's IP address once its API answered, else `''`. */
+  get ip(): string {
+    return this.#snapshot.ip;
+  }
+  /** The URL of the VM's API once it answered, else `''`. */
+  get apiURL(): string {
+    return this.#snapshot.apiURL;
+  }
+  /** The display's host and port, or `''`. */
+  get rdpURL(): string {
+    return this.#snapshot.rdpURL;
+  }
+  /** The daemon manages this session. Setting it sends the change; a refusal fires `error`. */
+  get daemonControlled(): boolean {
+    return this.#snapshot.daemonControlled;
+  }
+  set daemonControlled(value: boolean) {
+    this.#setDaemon({ controlled: value });
+  }
+  /** Execution cap while the user is active. Setting it sends the change; a refusal fires `error`. */
+  get daemonMinCap(): number {
+    return this.#snapshot.daemonMinCap;
+  }
+  set daemonMinCap(value: number) {
+    this.#setDaemon({ minCap: value });
+  }
+  /** Execution cap while the user is idle. Setting it sends the change; a refusal fires `error`. */
+  get daemonMaxCap(): number {
+    return this.#snapshot.daemonMaxCap;
+  }
+  set daemonMaxCap(value: number) {
+    this.#setDaemon({ maxCap: value });
+  }
+  /** `DF_*` bits. Setting it sends the change; a refusal fires `error`. */
+  get daemonFlags(): number {
+    return this.#snapshot.daemonFlags;
+  }
+  set daemonFlags(value: number) {
+    this.#setDaemon({ flags: value });
+  }
+
+  /** Creates the VM. Fires `open` / `openError` and `progress`. Rejects with `NOT_ALLOWED` above the local limits. */
+  open(requirements?: OpenRequirements): Promise<void> {
+    return this.#void('open', requirements === undefined ? {} : { requirements });
+  }
+  /** Boots the VM with `userData` (or restores it when hibernated). Fires `start` / `startError`. */
+  start(userData = '', values?: Record<string, string>): Promise<void> {
+    return this.#void('start', values ? { userData, values } : { userData });
+  }
+  /** Pauses the running VM. Fires `pause` / `pauseError`. */
+  pause(): Promise<void> {
+    return this.#void('pause', {});
+  }
+  /** Resumes the paused VM. Fires `resume` / `resumeError`. */
+  resume(): Promise<void> {
+    return this.#void('resume', {});
+  }
+  /** Hard-resets the running VM. Fires `reset` / `resetError`. */
+  reset(): Promise<void> {
+    return this.#void('reset', {});
+  }
+  /** Powers the VM off. Fires `stop` / `stopError`. */
+  stop(): Promise<void> {
+    return this.#void('stop', {});
+  }
+  /** Saves the VM's memory and powers it off. Fires `hibernate` / `hibernateError`. */
+  hibernate(): Promise<void> {
+    return this.#void('hibernate', {});
+  }
+  /** Removes the VM; the session stays yours and can be opened again. Fires `close` / `closeError`. */
+  close(): Promise<void> {
+    return this.#void('close', {});
+  }
+  /** Sets the execution cap, 1–100 percent. */
+  setExecutionCap(cap: number): Promise<void> {
+    return this.#void('setExecutionCap', { cap });
+  }
+  /** Sets a property of the session (and of the guest, where the hypervisor can). */
+  setProperty(name: string, value: string): Promise<void> {
+    return this.#void('setProperty', { name, value });
+  }
+  /** Reads a property; `''` when unset. */
+  async getProperty(name: string): Promise<string> {
+    return String((await this.#call('getProperty', { name })).value);
+  }
+  /** Changes the daemon fields at once. */
+  setDaemonSettings(change: DaemonSettingsChange): Promise<void> {
+    return this.#void('setDaemon', { settings: change });
+  }
+  /** Stops receiving this session's events on this page (the session and its VM are untouched). */
+  release(): Promise<void> {
+    return this.#void('release', {});
+  }
+
+  /** @internal Takes the properties pushed by the service; fires `stateChanged` when `resync` finds a new state. */
+  applySnapshot(snapshot: SessionSnapshot, resync = false): void {
+    const previous = this.#snapshot.state;
+    this.#snapshot = snapshot;
+    if (resync && snapshot.state !== previous) this.fire('stateChanged', snapshot.state, previous);
+  }
+
+  /** @internal Fires an event pushed by the service. */
+  dispatch(event: string, args: readonly unknown[]): void {
+    (this.fire as (event: string, ...args: unknown[]) => void)(event, ...args);
+  }
+
+  async #call(op: string, fields: Record<string, unknown>) {
+    const result = await this.#transport.call(this.id, op, fields);
+    if (result.snapshot) this.applySnapshot(result.snapshot);
+    return result;
+  }
+
+  async #void(op: string, fields: Record<string, unknown>): Promise<void> {
+    await this.#call(op, fields);
+  }
+
+  #setDaemon(change: DaemonSettingsChange): void {
+    this.setDaemonSettings(change).catch((error: { message: string; code: number }) =>
+      this.fire('error', error.message, error.code, 'daemon'),
+    );
+  }
+}

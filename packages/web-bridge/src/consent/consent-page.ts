@@ -1,0 +1,60 @@
+import { escapeHtml } from '../page/escape-html.js';
+import type { OriginDecision } from '../policy/bridge-policy.js';
+import type { ConsentRequest } from './consent-broker.js';
+
+/** What the consent page shows. */
+export interface ConsentPageModel {
+  /** Requests waiting for a decision. */
+  readonly pending: readonly ConsentRequest[];
+  /** Remembered decisions of the policy file, which the person may revoke. */
+  readonly remembered: Readonly<Record<string, OriginDecision>>;
+  /** The per-run secret that the revoke form must carry (a CSRF token). */
+  readonly formToken: string;
+  /** A note to show on top (after a decision). */
+  readonly notice?: string;
+}
+
+/**
+ * The consent page (served only from the service's own origin, with
+ * `frame-ancestors 'none'` and no script): each waiting origin with its
+ * one-time token in a form, and the remembered decisions with revoke buttons.
+ */
+export function renderConsentPage(model: ConsentPageModel): string {
+  const requests = model.pending
+    .map(
+      (request) => `<section class="request" data-origin="${escapeHtml(request.origin)}">
+  <h2><span class="origin">${escapeHtml(request.origin)}</span> wants to run virtual machines on this computer</h2>
+  <p>Session${request.names.length === 1 ? '' : 's'}: ${request.names.map((n) => `<code>${escapeHtml(n)}</code>`).join(', ')}.
+  Allow only if you trust this site and it told you it would do this.</p>
+  <form method="post" action="/consent">
+    <input type="hidden" name="token" value="${escapeHtml(request.token)}">
+    <button name="decision" value="allow-once">Allow</button>
+    <button name="decision" value="allow-always">Allow and don't ask again</button>
+    <button name="decision" value="deny">Deny</button>
+    <button name="decision" value="deny-always">Always deny</button>
+  </form>
+</section>`,
+    )
+    .join('\n');
+  const remembered = Object.entries(model.remembered)
+    .map(
+      ([origin, decision]) => `<li><span class="origin">${escapeHtml(origin)}</span>: ${escapeHtml(decision)}
+  <form method="post" action="/consent/revoke" class="inline">
+    <input type="hidden" name="form" value="${escapeHtml(model.formToken)}">
+    <input type="hidden" name="origin" value="${escapeHtml(origin)}">
+    <button>Forget</button>
+  </form></li>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cvmweb: allow a site to run virtual machines?</title>
+<style>body{font:16px system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em}
+.request{border:2px solid #b50;border-radius:8px;padding:1em;margin:1em 0}.origin{font-weight:bold;color:#b50}
+button{font-size:1em;margin:.2em}.inline{display:inline}.notice{background:#efe;padding:.5em}</style></head>
+<body><h1>cvmweb consent</h1>
+${model.notice ? `<p class="notice">${escapeHtml(model.notice)}</p>` : ''}
+${requests || '<p id="none">No site is waiting for your decision.</p>'}
+<h2>Remembered decisions</h2>
+${remembered ? `<ul>${remembered}</ul>` : '<p>None.</p>'}
+</body></html>`;
+}

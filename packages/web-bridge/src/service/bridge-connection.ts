@@ -1,0 +1,385 @@
+import {
+  type Cvmweb,
+  HypervisorError,
+  type Session,
+  SessionState,
+  validateRequirements,
+  validateSessionName,
+} from '@cvmweb/core';
+import type { RawData, WebSocket } from 'ws';
+import type { ConsentBroker } from '../consent/consent-broker.js';
+import { checkNameCount, checkRequirements, checkSessionCount } from '../policy/check-requirements.js';
+import type { PolicyStore } from '../policy/policy-store.js';
+import { type ClientFrame, parseClientFrame } from '../protocol/client-frame.js';
+import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
+import type { ServerFrame, SessionSnapshot } from '../protocol/server-frame.js';
+import type { FrameLimits } from './frame-limits.js';
+import { sessionSnapshot } from './session-snapshot.js';
+import { TokenBucket } from './token-bucket.js';
+import { wireError } from './wire-error.js';
+
+/** Every session event forwarded to clients: the seed's, plus `reset`, `resetError` and `stateChanged`. */
+export const forwardedEvents = [
+  'open',
+  'start',
+  'close',
+  'pause',
+  'resume',
+  'stop',
+  'hibernate',
+  'reset',
+  'openError',
+  'startError',
+  'closeError',
+  'pauseError',
+  'resumeError',
+  'stopError',
+  'hibernateError',
+  'resetError',
+  'progress',
+  'error',
+  'apiAvailable',
+  'apiUnavailable',
+  'debug',
+  'stateChanged',
+] as const;
+
+/** What a connection needs from its service. @internal */
+export interface ConnectionContext {
+  readonly cvmweb: Cvmweb;
+  readonly broker: ConsentBroker;
+  readonly policy: PolicyStore;
+  readonly limits: FrameLimits;
+  readonly version: string;
+  /** The consent page's address. */
+  readonly consentUrl: string;
+  /** True for the service's own origins (its test page): pre-approved. */
+  readonly isOwnOrigin: (origin: string) => boolean;
+}
+
+interface Attached {
+  readonly session: Session;
+  readonly detach: () => void;
+}
+
+/**
+ * One page's WebSocket: validates each frame, applies the rate and size
+ * limits, scopes sessions to the page's origin, and pushes the events of the
+ * sessions it requested.
+ */
+export class BridgeConnection {
+  readonly #ws: WebSocket;
+  readonly #origin: string;
+  readonly #context: ConnectionContext;
+  readonly #bucket: TokenBucket;
+  readonly #attached = new Map<string, Attached>();
+  #inFlight = 0;
+  #closed = false;
+
+  constructor(ws: WebSocket, origin: string, context: ConnectionContext) {
+    this.#ws = ws;
+    this.#origin = origin;
+    this.#context = context;
+    this.#bucket = new TokenBucket(context.limits.framesPerSecond, context.limits.burst);
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('close', () => this.#dispose());
+    ws.on('error', () => this.#dispose());
+    const { cvmweb, limits } = context;
+    this.#send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      version: context.version,
+      hypervisorName: cvmweb.hypervisorName,
+      hypervisorVersion: cvmweb.hypervisorVersion,
+      fallback: cvmweb.fallback,
+      origin,
+      privileged: this.#privileged,
+      limits: {
+        maxFrameBytes: limits.maxFrameBytes,
+        framesPerSecond: limits.framesPerSecond,
+        burst: limits.burst,
+      },
+    });
+  }
+
+  /** The page's origin: the scope of its sessions. */
+  get origin(): string {
+    return this.#origin;
+  }
+
+  /** Closes the WebSocket (the service stops). */
+  close(code = 1001, reason = 'the service is stopping'): void {
+    this.#ws.close(code, reason);
+    this.#dispose();
+  }
+
+  get #privileged(): boolean {
+    return this.#context.policy.isPrivileged(this.#origin);
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    const { limits } = this.#context;
+    const size = Array.isArray(data)
+      ? data.reduce((n, b) => n + b.length, 0)
+      : (data as Buffer | ArrayBuffer).byteLength;
+    if (isBinary) {
+      this.#fail(null, usage('binary frames are not accepted; send JSON text', 'binary'));
+      return;
+    }
+    if (size > limits.maxFrameBytes) {
+      this.#fail(
+        null,
+        new HypervisorError('INVALID_USAGE', `a frame may have at most ${limits.maxFrameBytes} bytes`, {
+          details: { reason: 'size', maxFrameBytes: limits.maxFrameBytes },
+        }),
+      );
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
+    const parsed = parseClientFrame(text);
+    const id = parsed.ok ? parsed.frame.id : parsed.id;
+    if (!this.#bucket.take()) {
+      this.#fail(
+        id,
+        new HypervisorError('NOT_ALLOWED', 'too many frames; slow down', {
+          details: { reason: 'rate', retryAfterMs: this.#bucket.retryAfterMs() },
+        }),
+      );
+      return;
+    }
+    if (!parsed.ok) {
+      this.#fail(parsed.id, parsed.error);
+      return;
+    }
+    if (this.#inFlight >= limits.maxInFlight) {
+      this.#fail(
+        id,
+        new HypervisorError('NOT_ALLOWED', `at most ${limits.maxInFlight} requests may wait at once`, {
+          details: { reason: 'busy', limit: limits.maxInFlight },
+        }),
+      );
+      return;
+    }
+    const frame = parsed.frame;
+    this.#inFlight++;
+    this.#dispatch(frame).then(
+      ({ value, snapshot }) => {
+        this.#inFlight--;
+        this.#send(
+          snapshot
+            ? { v: PROTOCOL_VERSION, type: 'result', id: frame.id, value, snapshot }
+            : { v: PROTOCOL_VERSION, type: 'result', id: frame.id, value },
+        );
+      },
+      (error: unknown) => {
+        this.#inFlight--;
+        this.#fail(frame.id, error);
+      },
+    );
+  }
+
+  async #dispatch(frame: ClientFrame): Promise<{ value: unknown; snapshot?: SessionSnapshot }> {
+    switch (frame.op) {
+      case 'ping':
+        return { value: 'pong' };
+      case 'requestSession':
+        return this.#requestSession(frame.id, frame.name, frame.key);
+      case 'requestDaemonAccess': {
+        const access = await this.#context.cvmweb.requestDaemonAccess({ privileged: this.#privileged });
+        return {
+          value: {
+            privileged: access.privileged,
+            isRunning: access.isRunning,
+            isSystemIdle: access.isSystemIdle,
+            idleTime: access.idleTime,
+            path: access.path ?? null,
+          },
+        };
+      }
+      case 'daemon': {
+        this.#requirePrivileged(`daemon ${frame.action}()`);
+        const access = await this.#context.cvmweb.requestDaemonAccess({ privileged: true });
+        if (frame.action === 'start') await access.start();
+        else if (frame.action === 'stop') await access.stop();
+        else await access.setIdleTime(frame.seconds ?? Number.NaN);
+        return { value: null };
+      }
+      case 'listSessions':
+        this.#requirePrivileged('the list of all sessions');
+        return {
+          value: this.#context.cvmweb.sessions().map((r) => ({
+            id: r.id,
+            scope: r.scope,
+            name: r.name,
+            state: r.state,
+            hibernated: r.hibernated,
+            requirements: r.requirements,
+            executionCap: r.executionCap,
+            daemon: r.daemon,
+            createdAt: r.createdAt,
+            updatedAt: r.updatedAt,
+          })),
+        };
+      default:
+        return this.#sessionAction(frame);
+    }
+  }
+
+  async #requestSession(
+    id: number,
+    name: string,
+    key: string,
+  ): Promise<{ value: unknown; snapshot: SessionSnapshot }> {
+    const { broker, cvmweb, policy } = this.#context;
+    const origin = this.#origin;
+    validateSessionName(name);
+    if (key.length === 0 || key.length > 256) {
+      throw new HypervisorError('INVALID_USAGE', 'a secret key is a string of 1 to 256 characters', {
+        details: { field: 'secretKey' },
+      });
+    }
+    const own = this.#context.isOwnOrigin(origin);
+    if (!own) broker.assertNotRefused(origin);
+    // Re-attaching a session the person approved earlier (reload, service restart) asks nobody.
+    if (!cvmweb.registry.find(origin, name)) {
+      if (!own) {
+        await broker.authorize(origin, name, () =>
+          this.#send({ v: PROTOCOL_VERSION, type: 'consent', id, url: this.#context.consentUrl }),
+        );
+      }
+      checkNameCount(origin, cvmweb.sessions(origin).length, policy.policy.limits);
+    }
+    const session = await cvmweb.requestSession(name, key, { scope: origin });
+    if (this.#closed) return { value: sessionSnapshot(session), snapshot: sessionSnapshot(session) };
+    this.#attach(session);
+    const snapshot = sessionSnapshot(session);
+    return { value: snapshot, snapshot };
+  }
+
+  async #sessionAction(
+    frame: Extract<ClientFrame, { session: string }>,
+  ): Promise<{ value: unknown; snapshot?: SessionSnapshot }> {
+    const attached = this.#attached.get(frame.session);
+    // The same answer whether the id is unknown or another origin's: nothing to probe.
+    if (!attached) {
+      throw new HypervisorError('NOT_FOUND', 'no such session on this connection; request it first', {
+        details: { field: 'session' },
+      });
+    }
+    if (!this.#context.isOwnOrigin(this.#origin)) this.#context.broker.assertNotRefused(this.#origin);
+    const { session } = attached;
+    const value: unknown = null;
+    switch (frame.op) {
+      case 'open': {
+        const requirements = validateRequirements(frame.requirements);
+        const { limits } = this.#context.policy.policy;
+        checkRequirements(requirements, limits);
+        const running = this.#context.cvmweb
+          .sessions(this.#origin)
+          .filter((r) => r.id !== session.id && r.state !== SessionState.Closed).length;
+        checkSessionCount(this.#origin, running, limits);
+        await session.open(requirements);
+        break;
+      }
+      case 'start':
+        await session.start(frame.userData ?? '', frame.values ? { values: frame.values } : undefined);
+        break;
+      case 'pause':
+        await session.pause();
+        break;
+      case 'resume':
+        await session.resume();
+        break;
+      case 'reset':
+        await session.reset();
+        break;
+      case 'stop':
+        await session.stop();
+        break;
+      case 'hibernate':
+        await session.hibernate();
+        break;
+      case 'close':
+        await session.close();
+        break;
+      case 'setExecutionCap':
+        await session.setExecutionCap(frame.cap);
+        break;
+      case 'setProperty':
+        await session.setProperty(frame.name, frame.value);
+        break;
+      case 'getProperty':
+        // A read changes nothing: no snapshot, which keeps the cheapest action cheap.
+        return { value: await session.getProperty(frame.name) };
+      case 'setDaemon': {
+        const { controlled, minCap, maxCap, flags } = frame.settings;
+        await session.setDaemonSettings({
+          ...(controlled !== undefined ? { controlled } : {}),
+          ...(minCap !== undefined ? { minCap } : {}),
+          ...(maxCap !== undefined ? { maxCap } : {}),
+          ...(flags !== undefined ? { flags } : {}),
+        });
+        break;
+      }
+      case 'release':
+        attached.detach();
+        this.#attached.delete(session.id);
+        return { value: null };
+    }
+    return { value, snapshot: sessionSnapshot(session) };
+  }
+
+  #requirePrivileged(what: string): void {
+    if (!this.#privileged) {
+      throw new HypervisorError('NOT_ALLOWED', `${what} needs a privileged origin`, {
+        details: { reason: 'privileged', what },
+      });
+    }
+  }
+
+  #attach(session: Session): void {
+    if (this.#attached.has(session.id)) return;
+    const offs = forwardedEvents.map((event) =>
+      session.on(event, (...args: unknown[]) =>
+        this.#send({
+          v: PROTOCOL_VERSION,
+          type: 'event',
+          session: session.id,
+          event,
+          args,
+          snapshot: sessionSnapshot(session),
+        }),
+      ),
+    );
+    this.#attached.set(session.id, {
+      session,
+      detach: () => {
+        for (const off of offs) off();
+      },
+    });
+  }
+
+  #fail(id: number | null, error: unknown): void {
+    this.#send({ v: PROTOCOL_VERSION, type: 'error', id, error: wireError(error) });
+  }
+
+  #send(frame: ServerFrame): void {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.#ws.bufferedAmount > this.#context.limits.maxBufferedBytes) {
+      this.close(1008, 'the client does not read its frames');
+      return;
+    }
+    this.#ws.send(JSON.stringify(frame));
+  }
+
+  #dispose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const attached of this.#attached.values()) attached.detach();
+    this.#attached.clear();
+  }
+}
+
+function usage(message: string, reason: string): HypervisorError {
+  return new HypervisorError('INVALID_USAGE', message, { details: { reason } });
+}

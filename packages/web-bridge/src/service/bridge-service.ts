@@ -1,0 +1,434 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { type Cvmweb, HypervisorError } from '@cvmweb/core';
+import { WebSocketServer } from 'ws';
+import {
+  ConsentBroker as Broker,
+  type ConsentBroker,
+  type ConsentPrompter,
+  type ConsentRequest,
+} from '../consent/consent-broker.js';
+import type { ConsentDecision } from '../consent/consent-decision.js';
+import { isConsentDecision } from '../consent/consent-decision.js';
+import { renderConsentPage } from '../consent/consent-page.js';
+import { testPageHtml, testPageScript } from '../page/test-page.js';
+import { normalizeOrigin } from '../policy/normalize-origin.js';
+import { PolicyStore } from '../policy/policy-store.js';
+import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
+import { BridgeConnection } from './bridge-connection.js';
+import { bridgeVersion, clientBundle } from './client-bundle.js';
+import { defaultFrameLimits, type FrameLimits } from './frame-limits.js';
+import { isAllowedHost, ownOrigins } from './host-allow-list.js';
+
+/** The default port of the service. */
+export const DEFAULT_PORT = 5624;
+
+/** The path of the WebSocket endpoint. */
+export const BRIDGE_PATH = '/bridge';
+
+/** Options of {@link BridgeService}. */
+export interface BridgeServiceOptions {
+  /** The entry point whose sessions pages drive. The service does not dispose it. */
+  cvmweb: Cvmweb;
+  /** TCP port; default {@link DEFAULT_PORT}; 0 picks a free one (tests). */
+  port?: number;
+  /** Loopback addresses to listen on; default `127.0.0.1` and `::1` (skipped when the host has no IPv6). */
+  addresses?: readonly string[];
+  /** The policy store; default an in-memory default policy. */
+  policy?: PolicyStore;
+  /** A terminal prompt for consent. */
+  prompter?: ConsentPrompter;
+  /** Told about each consent request (the CLI prints the consent page's address). */
+  onConsentRequest?: (request: ConsentRequest, consentUrl: string) => void;
+  /** Told about each consent decision. */
+  onConsentDecision?: (origin: string, decision: ConsentDecision) => void;
+  /** How long a consent request waits; default 5 minutes. */
+  consentTimeoutMs?: number;
+  /** Frame, rate and connection limits (defaults: {@link defaultFrameLimits}). */
+  limits?: Partial<FrameLimits>;
+  /** The version reported by `/info` and the hello frame. */
+  version?: string;
+}
+
+const securityHeaders = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+} as const;
+
+/**
+ * The loopback service: an HTTP server (`/info`, `/cvmweb.js`, the test page,
+ * the consent page) and the WebSocket endpoint {@link BRIDGE_PATH}, bound to
+ * loopback addresses only. Every request's `Host` header is checked first
+ * (DNS rebinding gets 403), then its `Origin`.
+ *
+ * @example
+ * ```ts
+ * const cvmweb = await createCvmweb({ driver: mock(), stateDir });
+ * const service = new BridgeService({ cvmweb, policy: await PolicyStore.open({ file }) });
+ * await service.start();
+ * console.log(`open ${service.url}`);
+ * ```
+ */
+export class BridgeService {
+  readonly #options: BridgeServiceOptions;
+  readonly #limits: FrameLimits;
+  readonly #servers: Server[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #connections = new Set<BridgeConnection>();
+  readonly #formToken = randomBytes(24).toString('base64url');
+  #wss: WebSocketServer | undefined;
+  #policy: PolicyStore | undefined;
+  #broker: ConsentBroker | undefined;
+  #port = 0;
+  #own: ReadonlySet<string> = new Set();
+
+  constructor(options: BridgeServiceOptions) {
+    this.#options = options;
+    this.#limits = { ...defaultFrameLimits, ...options.limits };
+  }
+
+  /** The port the service listens on (after {@link BridgeService.start}). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The test page's address, `http://127.0.0.1:PORT/`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}/`;
+  }
+
+  /** The consent page's address. */
+  get consentUrl(): string {
+    return `http://127.0.0.1:${this.#port}/consent`;
+  }
+
+  /** The consent broker (pending requests, decisions, revocation). */
+  get consent(): ConsentBroker {
+    if (!this.#broker) throw new HypervisorError('INVALID_STATE', 'the service is not started');
+    return this.#broker;
+  }
+
+  /** The number of open WebSocket connections. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Listens on the loopback addresses.
+   *
+   * @throws `HypervisorError` `IO` when the port is taken (details `{ port, address }`).
+   */
+  async start(): Promise<void> {
+    const policy = this.#options.policy ?? (await PolicyStore.open());
+    this.#policy = policy;
+    this.#broker = new Broker({
+      policy,
+      ...(this.#options.consentTimeoutMs !== undefined ? { timeoutMs: this.#options.consentTimeoutMs } : {}),
+      ...(this.#options.prompter ? { prompter: this.#options.prompter } : {}),
+      onRequest: (request) => this.#options.onConsentRequest?.(request, this.consentUrl),
+      ...(this.#options.onConsentDecision ? { onDecision: this.#options.onConsentDecision } : {}),
+    });
+    // maxPayload closes (1009) frames far above the limit; frames up to twice the limit get an error frame.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxFrameBytes * 2 });
+    const addresses = this.#options.addresses ?? ['127.0.0.1', '::1'];
+    let port = this.#options.port ?? DEFAULT_PORT;
+    for (const [index, address] of addresses.entries()) {
+      const server = createServer((request, response) => this.#onRequest(request, response));
+      server.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket as Socket, head));
+      server.on('connection', (socket) => {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+      });
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
+      try {
+        await listen(server, port, address);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (index > 0 && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')) continue;
+        await this.stop();
+        throw new HypervisorError(
+          'IO',
+          `cannot listen on ${address} port ${port}: ${code ?? String(error)}`,
+          {
+            cause: error,
+            details: { port, address },
+          },
+        );
+      }
+      if (port === 0) port = (server.address() as { port: number }).port;
+      this.#servers.push(server);
+    }
+    this.#port = port;
+    this.#own = ownOrigins(port);
+  }
+
+  /**
+   * Stops listening, closes every connection (code 1001) and refuses waiting
+   * consent requests. Sessions and their VMs are left as they are.
+   */
+  async stop(): Promise<void> {
+    this.#broker?.close();
+    for (const connection of this.#connections) connection.close();
+    this.#connections.clear();
+    this.#wss?.close();
+    await Promise.all(
+      this.#servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+          }),
+      ),
+    );
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    this.#servers.length = 0;
+  }
+
+  #isOwn(origin: string): boolean {
+    return this.#own.has(origin);
+  }
+
+  /** The page origin of a request: `undefined` when absent, `null` when present but not acceptable. */
+  #origin(request: IncomingMessage): string | null | undefined {
+    const header = request.headers.origin;
+    if (header === undefined) return undefined;
+    const origin = normalizeOrigin(header);
+    if (!origin) return null;
+    if (!this.#isOwn(origin) && this.#policy!.decision(origin) === 'deny') return null;
+    return origin;
+  }
+
+  #onUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): undefined {
+    socket.on('error', () => socket.destroy());
+    if (!isAllowedHost(request.headers.host, this.#port)) return refuse(socket, 403, 'Forbidden host');
+    const origin = this.#origin(request);
+    if (!origin) return refuse(socket, 403, 'Forbidden origin');
+    if (pathOf(request) !== BRIDGE_PATH) return refuse(socket, 404, 'Not found');
+    if (this.#connections.size >= this.#limits.maxConnections)
+      return refuse(socket, 503, 'Too many connections');
+    this.#wss!.handleUpgrade(request, socket, head, (ws) => {
+      const connection = new BridgeConnection(ws, origin, {
+        cvmweb: this.#options.cvmweb,
+        broker: this.#broker!,
+        policy: this.#policy!,
+        limits: this.#limits,
+        version: this.#options.version ?? bridgeVersion(),
+        consentUrl: this.consentUrl,
+        isOwnOrigin: (o) => this.#isOwn(o),
+      });
+      this.#connections.add(connection);
+      ws.on('close', () => this.#connections.delete(connection));
+    });
+  }
+
+  #onRequest(request: IncomingMessage, response: ServerResponse): void {
+    try {
+      this.#route(request, response);
+    } catch {
+      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'Internal error');
+    }
+  }
+
+  #route(request: IncomingMessage, response: ServerResponse): undefined {
+    if (!isAllowedHost(request.headers.host, this.#port)) {
+      return send(response, 403, 'text/plain; charset=utf-8', 'Forbidden host');
+    }
+    const origin = this.#origin(request);
+    if (origin === null) return send(response, 403, 'text/plain; charset=utf-8', 'Forbidden origin');
+    const path = pathOf(request);
+    const method = request.method ?? 'GET';
+    // CORS (never a wildcard) only for pages that may use the service, and only for the public resources.
+    const cors: Record<string, string> =
+      origin && !this.#isOwn(origin) && (path === '/info' || path === '/cvmweb.js')
+        ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' }
+        : { Vary: 'Origin' };
+    if (method === 'OPTIONS') {
+      if (
+        !origin ||
+        this.#isOwn(origin) ||
+        !cors['Access-Control-Allow-Origin'] ||
+        this.#broker!.blockedFor(origin) > 0
+      ) {
+        return send(response, 403, 'text/plain; charset=utf-8', 'Forbidden');
+      }
+      const preflight: Record<string, string> = {
+        ...cors,
+        'Access-Control-Allow-Methods': 'GET',
+        'Access-Control-Max-Age': '600',
+      };
+      if (request.headers['access-control-request-private-network'] === 'true') {
+        preflight['Access-Control-Allow-Private-Network'] = 'true';
+      }
+      if (request.headers['access-control-request-local-network'] === 'true') {
+        preflight['Access-Control-Allow-Local-Network'] = 'true';
+      }
+      response.writeHead(204, { ...securityHeaders, ...preflight });
+      response.end();
+      return;
+    }
+    if (method === 'POST') {
+      if (path === '/consent' || path === '/consent/revoke')
+        return this.#post(request, response, path, origin);
+      return send(response, 405, 'text/plain; charset=utf-8', 'Method not allowed', { Allow: 'GET' });
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      return send(response, 405, 'text/plain; charset=utf-8', 'Method not allowed', { Allow: 'GET' });
+    }
+    const own = `http://127.0.0.1:${this.#port} ws://127.0.0.1:${this.#port} http://localhost:${this.#port} ws://localhost:${this.#port} http://[::1]:${this.#port} ws://[::1]:${this.#port}`;
+    switch (path) {
+      case '/info':
+        return send(
+          response,
+          200,
+          'application/json',
+          JSON.stringify({
+            service: 'cvmweb-bridge',
+            protocol: PROTOCOL_VERSION,
+            version: this.#options.version ?? bridgeVersion(),
+            hypervisorName: this.#options.cvmweb.hypervisorName,
+            hypervisorVersion: this.#options.cvmweb.hypervisorVersion,
+            fallback: this.#options.cvmweb.fallback,
+          }),
+          cors,
+        );
+      case '/cvmweb.js': {
+        const bundle = clientBundle();
+        if (!bundle)
+          return send(response, 503, 'text/plain; charset=utf-8', 'The client bundle is not built');
+        return send(response, 200, 'text/javascript; charset=utf-8', bundle, {
+          ...cors,
+          'Cross-Origin-Resource-Policy': 'cross-origin',
+        });
+      }
+      case '/':
+        return send(response, 200, 'text/html; charset=utf-8', testPageHtml, {
+          'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self' ${own}; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+          'X-Frame-Options': 'DENY',
+        });
+      case '/test-page.js':
+        return send(response, 200, 'text/javascript; charset=utf-8', testPageScript);
+      case '/consent':
+        return this.#consentPage(
+          response,
+          new URL(request.url ?? '/', 'http://x').searchParams.get('notice'),
+        );
+      default:
+        return send(response, 404, 'text/plain; charset=utf-8', 'Not found');
+    }
+  }
+
+  #consentPage(response: ServerResponse, notice: string | null): undefined {
+    const html = renderConsentPage({
+      pending: this.#broker!.pending(),
+      remembered: this.#policy!.policy.origins,
+      formToken: this.#formToken,
+      ...(notice ? { notice: notice.slice(0, 200) } : {}),
+    });
+    send(response, 200, 'text/html; charset=utf-8', html, {
+      'Content-Security-Policy':
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      'X-Frame-Options': 'DENY',
+      // With no-referrer, Chromium sends `Origin: null` on the form's POST; same-origin keeps the real origin.
+      'Referrer-Policy': 'same-origin',
+    });
+  }
+
+  /** Consent decisions and revocations: only from the service's own pages (Origin and Sec-Fetch-Site). */
+  #post(
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string,
+    origin: string | undefined,
+  ): undefined {
+    const site = request.headers['sec-fetch-site'];
+    if (!origin || !this.#isOwn(origin) || (site !== undefined && site !== 'same-origin')) {
+      request.resume();
+      return send(
+        response,
+        403,
+        'text/plain; charset=utf-8',
+        'Decisions are accepted only from the consent page',
+      );
+    }
+    readForm(request, 4096).then(
+      async (form) => {
+        let notice: string;
+        if (path === '/consent') {
+          const decision = form.get('decision');
+          const ok =
+            isConsentDecision(decision) && (await this.#broker!.decide(form.get('token') ?? '', decision));
+          if (!ok) return send(response, 400, 'text/plain; charset=utf-8', 'Unknown or spent consent token');
+          notice = `Decision recorded: ${decision}`;
+        } else {
+          const target = normalizeOrigin(form.get('origin') ?? '');
+          if (form.get('form') !== this.#formToken || !target) {
+            return send(response, 400, 'text/plain; charset=utf-8', 'Bad revocation form');
+          }
+          await this.#broker!.revoke(target);
+          notice = `Forgot the decision for ${target}`;
+        }
+        response.writeHead(303, {
+          ...securityHeaders,
+          Location: `/consent?notice=${encodeURIComponent(notice)}`,
+        });
+        response.end();
+      },
+      () => send(response, 413, 'text/plain; charset=utf-8', 'Form too large'),
+    );
+  }
+}
+
+function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const end = url.indexOf('?');
+  return end < 0 ? url : url.slice(0, end);
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): undefined {
+  response.writeHead(status, {
+    ...securityHeaders,
+    'Content-Type': type,
+    'Content-Length': String(Buffer.byteLength(body)),
+    ...headers,
+  });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}
+
+function refuse(socket: Socket, status: number, text: string): undefined {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function listen(server: Server, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: address, ipv6Only: address.includes(':'), exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function readForm(request: IncomingMessage, max: number): Promise<URLSearchParams> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        request.destroy();
+        reject(new Error('too large'));
+      } else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+    request.on('error', reject);
+  });
+}

@@ -1,0 +1,49 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let cached: string | undefined;
+
+/** The package's root directory (the one holding its package.json). */
+export function packageRoot(): string {
+  let directory = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(directory, 'package.json'))) {
+    const parent = dirname(directory);
+    if (parent === directory) throw new Error('@cvmweb/web-bridge: package.json not found');
+    directory = parent;
+  }
+  return directory;
+}
+
+/** The path of the browser bundle built by `tsup` (`dist/browser/cvmweb.global.js`). */
+export function clientBundlePath(): string {
+  return join(packageRoot(), 'dist', 'browser', 'cvmweb.global.js');
+}
+
+/** The browser bundle served at `/cvmweb.js` (read once), or `undefined` before the package is built. */
+export function clientBundle(): string | undefined {
+  if (cached === undefined) {
+    try {
+      cached = readFileSync(clientBundlePath(), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  return cached;
+}
+
+let version: string | undefined;
+
+/** This package's version (from its package.json), reported by `/info` and the hello frame. */
+export function bridgeVersion(): string {
+  if (version === undefined) {
+    try {
+      version = String(
+        JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version ?? '0.0.0',
+      );
+    } catch {
+      version = '0.0.0';
+    }
+  }
+  return version;
+}

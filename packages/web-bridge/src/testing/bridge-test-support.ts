@@ -1,0 +1,169 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Cvmweb, createCvmweb, TEST_SCRYPT_COST } from '@cvmweb/core';
+import { createMockState, type MockHypervisorState, mock } from '@cvmweb/driver-mock';
+import WebSocket from 'ws';
+import { connect } from '../client/connect.js';
+import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
+import type { BridgePolicy } from '../policy/bridge-policy.js';
+import { PolicyStore } from '../policy/policy-store.js';
+import type { ServerFrame } from '../protocol/server-frame.js';
+import { BridgeService, type BridgeServiceOptions } from '../service/bridge-service.js';
+
+/** A running service on the mock driver, for tests. */
+export interface TestBridge {
+  readonly service: BridgeService;
+  readonly cvmweb: Cvmweb;
+  readonly state: MockHypervisorState;
+  readonly stateDir: string;
+  readonly policy: PolicyStore;
+  /** Stops the service and the entry point; `keep` leaves the state dir and mock state for a restart. */
+  close(keep?: boolean): Promise<void>;
+}
+
+/** Starts a service on a free port with the mock driver and a temporary state directory. */
+export async function startTestBridge(
+  options: {
+    policy?: Partial<BridgePolicy>;
+    policyFile?: string;
+    state?: MockHypervisorState;
+    stateDir?: string;
+    port?: number;
+    service?: Partial<BridgeServiceOptions>;
+  } = {},
+): Promise<TestBridge> {
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cvmweb-bridge-')));
+  const state = options.state ?? createMockState();
+  const cvmweb = await createCvmweb({
+    driver: mock({ instance: state }),
+    stateDir,
+    secretCost: TEST_SCRYPT_COST,
+    apiTiming: { onlineIntervalMs: 200, offlineInitialMs: 20, offlineMaxMs: 100, probeTimeoutMs: 500 },
+  });
+  await cvmweb.reconcile();
+  const policy = await PolicyStore.open({
+    ...(options.policyFile ? { file: options.policyFile } : {}),
+    ...(options.policy ? { initial: options.policy } : {}),
+  });
+  const service = new BridgeService({
+    cvmweb,
+    port: options.port ?? 0,
+    policy,
+    version: 'test',
+    ...options.service,
+  });
+  await service.start();
+  return {
+    service,
+    cvmweb,
+    state,
+    stateDir,
+    policy,
+    async close(keep = false) {
+      await service.stop();
+      await cvmweb.dispose();
+      if (!keep) {
+        await state.shutdown();
+        await rm(stateDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** A raw protocol connection: send frames, await the answers. */
+export class RawClient {
+  readonly ws: WebSocket;
+  readonly frames: ServerFrame[] = [];
+  readonly #waiters: { match: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void }[] = [];
+  #nextId = 1;
+  closeCode: number | undefined;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as ServerFrame;
+      this.frames.push(frame);
+      for (const waiter of [...this.#waiters]) {
+        if (waiter.match(frame)) {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+          waiter.resolve(frame);
+        }
+      }
+    });
+    ws.on('close', (code) => {
+      this.closeCode = code;
+    });
+  }
+
+  /** Opens a connection to `port` as a page of `origin` (and an optional forged `host`). */
+  static open(port: number, origin: string, host?: string): Promise<RawClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/bridge`, {
+      origin,
+      ...(host ? { headers: { host } } : {}),
+    });
+    const client = new RawClient(ws);
+    return new Promise((resolve, reject) => {
+      ws.once('error', reject);
+      client.next((f) => f.type === 'hello').then(() => resolve(client), reject);
+    });
+  }
+
+  /** The next frame (already received or coming) that `match` accepts. */
+  next(match: (frame: ServerFrame) => boolean): Promise<ServerFrame> {
+    const seen = this.frames.find(match);
+    if (seen) {
+      this.frames.splice(this.frames.indexOf(seen), 1);
+      return Promise.resolve(seen);
+    }
+    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
+  }
+
+  /** Sends a request (with `v` and a fresh `id`) and resolves with its result or error frame. */
+  request(fields: Record<string, unknown>): Promise<ServerFrame> {
+    const id = this.#nextId++;
+    this.ws.send(JSON.stringify({ v: 1, id, ...fields }));
+    return this.next((f) => (f.type === 'result' || f.type === 'error') && f.id === id);
+  }
+
+  close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.ws.once('close', () => resolve());
+      this.ws.close();
+    });
+  }
+}
+
+/** The browser client, run in Node with the `ws` WebSocket and a chosen origin. */
+export function connectClient(
+  port: number,
+  origin: string,
+  extra: Parameters<typeof connect>[0] = {},
+): Promise<CVMWebBridge> {
+  return connect({
+    url: `http://127.0.0.1:${port}`,
+    fetch: false,
+    initialBackoffMs: 50,
+    maxBackoffMs: 200,
+    createWebSocket: (url) => new WebSocket(url, { origin }) as never,
+    ...extra,
+  });
+}
+
+/** Approves (or denies) the consent request of `origin` as the person would, once it is waiting. */
+export async function decideConsent(
+  bridge: TestBridge,
+  origin: string,
+  decision: 'allow-once' | 'allow-always' | 'deny' | 'deny-always',
+): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const request = bridge.service.consent.pending().find((r) => r.origin === origin);
+    if (request) {
+      await bridge.service.consent.decide(request.token, decision);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no consent request of ${origin}`);
+}
