@@ -168,6 +168,19 @@ describe('cvmweb', () => {
       expect(pull.out()).toMatch(/\[=+>? *\]/);
     });
 
+    it("reads the user's catalog from <state-dir>/images.json by default", async () => {
+      await writeFile(
+        join(dir, 'images.json'),
+        JSON.stringify({ images: [{ version: 'mine', url, sha256, kind: 'iso', context: 'cloud-init' }] }),
+      );
+      const list = capture();
+      expect(await run(['images', 'list', '--state-dir', dir, '--cache-dir', join(dir, 'c')], list.io)).toBe(
+        0,
+      );
+      expect(list.out()).toMatch(/mine\s+iso\s+no/);
+      expect(list.out()).toMatch(/1\.3\s+iso/);
+    });
+
     it('a checksum mismatch fails with NOT_VALIDATED', async () => {
       const catalog = await catalogFile('0'.repeat(64));
       const pull = capture();

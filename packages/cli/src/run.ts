@@ -29,7 +29,7 @@ Options:
   --port <port>          serve: TCP port on 127.0.0.1 and ::1 (default 5624)
   --state-dir <dir>      Session registry directory (also: CVMWEB_STATE_DIR)
   --cache-dir <dir>      Image cache directory (also: CVMWEB_CACHE_DIR)
-  --catalog <file>       Extra image catalog (JSON array of entries)
+  --catalog <file>       Image catalog to use instead of <state-dir>/images.json
   --all                  images prune: remove every cached image
   --keep <version>       images prune: keep this version (repeatable)
   --idle-time <seconds>  daemon: seconds without input before the system counts as idle (default 30)
@@ -93,6 +93,7 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           all: values.all,
           keep: values.keep ?? [],
           ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           ...(values.catalog ? { catalog: values.catalog } : {}),
         });
       case 'daemon':

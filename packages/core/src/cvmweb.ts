@@ -16,6 +16,7 @@ import { GuardedDriver, type GuardedHypervisor } from './driver/guarded-driver.j
 import { HypervisorError } from './errors/hypervisor-error.js';
 import { TypedEmitter } from './events/typed-emitter.js';
 import { ImageCache } from './images/image-cache.js';
+import { ImageCatalog } from './images/image-catalog.js';
 import { defaultCacheDir, defaultStateDir } from './paths/default-paths.js';
 import { openSessionRegistry } from './registry/file-session-registry.js';
 import { hashSecret, type ScryptCost, verifySecret } from './registry/owner-secret.js';
@@ -25,6 +26,9 @@ import { defaultRequirements } from './session/requirements.js';
 import { Session } from './session/session.js';
 import { deriveVmName, validateSessionName } from './session/session-names.js';
 import { SessionState } from './state/session-state.js';
+
+/** The user's image catalog in the state directory: `{ "images": [ImageEntry, …] }`. */
+export const USER_CATALOG_FILE = 'images.json';
 
 /** Options of {@link createCvmweb}. */
 export interface CvmwebOptions extends ActionOptions {
@@ -40,7 +44,10 @@ export interface CvmwebOptions extends ActionOptions {
   stateDir?: string;
   /** The session registry; default a file registry in `stateDir`. */
   registry?: SessionRegistry;
-  /** The image cache; default one in {@link defaultCacheDir}. */
+  /**
+   * The image cache; default one in {@link defaultCacheDir} whose catalog is the built-in
+   * entries plus the user's own in `<stateDir>/images.json` ({@link USER_CATALOG_FILE}).
+   */
   images?: ImageCache;
   /** Clock for delays and polls; default the system clock. */
   clock?: Clock;
@@ -366,7 +373,17 @@ export async function createCvmweb(options: CvmwebOptions = {}): Promise<Cvmweb>
     await guard.dispose();
     throw error;
   }
-  const images = options.images ?? new ImageCache({ directory: defaultCacheDir() });
+  let images = options.images;
+  if (!images) {
+    try {
+      const catalog = await ImageCatalog.load(join(stateDir, USER_CATALOG_FILE), { missingOk: true });
+      images = new ImageCache({ directory: defaultCacheDir(), catalog });
+    } catch (error) {
+      await guard.dispose();
+      if (ownsRegistry) await registry.close();
+      throw error;
+    }
+  }
   return new Cvmweb({
     guard,
     hypervisor,

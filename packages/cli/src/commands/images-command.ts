@@ -1,4 +1,12 @@
-import { defaultCacheDir, formatTable, ImageCache, ImageCatalog } from '@cvmweb/core';
+import { join } from 'node:path';
+import {
+  defaultCacheDir,
+  defaultStateDir,
+  formatTable,
+  ImageCache,
+  ImageCatalog,
+  USER_CATALOG_FILE,
+} from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../format-bytes.js';
@@ -11,13 +19,18 @@ export interface ImagesFlags {
   all: boolean;
   keep: string[];
   cacheDir?: string;
+  stateDir?: string;
   catalog?: string;
 }
 
 /** `cvmweb images list|pull <version>|prune`. */
 export async function imagesCommand(io: CliIo, args: readonly string[], flags: ImagesFlags): Promise<number> {
   const [sub, version, ...extra] = args;
-  const catalog = flags.catalog ? await ImageCatalog.load(flags.catalog) : new ImageCatalog();
+  const catalog = flags.catalog
+    ? await ImageCatalog.load(flags.catalog)
+    : await ImageCatalog.load(join(flags.stateDir ?? defaultStateDir(io.env), USER_CATALOG_FILE), {
+        missingOk: true,
+      });
   const cache = new ImageCache({
     directory: flags.cacheDir ?? defaultCacheDir(io.env),
     catalog,

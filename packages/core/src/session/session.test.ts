@@ -481,6 +481,28 @@ describe('Session daemon settings', () => {
     expect(session.daemonMaxCap).toBe(0);
   });
 
+  it('writes the daemon fields as guest properties while a VM exists, and only then', async () => {
+    const { session, driver } = await setup();
+    await session.setDaemonSettings({ controlled: true });
+    await session.open();
+    await session.setDaemonSettings({ minCap: 25, flags: 0x2 });
+    const vm = [...driver.vms.values()][0];
+    expect(Object.fromEntries(vm?.properties ?? [])).toEqual({
+      daemonControlled: 'true',
+      daemonMinCap: '25',
+      daemonMaxCap: '100',
+      daemonFlags: '2',
+    });
+  });
+
+  it('keeps the daemon fields in the registry only without the guestProperties capability', async () => {
+    const { session, driver } = await setup({ capabilities: { guestProperties: false } });
+    await session.open();
+    await session.setDaemonSettings({ controlled: true, minCap: 10 });
+    expect(session.daemonMinCap).toBe(10);
+    expect([...driver.vms.values()][0]?.properties.size).toBe(0);
+  });
+
   it.each([
     [{ minCap: -1 }, 'daemonMinCap'],
     [{ minCap: 101 }, 'daemonMinCap'],

@@ -436,11 +436,28 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /**
    * Changes the daemon fields (`daemonControlled`, `daemonMinCap`, `daemonMaxCap`,
-   * `daemonFlags`), validated and persisted. Legal in every state.
+   * `daemonFlags`), validated and persisted. Legal in every state. While a VM
+   * exists and the driver has `guestProperties`, the fields are also written as
+   * guest properties of those names (as the original plugin kept them), in turn
+   * with the session's other actions.
    */
   async setDaemonSettings(change: Partial<DaemonSettings>, options?: ActionOptions): Promise<void> {
     const next = validateDaemonSettings(change, this.#record.daemon);
     await this.#save({ daemon: next }, options);
+    if (!this.#context.hypervisor.capabilities.guestProperties || !this.#record.vmId) return;
+    await this.#enqueue(options?.signal, async () => {
+      if (!this.#record.vmId) return;
+      const vm = await this.#requireVm(options?.signal);
+      const fields = {
+        daemonControlled: String(next.controlled),
+        daemonMinCap: String(next.minCap),
+        daemonMaxCap: String(next.maxCap),
+        daemonFlags: String(next.flags),
+      };
+      for (const [key, value] of Object.entries(fields)) {
+        await vm.setProperty(key, value, options?.signal ? { signal: options.signal } : {});
+      }
+    });
   }
 
   /**
