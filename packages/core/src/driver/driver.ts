@@ -123,7 +123,7 @@ export interface VmSpec {
   readonly name: string;
   /** Number of virtual CPUs (1–64). */
   readonly cpus: number;
-  /** Memory in MiB (32–65536). */
+  /** Memory in MiB (32–1 048 576). */
   readonly ram: number;
   /** Size of the per-session scratch disk in MiB (0 for none, up to 2 TiB). */
   readonly disk: number;

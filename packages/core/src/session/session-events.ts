@@ -68,3 +68,35 @@ export type ActionErrorEvent =
   | 'stopError'
   | 'hibernateError'
   | 'resetError';
+
+/**
+ * The seed's event names (Appendix B, plus `reset` and `resetError`), in the
+ * order of its table: what a compatibility layer (the browser client, a
+ * recorder in tests) forwards. `stateChanged` is not among them.
+ */
+export const seedEventNames = [
+  'open',
+  'start',
+  'close',
+  'pause',
+  'resume',
+  'stop',
+  'hibernate',
+  'reset',
+  'openError',
+  'startError',
+  'closeError',
+  'pauseError',
+  'resumeError',
+  'stopError',
+  'hibernateError',
+  'resetError',
+  'progress',
+  'error',
+  'apiAvailable',
+  'apiUnavailable',
+  'debug',
+] as const satisfies readonly (keyof SessionEvents)[];
+
+/** One of {@link seedEventNames}. */
+export type SeedEventName = (typeof seedEventNames)[number];

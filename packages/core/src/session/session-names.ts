@@ -4,8 +4,8 @@ import { HypervisorError } from '../errors/hypervisor-error.js';
 /** Longest user-facing session name, in characters. */
 export const maxSessionNameLength = 128;
 
-/** Longest property key and value. */
-export const propertyLimits = Object.freeze({ keyLength: 128, valueLength: 16 * 1024 });
+/** Longest property key and value, and most properties per session. */
+export const propertyLimits = Object.freeze({ keyLength: 128, valueLength: 16 * 1024, count: 128 });
 
 // Printable: no C0/C1 control characters, no lone surrogates, no line or paragraph separators.
 const unprintable = /[\p{Cc}\p{Cs}\u2028\u2029]/u;

@@ -481,6 +481,17 @@ describe('Session daemon settings', () => {
     expect(session.daemonMaxCap).toBe(0);
   });
 
+  it('keeps every change when several fields are set at once (as the seed sets them one by one)', async () => {
+    const { session, registry } = await setup();
+    await Promise.all([
+      session.setDaemonSettings({ controlled: true }),
+      session.setDaemonSettings({ minCap: 25 }),
+      session.setDaemonSettings({ maxCap: 90 }),
+      session.setDaemonSettings({ flags: 0x1 }),
+    ]);
+    expect(registry.get(session.id)?.daemon).toEqual({ controlled: true, minCap: 25, maxCap: 90, flags: 1 });
+  });
+
   it('writes the daemon fields as guest properties while a VM exists, and only then', async () => {
     const { session, driver } = await setup();
     await session.setDaemonSettings({ controlled: true });
@@ -617,6 +628,20 @@ describe('Session stoppedByUser', () => {
     expect(session.stoppedByUser).toBe(false);
     await session.hibernate({ initiator: 'daemon' });
     expect(session.stoppedByUser).toBe(false);
+  });
+});
+
+describe('Session property limits', () => {
+  it('refuses a property beyond the per-session count, but still updates existing ones', async () => {
+    const { session } = await setup();
+    await session.open();
+    for (let i = 0; i < 128; i++) await session.setProperty(`p${i}`, 'v');
+    const error = await rejection(session.setProperty('one-too-many', 'v'));
+    expect(error.codeName).toBe('INVALID_USAGE');
+    expect(error.details['field']).toBe('propertyName');
+    await session.setProperty('p0', 'changed');
+    expect(await session.getProperty('p0')).toBe('changed');
+    expect(await session.getProperty('one-too-many')).toBe('');
   });
 });
 

@@ -28,7 +28,7 @@ import { sessionStateForPower } from '../state/power-state.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { validateExecutionCap, validateRequirements } from './requirements.js';
 import type { ActionErrorEvent, SessionEvents } from './session-events.js';
-import { validatePropertyKey, validatePropertyValue } from './session-names.js';
+import { propertyLimits, validatePropertyKey, validatePropertyValue } from './session-names.js';
 
 /** Options of a session action. */
 export interface SessionActionOptions extends ActionOptions {
@@ -39,6 +39,9 @@ export interface SessionActionOptions extends ActionOptions {
    */
   initiator?: 'user' | 'daemon';
 }
+
+/** A change of the session record, or a function making one from the latest record. */
+type RecordChange = Partial<SessionRecord> | ((record: SessionRecord) => Partial<SessionRecord>);
 
 /** Options of {@link Session.start}. */
 export interface StartOptions extends SessionActionOptions {
@@ -98,6 +101,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   #apiWatch: AbortController | undefined;
   #ip = '';
   #apiURL = '';
+  #writes: Promise<unknown> = Promise.resolve();
 
   /** @internal Made by the entry point's `requestSession()`. */
   constructor(context: SessionContext, record: SessionRecord) {
@@ -410,10 +414,20 @@ export class Session extends TypedEmitter<SessionEvents> {
       return Promise.reject(error);
     }
     return this.#act('setProperty', options, async (signal) => {
+      const { properties } = this.#record;
+      if (!Object.hasOwn(properties, key) && Object.keys(properties).length >= propertyLimits.count) {
+        throw new HypervisorError(
+          'INVALID_USAGE',
+          `a session keeps at most ${propertyLimits.count} properties`,
+          {
+            details: { field: 'propertyName', limit: propertyLimits.count },
+          },
+        );
+      }
       if (this.#context.hypervisor.capabilities.guestProperties) {
         await (await this.#requireVm(signal)).setProperty(key, checked, { signal });
       }
-      await this.#save({ properties: { ...this.#record.properties, [key]: checked } });
+      await this.#save((record) => ({ properties: { ...record.properties, [key]: checked } }));
     });
   }
 
@@ -442,8 +456,13 @@ export class Session extends TypedEmitter<SessionEvents> {
    * with the session's other actions.
    */
   async setDaemonSettings(change: Partial<DaemonSettings>, options?: ActionOptions): Promise<void> {
-    const next = validateDaemonSettings(change, this.#record.daemon);
-    await this.#save({ daemon: next }, options);
+    validateDaemonSettings(change, this.#record.daemon);
+    let next = this.#record.daemon;
+    // Merged with the latest settings when the write's turn comes (see #write).
+    await this.#save((record) => {
+      next = validateDaemonSettings(change, record.daemon);
+      return { daemon: next };
+    }, options);
     if (!this.#context.hypervisor.capabilities.guestProperties || !this.#record.vmId) return;
     await this.#enqueue(options?.signal, async () => {
       if (!this.#record.vmId) return;
@@ -472,17 +491,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (!vmId) return this.state;
       const vm = this.#vm ?? (await this.#context.hypervisor.findVm(vmId, options));
       const from = this.state;
-      if (!vm) {
-        this.#stopApiWatch();
-        await this.#save({
-          state: SessionState.Closed,
-          vmId: undefined,
-          driver: undefined,
-          hibernated: false,
-        });
-        this.emit('error', 'the virtual machine disappeared from the hypervisor', -9, 'session');
-        return this.state;
-      }
+      if (!vm) return this.#vanished();
       let power: VmPowerState;
       try {
         power = await vm.state(options);
@@ -601,10 +610,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /** Persists a change of the record, then applies it; on failure nothing changes. */
-  async #save(change: Partial<SessionRecord>, options?: ActionOptions): Promise<void> {
-    const next = this.#next(change);
-    await this.#context.registry.put(next, options);
-    this.#apply(next);
+  #save(change: RecordChange, options?: ActionOptions): Promise<void> {
+    return this.#write(change, false, options);
   }
 
   /**
@@ -612,13 +619,29 @@ export class Session extends TypedEmitter<SessionEvents> {
    * persisting it fails (then rejects), so the session never lies about the VM.
    * The registry catches up through `reconcile()`.
    */
-  async #commit(change: Partial<SessionRecord>): Promise<void> {
-    const next = this.#next(change);
-    try {
-      await this.#context.registry.put(next);
-    } finally {
+  #commit(change: RecordChange): Promise<void> {
+    return this.#write(change, true);
+  }
+
+  /**
+   * Every change of the record goes through one chain, and the next record is
+   * built from the latest one when its turn comes, so changes made at the same
+   * time (an action's step and a daemon setting) never overwrite each other.
+   */
+  #write(change: RecordChange, always: boolean, options?: ActionOptions): Promise<void> {
+    const run = async () => {
+      const next = this.#next(typeof change === 'function' ? change(this.#record) : change);
+      try {
+        await this.#context.registry.put(next, options);
+      } catch (error) {
+        if (always) this.#apply(next);
+        throw error;
+      }
       this.#apply(next);
-    }
+    };
+    const written = this.#writes.then(run, run);
+    this.#writes = written.catch(() => undefined);
+    return written;
   }
 
   #next(change: Partial<SessionRecord>): SessionRecord {

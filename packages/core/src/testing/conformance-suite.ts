@@ -10,7 +10,7 @@ import type { ImageCache } from '../images/image-cache.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import type { Requirements } from '../registry/session-record.js';
 import type { Session } from '../session/session.js';
-import type { SessionEvents } from '../session/session-events.js';
+import { type SessionEvents, seedEventNames } from '../session/session-events.js';
 import { isLegal, type SessionAction, sessionActions } from '../state/action-table.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 
@@ -436,27 +436,7 @@ export interface EventLog {
   progress: Array<[number, number, string]>;
 }
 
-const recorded = [
-  'open',
-  'start',
-  'close',
-  'pause',
-  'resume',
-  'stop',
-  'hibernate',
-  'reset',
-  'openError',
-  'startError',
-  'closeError',
-  'pauseError',
-  'resumeError',
-  'stopError',
-  'hibernateError',
-  'resetError',
-  'error',
-  'apiAvailable',
-  'apiUnavailable',
-] as const;
+const recorded = seedEventNames.filter((event) => event !== 'progress' && event !== 'debug');
 
 /** Records a session's events for assertions. */
 export function record(session: Session): EventLog {
