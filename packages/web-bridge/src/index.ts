@@ -22,5 +22,6 @@ export * from './service/client-bundle.js';
 export * from './service/frame-limits.js';
 export * from './service/host-allow-list.js';
 export * from './service/session-snapshot.js';
+export * from './service/timeline-feed.js';
 export * from './service/token-bucket.js';
 export * from './service/wire-error.js';

@@ -79,6 +79,8 @@ export async function serveCommand(
       cvmweb,
       port,
       policy,
+      // The test page draws the daemon's timeline.
+      timeline: daemon,
       ...(interactive ? { prompter: terminalPrompter(process.stdin, io.out) } : {}),
       onConsentRequest: (request, url) =>
         io.out(`\n${request.origin} asks to run virtual machines: approve or deny at ${url}\n`),

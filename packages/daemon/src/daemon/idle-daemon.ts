@@ -455,7 +455,8 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
               await session.hibernate(options);
               break;
             case 'start':
-              await session.start(session.record.userData ?? '', options);
+              // The stored user data was expanded by the user's own start(): use it as it is.
+              await session.start(session.record.userData ?? '', { ...options, expand: false });
               break;
           }
         } catch (failure) {

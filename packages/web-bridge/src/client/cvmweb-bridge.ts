@@ -1,6 +1,12 @@
 import { HypervisorError } from '@cvmweb/core';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
-import type { HelloFrame, ServerFrame, SessionSnapshot } from '../protocol/server-frame.js';
+import type {
+  HelloFrame,
+  ServerFrame,
+  SessionSnapshot,
+  TimelineEntry,
+  TimelineResult,
+} from '../protocol/server-frame.js';
 import { ClientEmitter } from './client-emitter.js';
 import type { ConnectOptions } from './connect-options.js';
 import type { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
@@ -16,6 +22,8 @@ export interface CVMWebBridgeEvents {
   reconnect: [];
   /** A `requestSession` waits for the person's approval on the consent page at `consentUrl`. */
   consentRequired: [consentUrl: string];
+  /** A new entry of the daemon's timeline, after {@link CVMWebBridge.watchTimeline}. */
+  timeline: [entry: TimelineEntry];
 }
 
 /** A session as a privileged origin's {@link CVMWebBridge.listSessions} sees it (no secrets). */
@@ -55,6 +63,8 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
   #closed = false;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #watching = false;
+  #lastEntryAt = Number.NEGATIVE_INFINITY;
 
   /** @internal Use {@link connect}. */
   constructor(options: ConnectOptions, base: string, ws: WebSocketLike, hello: HelloFrame) {
@@ -155,6 +165,40 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
     return 1;
   }
 
+  /**
+   * The daemon's timeline at or after `since` (ms since the epoch; default all
+   * it keeps, about the last 15 minutes): system idle/active changes for every
+   * origin; the state, cap and daemon actions of this page's own sessions (those
+   * it requested), or of every session for a privileged origin. Rejects with
+   * `NOT_IMPLEMENTED` (-100) when the service runs no daemon.
+   */
+  async timeline(since?: number): Promise<TimelineResult> {
+    const { value } = await this.#request(
+      since === undefined ? { op: 'timeline' } : { op: 'timeline', since },
+    );
+    return value as TimelineResult;
+  }
+
+  /**
+   * Like {@link CVMWebBridge.timeline}, and from then on every new entry fires
+   * the `timeline` event (also after a reconnection: entries missed meanwhile
+   * are fired then). Entries of a session appear once the page requested it.
+   */
+  async watchTimeline(since?: number): Promise<TimelineResult> {
+    const fields = since === undefined ? {} : { since };
+    const { value } = await this.#request({ op: 'timeline', subscribe: true, ...fields });
+    const result = value as TimelineResult;
+    this.#watching = true;
+    this.#noteEntries(result.events);
+    return result;
+  }
+
+  /** Stops the `timeline` events. */
+  async unwatchTimeline(): Promise<void> {
+    this.#watching = false;
+    await this.#request({ op: 'timeline', since: Number.MAX_SAFE_INTEGER, subscribe: false });
+  }
+
   /** Privileged origins: every session of the service, of every origin. Others get `NOT_ALLOWED` (-10). */
   async listSessions(): Promise<SessionSummary[]> {
     return (await this.#request({ op: 'listSessions' })).value as SessionSummary[];
@@ -245,7 +289,19 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
         this.#options.onConsentRequired?.(frame.url);
         this.fire('consentRequired', frame.url);
         return;
+      case 'snapshot':
+        this.#sessions.get(frame.session)?.session.applySnapshot(frame.snapshot);
+        return;
+      case 'timeline':
+        if (!this.#watching) return;
+        this.#noteEntries([frame.event]);
+        this.fire('timeline', frame.event);
+        return;
     }
+  }
+
+  #noteEntries(entries: readonly TimelineEntry[]): void {
+    for (const entry of entries) this.#lastEntryAt = Math.max(this.#lastEntryAt, entry.at);
   }
 
   #onClose(): void {
@@ -299,6 +355,23 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
         }
       }),
     );
+    if (this.#watching && this.connected) {
+      try {
+        const since = this.#lastEntryAt;
+        const { value } = await this.#request({
+          op: 'timeline',
+          subscribe: true,
+          ...(Number.isFinite(since) ? { since } : {}),
+        });
+        for (const entry of (value as TimelineResult).events) {
+          if (entry.at <= since) continue;
+          this.#noteEntries([entry]);
+          this.fire('timeline', entry);
+        }
+      } catch {
+        // No daemon any more (or the connection dropped again): the next reconnection retries.
+      }
+    }
     if (this.connected) this.fire('reconnect');
   }
 }

@@ -9,7 +9,7 @@
 import { connect } from './connect.js';
 
 export type { SessionStateValue } from '@cvmweb/core';
-export type { SessionSnapshot } from '../protocol/server-frame.js';
+export type { SessionSnapshot, TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
 export { ClientEmitter, type ClientListener } from './client-emitter.js';
 export { connect, DEFAULT_SERVICE_URL } from './connect.js';
 export type { ConnectOptions } from './connect-options.js';

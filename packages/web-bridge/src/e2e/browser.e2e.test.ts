@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBridge, type TestBridge } from '../testing/bridge-test-support.js';
@@ -13,7 +14,60 @@ const CHROMIUM = '/usr/bin/chromium';
 type Win = Record<string, any>;
 /** The browser globals used inside `page.evaluate` (this package compiles without the DOM library). */
 declare const window: Win;
-declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+declare const document: {
+  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): { length: number };
+};
+
+/** Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium's screenshots are) into pixels. */
+function decodePng(png: Buffer): { width: number; height: number; channels: number; pixels: Buffer } {
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const [depth, type, , , interlace] = png.subarray(24, 29);
+  if (depth !== 8 || (type !== 2 && type !== 6) || interlace !== 0) throw new Error('unexpected PNG format');
+  const channels = type === 6 ? 4 : 3;
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    if (png.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const pixels = Buffer.alloc(stride * height);
+  for (let row = 0; row < height; row++) {
+    const filter = raw[row * (stride + 1)];
+    for (let i = 0; i < stride; i++) {
+      const value = raw[row * (stride + 1) + 1 + i]!;
+      const a = i >= channels ? pixels[row * stride + i - channels]! : 0;
+      const b = row > 0 ? pixels[(row - 1) * stride + i]! : 0;
+      const c = row > 0 && i >= channels ? pixels[(row - 1) * stride + i - channels]! : 0;
+      let predicted = 0;
+      if (filter === 1) predicted = a;
+      else if (filter === 2) predicted = b;
+      else if (filter === 3) predicted = (a + b) >> 1;
+      else if (filter === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        predicted = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      pixels[row * stride + i] = (value + predicted) & 0xff;
+    }
+  }
+  return { width, height, channels, pixels };
+}
+
+/** How many pixels of the image have exactly the colour `hex` (`#rrggbb`). */
+function countColour(image: ReturnType<typeof decodePng>, hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+  let n = 0;
+  for (let i = 0; i < image.pixels.length; i += image.channels) {
+    if (image.pixels[i] === r && image.pixels[i + 1] === g && image.pixels[i + 2] === b) n++;
+  }
+  return n;
+}
 
 let bridge: TestBridge;
 let site: Server;
@@ -23,7 +77,8 @@ let profile: string;
 let shots: string;
 
 beforeAll(async () => {
-  bridge = await startTestBridge();
+  // With a real daemon over a fake idle source (active until the test says idle), for the timeline.
+  bridge = await startTestBridge({ daemon: {} });
   const script = `http://127.0.0.1:${bridge.service.port}/cvmweb.js`;
   // A page of another loopback origin (another port): a web site using the client.
   site = createServer((_request, response) => {
@@ -33,7 +88,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   sitePort = (site.address() as { port: number }).port;
   profile = await mkdtemp(join(tmpdir(), 'cvmweb-chromium-'));
-  shots = await mkdtemp(join(tmpdir(), 'cvmweb-shots-'));
+  // CVMWEB_E2E_SHOTS=<dir> keeps the screenshots there for a person to look at.
+  shots = process.env['CVMWEB_E2E_SHOTS'] ?? (await mkdtemp(join(tmpdir(), 'cvmweb-shots-')));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -54,7 +110,7 @@ afterAll(async () => {
   await new Promise((resolve) => site?.close(resolve));
   await bridge?.close();
   await rm(profile, { recursive: true, force: true });
-  await rm(shots, { recursive: true, force: true });
+  if (shots && !process.env['CVMWEB_E2E_SHOTS']) await rm(shots, { recursive: true, force: true });
 });
 
 const lifecycleEvents = [
@@ -275,6 +331,64 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
     expect(png.readUInt32BE(16)).toBeGreaterThanOrEqual(1000);
     expect(png.readUInt32BE(20)).toBeGreaterThanOrEqual(800);
     expect(png.length).toBeGreaterThan(30_000);
+    await page.click('#close');
+    await page.waitForFunction(() => document.querySelector('.v-state')?.textContent === '0 (Closed)');
+    await page.close();
+  });
+
+  it('the test page draws the daemon timeline: idle → active, the session’s state, cap and actions (screenshot)', async () => {
+    const idle = bridge.idle!;
+    idle.input();
+    const page = await context.newPage();
+    await page.goto(bridge.service.url);
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.textContent('#daemon-status')).toContain('daemon running');
+    await page.selectOption('#window', '0.5');
+    await page.fill('#name', 'timeline-session');
+    await page.click('#request');
+    await page.waitForSelector('.v-state');
+    await page.click('#open');
+    await page.waitForFunction(() => document.querySelector('.v-state')?.textContent === '2 (Open)');
+    await page.click('#start');
+    await page.waitForFunction(() => document.querySelector('.v-state')?.textContent === '4 (Started)');
+    // The person lets the daemon control the session: cap 25 % while active, 90 % when idle.
+    await page.check('#dControlled');
+    await page.fill('#dMin', '25');
+    await page.fill('#dMax', '90');
+    await page.click('#setDaemon');
+    await page.waitForFunction(() => document.querySelector('.v-daemonControlled')?.textContent === 'true');
+    await page.waitForFunction(() => document.querySelector('.v-executionCap')?.textContent === '25');
+    await new Promise((r) => setTimeout(r, 1500));
+    idle.setIdleSeconds(7200);
+    await page.waitForFunction(() => document.querySelector('.v-executionCap')?.textContent === '90');
+    await page.waitForFunction(() =>
+      document.querySelector('#daemon-status')?.textContent?.includes('system idle'),
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    idle.input();
+    await page.waitForFunction(() => document.querySelector('.v-executionCap')?.textContent === '25');
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('#timeline rect.sys[data-state="idle"]').length >= 1 &&
+        document.querySelectorAll('#timeline rect.sys[data-state="active"]').length >= 2 &&
+        document.querySelectorAll('#timeline rect.ses[data-state="4"]').length >= 3 &&
+        document.querySelectorAll('#timeline circle.act[data-action="setExecutionCap"]').length >= 3,
+    );
+    const caps = await page.getAttribute('#timeline polyline.cap', 'points');
+    expect(caps?.split(' ').length).toBeGreaterThanOrEqual(6);
+    const titles = await page.locator('#timeline circle.act title').allTextContents();
+    expect(titles.slice(-3)).toEqual(['setExecutionCap 25%', 'setExecutionCap 90%', 'setExecutionCap 25%']);
+    expect(await page.textContent('#timeline')).toContain('timeline-session');
+
+    await page.screenshot({ path: join(shots, 'timeline-page.png'), fullPage: true });
+    const file = join(shots, 'timeline.png');
+    await page.locator('#timeline').screenshot({ path: file });
+    const image = decodePng(await readFile(file));
+    expect(image.width).toBeGreaterThanOrEqual(890);
+    // About 2 s idle and 1.5 s active of a 30 s window, 780 px wide: bands of tens of pixels, 26 px high.
+    expect(countColour(image, '#2a9d3a')).toBeGreaterThan(1000);
+    expect(countColour(image, '#e07b00')).toBeGreaterThan(500);
+    expect(countColour(image, '#111111')).toBeGreaterThan(50);
     await page.click('#close');
     await page.waitForFunction(() => document.querySelector('.v-state')?.textContent === '0 (Closed)');
     await page.close();

@@ -68,6 +68,12 @@ export const clientFrameSchema = z.discriminatedUnion('op', [
     seconds: z.number().optional(),
   }),
   z.strictObject({ ...head, op: z.literal('listSessions') }),
+  z.strictObject({
+    ...head,
+    op: z.literal('timeline'),
+    since: z.number().optional(),
+    subscribe: z.boolean().optional(),
+  }),
 ]);
 
 /** A frame a client sent, validated. */

@@ -33,6 +33,7 @@ const ops = [
   'listSessions',
   'requestDaemonAccess',
   'release',
+  'timeline',
   'nope',
 ];
 
@@ -51,6 +52,8 @@ const frame = fc.oneof(
         key: fc.oneof(fc.string({ maxLength: 30 }), fc.constant('')),
         requirements: fc.anything({ maxDepth: 2 }),
         cap: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        since: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        subscribe: fc.oneof(fc.boolean(), fc.integer()),
         extra: fc.anything({ maxDepth: 1 }),
       },
       { requiredKeys: [] },

@@ -131,5 +131,96 @@ export interface ConsentFrame {
   readonly url: string;
 }
 
+/**
+ * One point of the daemon's timeline as a page sees it (the daemon's own
+ * timeline event, filtered per origin; see docs/protocol.md). `at` is ms since
+ * the epoch on the service's clock.
+ */
+export type TimelineEntry =
+  | {
+      readonly at: number;
+      /** The system became `idle`, `active` or `unknown`. */
+      readonly kind: 'system';
+      readonly state: 'idle' | 'active' | 'unknown';
+      /** Idle seconds when known. */
+      readonly idleSeconds?: number;
+      /** Why it is unknown (privileged origins only). */
+      readonly reason?: string;
+    }
+  | {
+      readonly at: number;
+      /** A controlled session's state, hibernation or cap changed. */
+      readonly kind: 'session';
+      readonly sessionId: string;
+      readonly name: string;
+      readonly state: SessionStateValue;
+      readonly hibernated: boolean;
+      readonly executionCap: number;
+    }
+  | {
+      readonly at: number;
+      /** The daemon acted on a controlled session. */
+      readonly kind: 'action';
+      readonly sessionId: string;
+      readonly name: string;
+      /** `pause`, `resume`, `hibernate`, `start` or `setExecutionCap`. */
+      readonly action: string;
+      /** The cap set, for `setExecutionCap`. */
+      readonly cap?: number;
+      readonly ok: boolean;
+      /** Why it failed (privileged origins only). */
+      readonly error?: string;
+    }
+  | {
+      readonly at: number;
+      /** The daemon started or stopped. */
+      readonly kind: 'daemon';
+      readonly running: boolean;
+    };
+
+/** The result `value` of a `timeline` request. */
+export interface TimelineResult {
+  /** The service's clock when it answered, ms since the epoch. */
+  readonly now: number;
+  /** The entries at or after `since` this connection may see, oldest first. */
+  readonly events: readonly TimelineEntry[];
+  /** True when older entries were left out to keep the answer under the limit (the newest are kept). */
+  readonly truncated: boolean;
+  /** Whether this connection now receives `timeline` frames. */
+  readonly subscribed: boolean;
+}
+
+/** A new timeline entry, pushed to connections that subscribed with `timeline` (`subscribe: true`). */
+export interface TimelineFrame {
+  /** Protocol version. */
+  readonly v: number;
+  /** `timeline`. */
+  readonly type: 'timeline';
+  /** The entry. */
+  readonly event: TimelineEntry;
+}
+
+/**
+ * A session's properties changed without a session event (the daemon changed
+ * its execution cap): sent to every connection that requested the session.
+ */
+export interface SnapshotFrame {
+  /** Protocol version. */
+  readonly v: number;
+  /** `snapshot`. */
+  readonly type: 'snapshot';
+  /** The session's id. */
+  readonly session: string;
+  /** The session's properties now. */
+  readonly snapshot: SessionSnapshot;
+}
+
 /** Every frame the service sends. */
-export type ServerFrame = HelloFrame | ResultFrame | ErrorFrame | EventFrame | ConsentFrame;
+export type ServerFrame =
+  | HelloFrame
+  | ResultFrame
+  | ErrorFrame
+  | EventFrame
+  | ConsentFrame
+  | TimelineFrame
+  | SnapshotFrame;

@@ -12,9 +12,10 @@ import { checkNameCount, checkRequirements, checkSessionCount } from '../policy/
 import type { PolicyStore } from '../policy/policy-store.js';
 import { type ClientFrame, parseClientFrame } from '../protocol/client-frame.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
-import type { ServerFrame, SessionSnapshot } from '../protocol/server-frame.js';
+import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
 import type { FrameLimits } from './frame-limits.js';
 import { sessionSnapshot } from './session-snapshot.js';
+import { MAX_TIMELINE_ENTRIES, type TimelineFeed, visibleEntry } from './timeline-feed.js';
 import { TokenBucket } from './token-bucket.js';
 import { wireError } from './wire-error.js';
 
@@ -55,6 +56,8 @@ export interface ConnectionContext {
   readonly consentUrl: string;
   /** True for the service's own origins (its test page): pre-approved. */
   readonly isOwnOrigin: (origin: string) => boolean;
+  /** The daemon's timeline, when a daemon runs with the service. */
+  readonly timeline?: TimelineFeed | undefined;
 }
 
 interface Attached {
@@ -75,12 +78,27 @@ export class BridgeConnection {
   readonly #attached = new Map<string, Attached>();
   #inFlight = 0;
   #closed = false;
+  #unwatchTimeline: (() => void) | undefined;
+  #unwatchChanges: (() => void) | undefined;
 
   constructor(ws: WebSocket, origin: string, context: ConnectionContext) {
     this.#ws = ws;
     this.#origin = origin;
     this.#context = context;
     this.#bucket = new TokenBucket(context.limits.framesPerSecond, context.limits.burst);
+    // The daemon changes caps without a session event: its timeline tells, and the page gets the
+    // new properties (registered first, so a page sees them before the timeline entry itself).
+    this.#unwatchChanges = context.timeline?.on('timeline', (entry) => {
+      if (entry.kind !== 'session') return;
+      const attached = this.#attached.get(entry.sessionId);
+      if (!attached) return;
+      this.#send({
+        v: PROTOCOL_VERSION,
+        type: 'snapshot',
+        session: entry.sessionId,
+        snapshot: sessionSnapshot(attached.session),
+      });
+    });
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('close', () => this.#dispose());
     ws.on('error', () => this.#dispose());
@@ -220,9 +238,38 @@ export class BridgeConnection {
             updatedAt: r.updatedAt,
           })),
         };
+      case 'timeline':
+        return { value: this.#timeline(frame.since, frame.subscribe) };
       default:
         return this.#sessionAction(frame);
     }
+  }
+
+  /** The daemon's timeline as this connection may see it; subscribes or unsubscribes when asked. */
+  #timeline(since: number | undefined, subscribe: boolean | undefined): TimelineResult {
+    const feed = this.#context.timeline;
+    if (!feed) throw new HypervisorError('NOT_IMPLEMENTED', 'no daemon runs with the service');
+    const privileged = this.#privileged;
+    const owns = (id: string) => this.#attached.has(id);
+    const visible = feed
+      .timeline(since ?? Number.NEGATIVE_INFINITY)
+      .flatMap((entry) => visibleEntry(entry, privileged, owns) ?? []);
+    if (subscribe === true && !this.#unwatchTimeline) {
+      this.#unwatchTimeline = feed.on('timeline', (entry) => {
+        // Privilege and ownership are checked per entry: a session requested later shows from then on.
+        const event = visibleEntry(entry, this.#privileged, (id) => this.#attached.has(id));
+        if (event) this.#send({ v: PROTOCOL_VERSION, type: 'timeline', event });
+      });
+    } else if (subscribe === false) {
+      this.#unwatchTimeline?.();
+      this.#unwatchTimeline = undefined;
+    }
+    return {
+      now: Date.now(),
+      events: visible.slice(-MAX_TIMELINE_ENTRIES),
+      truncated: visible.length > MAX_TIMELINE_ENTRIES,
+      subscribed: this.#unwatchTimeline !== undefined,
+    };
   }
 
   async #requestSession(
@@ -375,6 +422,10 @@ export class BridgeConnection {
   #dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unwatchTimeline?.();
+    this.#unwatchTimeline = undefined;
+    this.#unwatchChanges?.();
+    this.#unwatchChanges = undefined;
     for (const attached of this.#attached.values()) attached.detach();
     this.#attached.clear();
   }

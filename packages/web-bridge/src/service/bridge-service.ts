@@ -20,6 +20,7 @@ import { BridgeConnection } from './bridge-connection.js';
 import { bridgeVersion, clientBundle } from './client-bundle.js';
 import { defaultFrameLimits, type FrameLimits } from './frame-limits.js';
 import { isAllowedHost, ownOrigins } from './host-allow-list.js';
+import type { TimelineFeed } from './timeline-feed.js';
 
 /** The default port of the service. */
 export const DEFAULT_PORT = 5624;
@@ -49,6 +50,11 @@ export interface BridgeServiceOptions {
   limits?: Partial<FrameLimits>;
   /** The version reported by `/info` and the hello frame. */
   version?: string;
+  /**
+   * The daemon's timeline for the `timeline` request (pass the `IdleDaemon`
+   * attached to `cvmweb`). Without it the request answers `NOT_IMPLEMENTED`.
+   */
+  timeline?: TimelineFeed;
 }
 
 const securityHeaders = {
@@ -218,6 +224,7 @@ export class BridgeService {
         version: this.#options.version ?? bridgeVersion(),
         consentUrl: this.consentUrl,
         isOwnOrigin: (o) => this.#isOwn(o),
+        timeline: this.#options.timeline,
       });
       this.#connections.add(connection);
       ws.on('close', () => this.#connections.delete(connection));

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, TEST_SCRYPT_COST } from '@cvmweb/core';
+import { type FakeIdleSource, fakeIdleSource, IdleDaemon, type IdleDaemonOptions } from '@cvmweb/daemon';
 import { createMockState, type MockHypervisorState, mock } from '@cvmweb/driver-mock';
 import WebSocket from 'ws';
 import { connect } from '../client/connect.js';
@@ -18,6 +19,10 @@ export interface TestBridge {
   readonly state: MockHypervisorState;
   readonly stateDir: string;
   readonly policy: PolicyStore;
+  /** The daemon attached to `cvmweb` and feeding the timeline, when asked for (`daemon` option). */
+  readonly daemon: IdleDaemon | undefined;
+  /** The daemon's fake idle source on the real clock: active until told otherwise. */
+  readonly idle: FakeIdleSource | undefined;
   /** Stops the service and the entry point; `keep` leaves the state dir and mock state for a restart. */
   close(keep?: boolean): Promise<void>;
 }
@@ -31,6 +36,13 @@ export async function startTestBridge(
     stateDir?: string;
     port?: number;
     service?: Partial<BridgeServiceOptions>;
+    /**
+     * Runs a real `IdleDaemon` with the service (attached to `cvmweb`, feeding the
+     * timeline) over a fake idle source, with fast timings: `idleTime` one hour so
+     * the system stays active until `idle.setIdleSeconds(7200)`, no settle time or
+     * action interval, polls every 20–50 ms. These options override the defaults.
+     */
+    daemon?: Partial<IdleDaemonOptions>;
   } = {},
 ): Promise<TestBridge> {
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cvmweb-bridge-')));
@@ -46,11 +58,31 @@ export async function startTestBridge(
     ...(options.policyFile ? { file: options.policyFile } : {}),
     ...(options.policy ? { initial: options.policy } : {}),
   });
+  let daemon: IdleDaemon | undefined;
+  let idle: FakeIdleSource | undefined;
+  if (options.daemon) {
+    idle = fakeIdleSource();
+    daemon = new IdleDaemon({
+      host: cvmweb,
+      source: idle,
+      stateDir,
+      idleTime: 3600,
+      settleMs: 0,
+      minActionIntervalMs: 0,
+      idlePollMs: 20,
+      maxPollMs: 50,
+      refreshMs: 0,
+      ...options.daemon,
+    });
+    cvmweb.attachDaemon(daemon);
+    await daemon.start();
+  }
   const service = new BridgeService({
     cvmweb,
     port: options.port ?? 0,
     policy,
     version: 'test',
+    ...(daemon ? { timeline: daemon } : {}),
     ...options.service,
   });
   await service.start();
@@ -60,8 +92,11 @@ export async function startTestBridge(
     state,
     stateDir,
     policy,
+    daemon,
+    idle,
     async close(keep = false) {
       await service.stop();
+      await daemon?.stop();
       await cvmweb.dispose();
       if (!keep) {
         await state.shutdown();
