@@ -56,6 +56,12 @@ export interface SessionEvents {
   debug: [message: string];
   /** The session's state changed (not in the seed; every transition fires it exactly once). */
   stateChanged: [state: SessionStateValue, previous: SessionStateValue];
+  /**
+   * The session's persisted record changed: state, execution cap, properties, daemon fields
+   * or user data (not in the seed). Read the new values from the session's properties; a
+   * bridge uses it to keep remote copies current.
+   */
+  changed: [];
 }
 
 /** The names of the seed's `<action>Error` events, by action. */

@@ -631,6 +631,23 @@ describe('Session stoppedByUser', () => {
   });
 });
 
+describe('Session changed event', () => {
+  it('fires when the cap, a property or a daemon field changes, not for reads', async () => {
+    const { session } = await setup();
+    await session.open();
+    let changes = 0;
+    session.on('changed', () => changes++);
+    await session.setExecutionCap(50);
+    expect(changes).toBe(1);
+    await session.setProperty('k', 'v');
+    expect(changes).toBe(2);
+    await session.setDaemonSettings({ controlled: true });
+    expect(changes).toBe(3);
+    await session.getProperty('k');
+    expect(changes).toBe(3);
+  });
+});
+
 describe('Session property limits', () => {
   it('refuses a property beyond the per-session count, but still updates existing ones', async () => {
     const { session } = await setup();

@@ -518,6 +518,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (record.state !== SessionState.Started) this.#stopApiWatch();
     else this.#watchApi();
     if (record.state !== from) this.emit('stateChanged', record.state, from);
+    this.emit('changed');
     if (reason) this.emit('error', reason.message, reason.code, 'session');
   }
 
@@ -656,6 +657,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const previous = this.#record.state;
     this.#record = next;
     if (next.state !== previous) this.emit('stateChanged', next.state, previous);
+    this.emit('changed');
   }
 
   async #vanished(): Promise<SessionStateValue> {
