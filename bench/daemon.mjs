@@ -5,11 +5,12 @@
 // The user alternates: active (input every second) for a while, then away until the daemon gives
 // the machine back, for BENCH_SECONDS (default 60).
 //
-// cpu_pct: the daemon's CPU time as a share of one core. process.cpuUsage() counts the whole
-// process, so the same process first runs a baseline of BASELINE_SECONDS with the sessions and the
-// input script but no daemon; its CPU rate is subtracted from the rate measured while the daemon
-// runs. What remains is the daemon's loop (reading the source, planning) plus the session actions
-// it makes (the Session API and the mock driver), i.e. everything the daemon causes.
+// cpu_pct: the CPU time of the whole benchmark process while the daemon runs, as a share of one
+// core: the daemon's loop (reading the source, planning), the session actions it makes (the Session
+// API and the mock driver), and also the simulated user's input script and the idle mock sessions.
+// It is an upper bound on the daemon's own share. The process first runs a baseline of
+// BASELINE_SECONDS without the daemon; the difference is printed as an estimate, but not used for
+// the RESULT line, because at these levels it is within the noise (it can come out negative).
 //
 // react_ms: from the moment the user comes back (an input after the system was idle) to the moment
 // the last of the 100 sessions has its yielding action (cap lowered or paused) applied, the worst
@@ -105,7 +106,8 @@ await daemon.stop();
 const actions = daemon.timeline().filter((e) => e.kind === 'action');
 const failed = actions.filter((e) => !e.ok).length;
 
-const cpuPct = Math.max(0, ((used - baselineRate * elapsed) / elapsed) * 100);
+const cpuPct = (used / elapsed) * 100;
+const estimatePct = ((used - baselineRate * elapsed) / elapsed) * 100;
 const reactMs = reactions.length > 0 ? Math.max(...reactions) : Number.NaN;
 console.log(
   `sessions ${SESSIONS}, ${(elapsed / 1000).toFixed(1)} s with the daemon, baseline ${BASELINE_SECONDS} s`,
@@ -113,6 +115,10 @@ console.log(
 console.log(
   `process CPU ${used.toFixed(0)} ms (baseline rate ${(baselineRate * 100).toFixed(3)} % of a core), ` +
     `${actions.length} actions (${failed} failed), source reads ${source.reads}`,
+);
+console.log(
+  `CPU share of one core: ${cpuPct.toFixed(3)} % for the whole process (upper bound), ` +
+    `${estimatePct.toFixed(3)} % after subtracting the baseline (an estimate within the noise)`,
 );
 console.log(
   `reactions to the user's return: ${reactions.map((r) => r.toFixed(0)).join(', ') || 'none'} ms (${reactions.length} transitions)`,

@@ -1,10 +1,11 @@
+import { getEventListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DaemonFlags, daemonAccess, type Session, SessionState } from '@cvmweb/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DAEMON_FILE } from './daemon-file.js';
 import { type Harness, harness } from './daemon-test-harness.js';
-import { IdleDaemon } from './idle-daemon.js';
+import { type DaemonHost, IdleDaemon } from './idle-daemon.js';
 
 const { DF_SUSPEND, DF_AUTOSTART } = DaemonFlags;
 const IDLE_AFTER = 36_000; // idleTime 30 s + settle 5 s, plus a poll
@@ -385,3 +386,231 @@ describe('the core Daemon contract', () => {
     expect(h.source.reads).toBeGreaterThanOrEqual(7 + 18);
   });
 });
+
+/** A host whose session() waits at a gate, so a daemon action (and so a stop) stays under way. */
+function gatedHost(harnessed: Harness) {
+  let release!: () => void;
+  let entered!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  const host: DaemonHost = {
+    sessions: () => harnessed.cvmweb.sessions(),
+    session: async (id) => {
+      entered();
+      await gate;
+      return harnessed.cvmweb.session(id);
+    },
+  };
+  return { host, release, inside };
+}
+
+const runningEvents = (daemon: IdleDaemon) =>
+  daemon.timeline().flatMap((e) => (e.kind === 'daemon' ? [e.running] : []));
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('options.signal of start, stop and setIdleTime', () => {
+  it('an already-aborted signal rejects with the aborted error and changes nothing', async () => {
+    h = await harness();
+    const daemon = h.daemon();
+    const aborted = AbortSignal.abort();
+    await expect(daemon.start({ signal: aborted })).rejects.toMatchObject({
+      codeName: 'CONTROL',
+      aborted: true,
+    });
+    expect(daemon.isRunning).toBe(false);
+    await h.advance(5000);
+    expect(h.source.reads).toBe(0);
+    expect(daemon.timeline()).toEqual([]);
+    const controller = new AbortController();
+    const starting = daemon.start({ signal: controller.signal });
+    controller.abort(); // before its turn came
+    await expect(starting).rejects.toMatchObject({ aborted: true });
+    expect(daemon.isRunning).toBe(false);
+    await h.advance(5000);
+    expect(h.source.reads).toBe(0);
+    await expect(daemon.setIdleTime(90, { signal: aborted })).rejects.toMatchObject({ aborted: true });
+    expect(daemon.idleTime).toBe(30);
+    await expect(readFile(join(h.stateDir, DAEMON_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
+    await daemon.start();
+    await expect(daemon.stop({ signal: aborted })).rejects.toMatchObject({ aborted: true });
+    expect(daemon.isRunning).toBe(true);
+    const reads = h.source.reads;
+    await h.advance(10_000);
+    expect(h.source.reads).toBeGreaterThan(reads);
+    expect(runningEvents(daemon)).toEqual([true]);
+  });
+
+  it('removes its listeners from the signal when each call ends', async () => {
+    h = await harness();
+    const daemon = h.daemon();
+    const controller = new AbortController();
+    const { signal } = controller;
+    await daemon.start({ signal });
+    await daemon.setIdleTime(60, { signal });
+    await h.advance(1000);
+    await daemon.stop({ signal });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    controller.abort();
+    await h.advance(1000);
+    expect(daemon.isRunning).toBe(false);
+    expect(daemon.idleTime).toBe(60);
+  });
+
+  it('a start aborted while it waits for a stop leaves at once and the stop completes', async () => {
+    h = await harness();
+    await h.session('s', { controlled: true, minCap: 0 });
+    const { host, release, inside } = gatedHost(h);
+    const daemon = h.daemon({ host });
+    await daemon.start();
+    await inside; // the daemon's pause is under way, so the stop must wait for it
+    const stopping = daemon.stop();
+    const controller = new AbortController();
+    const starting = daemon.start({ signal: controller.signal });
+    await turn();
+    controller.abort();
+    await expect(starting).rejects.toMatchObject({ aborted: true });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    release();
+    await stopping;
+    await h.advance(5000);
+    expect(daemon.isRunning).toBe(false);
+    expect(runningEvents(daemon)).toEqual([true, false]);
+  });
+
+  it('a stop aborted once under way rejects the caller but still completes', async () => {
+    h = await harness();
+    await h.session('s', { controlled: true, minCap: 0 });
+    const { host, release, inside } = gatedHost(h);
+    const daemon = h.daemon({ host });
+    await daemon.start();
+    await inside;
+    const controller = new AbortController();
+    const stopping = daemon.stop({ signal: controller.signal });
+    await turn();
+    expect(daemon.isRunning).toBe(false);
+    controller.abort();
+    await expect(stopping).rejects.toMatchObject({ aborted: true });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    release();
+    await daemon.whenSettled();
+    await h.advance(5000);
+    expect(daemon.isRunning).toBe(false);
+    expect(runningEvents(daemon)).toEqual([true, false]);
+  });
+});
+
+describe('start and stop in any order', () => {
+  it('a start() made while stop() settles waits for it, then starts', async () => {
+    h = await harness();
+    const s = await h.session('s', { controlled: true, minCap: 0 });
+    const { host, release, inside } = gatedHost(h);
+    const daemon = h.daemon({ host });
+    await daemon.start();
+    await inside;
+    const stopping = daemon.stop();
+    const starting = daemon.start();
+    await turn();
+    expect(daemon.isRunning).toBe(false);
+    release();
+    await Promise.all([stopping, starting]);
+    expect(daemon.isRunning).toBe(true);
+    expect(runningEvents(daemon)).toEqual([true, false, true]);
+    const reads = h.source.reads;
+    await h.advance(10_000);
+    expect(h.source.reads).toBeGreaterThan(reads);
+    expect(s.state).toBe(SessionState.Paused);
+  });
+
+  it('a stop() made while start() loads wins: no loop runs behind isRunning = false', async () => {
+    h = await harness();
+    const daemon = h.daemon();
+    await Promise.all([daemon.start(), daemon.stop()]);
+    expect(daemon.isRunning).toBe(false);
+    const reads = h.source.reads;
+    await h.advance(20_000);
+    expect(h.source.reads).toBe(reads);
+    expect(runningEvents(daemon)).toEqual([true, false]);
+    // start, stop, start, stop, start: the last call decides.
+    await Promise.all([daemon.start(), daemon.stop(), daemon.start(), daemon.stop(), daemon.start()]);
+    expect(daemon.isRunning).toBe(true);
+    expect(runningEvents(daemon)).toEqual([true, false, true, false, true, false, true]);
+  });
+
+  it('a tick that is writing its holds when stop() comes launches no action', async () => {
+    h = await harness();
+    const s = await h.session('s', { controlled: true, minCap: 0 });
+    const daemon = h.daemon();
+    let stopping: Promise<void> | undefined;
+    daemon.on('timeline', (event) => {
+      // Sent by the first tick right before it writes the hold of its pause.
+      if (event.kind === 'system') stopping ??= daemon.stop();
+    });
+    await daemon.start();
+    await h.advance(0);
+    await stopping;
+    await h.advance(5000);
+    expect(s.state).toBe(SessionState.Started);
+    expect(daemon.timeline().filter((e) => e.kind === 'action')).toEqual([]);
+    expect(daemon.status().sessions[0]?.hold).toBeUndefined();
+    const file = JSON.parse(await readFile(join(h.stateDir, DAEMON_FILE), 'utf8'));
+    expect(file.holds).toEqual({});
+  });
+});
+
+describe('idle-source reads', () => {
+  it('leave no listener, composed signal or timer behind on the long-lived stop signal', async () => {
+    h = await harness();
+    const controllers: AbortController[] = [];
+    class Tracked extends AbortController {
+      constructor() {
+        super();
+        controllers.push(this);
+      }
+    }
+    const timers = new Set<unknown>();
+    const READ_TIMEOUT = 4321;
+    const realSetTimeout = globalThis.setTimeout;
+    const realClearTimeout = globalThis.clearTimeout;
+    vi.stubGlobal('AbortController', Tracked);
+    vi.stubGlobal('setTimeout', ((fn: () => void, ms?: number) => {
+      const timer = realSetTimeout(fn, ms);
+      if (ms === READ_TIMEOUT) timers.add(timer);
+      return timer;
+    }) as typeof setTimeout);
+    vi.stubGlobal('clearTimeout', ((timer?: Parameters<typeof clearTimeout>[0]) => {
+      timers.delete(timer);
+      realClearTimeout(timer);
+    }) as typeof clearTimeout);
+    try {
+      const daemon = h.daemon({ readTimeoutMs: READ_TIMEOUT });
+      h.source.setIdleSeconds(10_000); // idle: a read every 500 ms
+      await daemon.start();
+      await h.advance(250_000, 50_000);
+      expect(h.source.reads).toBeGreaterThanOrEqual(400);
+      // Every signal still live (the stop signal, the current sleep's) holds at most the one
+      // listener of the sleep under way, and no signal composed from it.
+      const live = controllers.filter((c) => !c.signal.aborted);
+      expect(live.length).toBeGreaterThan(0);
+      for (const { signal } of live) {
+        expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+        expect(dependantSignals(signal)).toBe(0);
+      }
+      expect(timers.size).toBe(0);
+      await daemon.stop();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+/** How many signals `AbortSignal.any()` composed from `signal` (Node's internal set; 0 if absent). */
+function dependantSignals(signal: AbortSignal): number {
+  const key = Object.getOwnPropertySymbols(signal).find((k) => k.description === 'kDependantSignals');
+  // Node's internal SafeSet: not `instanceof Set` in the test's realm, so read its size.
+  const set = key ? (signal as unknown as Record<symbol, { size?: unknown } | undefined>)[key] : undefined;
+  return typeof set?.size === 'number' ? set.size : 0;
+}

@@ -1,5 +1,6 @@
 import {
   type ActionOptions,
+  abortedError,
   type Clock,
   type Daemon,
   type DaemonSettings,
@@ -148,6 +149,8 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
   #idleTimeGiven: boolean;
   #loaded = false;
   #running = false;
+  /** The tail of the start/stop queue: each lifecycle step runs after the previous one finished. */
+  #lifecycle: Promise<void> = Promise.resolve();
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
   #wake: AbortController | undefined;
@@ -205,41 +208,100 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     return this.#source;
   }
 
-  /** Changes `idleTime` (integer seconds 1–86 400, else `INVALID_USAGE`), persisted, effective at once. */
-  async setIdleTime(seconds: number, _options?: ActionOptions): Promise<void> {
+  /**
+   * Changes `idleTime` (integer seconds 1–86 400, else `INVALID_USAGE`), persisted, effective at once.
+   *
+   * An already-aborted `signal` rejects with an aborted `CONTROL` error and changes nothing.
+   * Otherwise the new value applies at once; the promise then waits for `daemon.json` to be
+   * written, and an abort during that wait only stops the wait (the value stays).
+   */
+  async setIdleTime(seconds: number, options: ActionOptions = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) throw abortedError('setIdleTime()', signal.reason);
     this.#idleTime = validateIdleTime(seconds);
     this.#idleTimeGiven = true;
-    await this.#persist();
     this.#wakeUp();
+    await abortable(this.#persist(), signal, 'setIdleTime()');
   }
 
-  /** Loads `daemon.json`, picks the idle source when none was given, and starts the control loop. */
-  async start(_options?: ActionOptions): Promise<void> {
+  /**
+   * Loads `daemon.json`, picks the idle source when none was given, and starts the control loop.
+   *
+   * Starts and stops run one at a time in call order: a `start()` made while a `stop()` is
+   * under way waits for it to finish, then starts. `signal` cancels the start until the loop
+   * runs: an abort before then rejects with an aborted `CONTROL` error and changes nothing.
+   */
+  async start(options: ActionOptions = {}): Promise<void> {
+    const { signal } = options;
+    await this.#inTurn('start()', signal, false, () => this.#startNow(signal));
+  }
+
+  /**
+   * Stops the loop; actions under way finish; sessions keep their current state.
+   * `isRunning` turns false as soon as the stop begins; the promise resolves when everything settled.
+   *
+   * An already-aborted `signal` (or one aborted while an earlier start or stop runs) rejects
+   * with an aborted `CONTROL` error and changes nothing. Once the stop began it is not undone:
+   * an abort then only stops the wait, and a later `start()` still waits for the stop to finish.
+   */
+  async stop(options: ActionOptions = {}): Promise<void> {
+    await this.#inTurn('stop()', options.signal, true, () => this.#stopNow());
+  }
+
+  /**
+   * Runs a lifecycle step after every earlier one finished. A caller whose signal fires while
+   * it waits leaves at once and its step is skipped. With `detach`, the caller also stops
+   * waiting when its signal fires during the step, which then runs to its end regardless.
+   */
+  async #inTurn(
+    what: string,
+    signal: AbortSignal | undefined,
+    detach: boolean,
+    step: () => Promise<void>,
+  ): Promise<void> {
+    if (signal?.aborted) throw abortedError(what, signal.reason);
+    const previous = this.#lifecycle;
+    const mine = previous.then(() => {
+      if (signal?.aborted) throw abortedError(what, signal.reason);
+      return step();
+    });
+    this.#lifecycle = mine.then(noop, noop);
+    if (detach) return abortable(mine, signal, what);
+    await abortable(previous, signal, what);
+    await mine;
+  }
+
+  async #startNow(signal: AbortSignal | undefined): Promise<void> {
     if (this.#running) return;
-    this.#running = true;
-    try {
-      await this.#load();
-      if (!this.#source) {
-        const pick = await pickIdleSource(defaultIdleSources());
-        this.#source = pick.source;
-        this.#candidates = pick.candidates;
-      }
-    } catch (error) {
-      this.#running = false;
-      throw error;
+    const content = await this.#load();
+    if (signal?.aborted) throw abortedError('start()', signal.reason);
+    let source = this.#source;
+    let candidates = this.#candidates;
+    if (!source) {
+      const pick = await pickIdleSource(defaultIdleSources(), signal ? { signal } : {});
+      source = pick.source;
+      candidates = pick.candidates;
     }
-    this.#stop = new AbortController();
+    if (signal?.aborted) throw abortedError('start()', signal.reason);
+    // Nothing changed until here, so an aborted start leaves the daemon as it was.
+    this.#source = source;
+    this.#candidates = candidates;
+    this.#apply(content);
+    this.#running = true;
+    const stop = new AbortController();
+    this.#stop = stop;
     this.#record({ at: this.#clock.now(), kind: 'daemon', running: true });
-    this.#loop = this.#run(this.#stop.signal);
+    this.#loop = this.#run(stop.signal);
   }
 
-  /** Stops the loop; actions under way finish; sessions keep their current state. */
-  async stop(_options?: ActionOptions): Promise<void> {
+  async #stopNow(): Promise<void> {
     if (!this.#running) return;
+    this.#running = false;
     this.#stop?.abort();
     await this.#loop;
     await this.whenSettled();
-    this.#running = false;
+    this.#loop = undefined;
+    this.#stop = undefined;
     this.#system = 'unknown';
     this.#systemSeen = false;
     this.#record({ at: this.#clock.now(), kind: 'daemon', running: false });
@@ -280,10 +342,15 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     };
   }
 
-  async #load(): Promise<void> {
+  /** Reads `daemon.json` before the first start; `#apply` takes it in once the start commits. */
+  async #load(): Promise<DaemonFileContent | undefined> {
+    if (this.#loaded || !this.#options.stateDir) return undefined;
+    return readDaemonFile(this.#options.stateDir, (m) => this.emit('warning', m));
+  }
+
+  #apply(content: DaemonFileContent | undefined): void {
     if (this.#loaded || !this.#options.stateDir) return;
     this.#loaded = true;
-    const content = await readDaemonFile(this.#options.stateDir, (m) => this.emit('warning', m));
     if (!content) return;
     if (!this.#idleTimeGiven) this.#idleTime = content.idleTime;
     for (const [id, hold] of Object.entries(content.holds)) this.#holds.set(id, hold);
@@ -361,7 +428,7 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     const refreshMs = this.#options.refreshMs ?? 60_000;
     const refreshDue = refreshMs > 0 && now - this.#lastRefresh >= refreshMs;
     if (refreshDue) this.#lastRefresh = now;
-    const launches: { record: SessionRecord; plan: PlannedAction }[] = [];
+    const launches: { record: SessionRecord; plan: PlannedAction; hold: Hold | undefined }[] = [];
     let holdsChanged = false;
     const live = new Set<string>();
     for (const record of records) {
@@ -389,7 +456,7 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
         delay = Math.min(delay, Math.max(1, last.at + minInterval - now));
         continue;
       }
-      launches.push({ record, plan });
+      launches.push({ record, plan, hold });
       if (plan.action === 'pause' || plan.action === 'hibernate') {
         this.#holds.set(record.id, plan.action === 'pause' ? 'paused' : 'hibernated');
         holdsChanged = true;
@@ -398,32 +465,60 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
     // Holds are written before the actions they describe, so a crash in between is recoverable.
     if (holdsChanged) await this.#persist();
+    if (signal.aborted) {
+      // Stopped while writing: start no action after stop(), and take back the holds that
+      // described them (stop() writes the file again), or a VM the user pauses later would
+      // pass for one the daemon paused.
+      for (const { record, hold } of launches) {
+        if (hold) this.#holds.set(record.id, hold);
+        else this.#holds.delete(record.id);
+      }
+      throw abortedError('the daemon tick', signal.reason);
+    }
     for (const { record, plan } of launches) this.#launch(record, plan);
     return delay;
   }
 
-  async #read(signal: AbortSignal): Promise<IdleReading> {
+  /**
+   * One read of the source, cancelled when the daemon stops and abandoned after
+   * `readTimeoutMs`. The read gets its own controller, wired to the long-lived stop
+   * signal by one listener and to a timer, both removed when the read ends: composing
+   * signals with `AbortSignal.any` here would leave one dependant signal on the stop
+   * signal per read for the daemon's lifetime (nodejs/node#55351).
+   */
+  async #read(stop: AbortSignal): Promise<IdleReading> {
     const source = this.#source;
     if (!source) return { unknown: 'no idle source' };
-    const timeout = AbortSignal.timeout(this.#options.readTimeoutMs ?? 5000);
-    const both = AbortSignal.any([signal, timeout]);
+    if (stop.aborted) throw abortedError('reading the idle source', stop.reason);
+    const timeoutMs = this.#options.readTimeoutMs ?? 5000;
+    const controller = new AbortController();
+    let timedOut = false;
+    const onStop = () => controller.abort(abortedError('reading the idle source', stop.reason));
+    stop.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new DOMException(`${source.name}: read timed out`, 'TimeoutError'));
+    }, timeoutMs);
+    timer.unref?.();
     let onAbort: (() => void) | undefined;
     // A source that ignores its signal must not stall the loop: the read is abandoned at the deadline.
     const abandoned = new Promise<never>((_, reject) => {
-      onAbort = () => reject(both.reason);
-      both.addEventListener('abort', onAbort, { once: true });
+      onAbort = () => reject(controller.signal.reason);
+      controller.signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      return await Promise.race([source.read({ signal: both }), abandoned]);
+      return await Promise.race([source.read({ signal: controller.signal }), abandoned]);
     } catch (error) {
-      if (signal.aborted) throw error;
+      if (stop.aborted) throw error;
       return {
-        unknown: timeout.aborted
+        unknown: timedOut
           ? `${source.name}: read timed out`
           : `${source.name}: ${error instanceof Error ? error.message : String(error)}`,
       };
     } finally {
-      if (onAbort) both.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+      if (onAbort) controller.signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -571,6 +666,22 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
       lastActions: pick(this.#lastActions),
     };
   }
+}
+
+function noop(): void {}
+
+/**
+ * Waits for `promise`, or rejects with an aborted `CONTROL` error as soon as `signal`
+ * fires; the listener is removed either way. The work behind `promise` goes on.
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortedError(what, signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError(what, signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The controlled sessions of `records` with their policy, hold and last action (also for a daemon in another process). */

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { ManualClock } from '@cvmweb/core';
 import { describe, expect, it } from 'vitest';
@@ -248,5 +249,20 @@ describe('combining and picking', () => {
       status: 'broken',
       reason: 'probe timed out after 20 ms',
     });
+  });
+  it('honours its signal: rejects aborted, even with a probe that ignores it, and leaves no listener', async () => {
+    const hanging = { ...fakeIdleSource({ name: 'slow' }), probe: () => new Promise<never>(() => {}) };
+    const already = AbortSignal.abort();
+    await expect(pickIdleSource([hanging], { signal: already })).rejects.toMatchObject({
+      codeName: 'CONTROL',
+      aborted: true,
+    });
+    const controller = new AbortController();
+    const picking = pickIdleSource([hanging], { signal: controller.signal, timeoutMs: 60_000 });
+    controller.abort();
+    await expect(picking).rejects.toMatchObject({ aborted: true });
+    const live = new AbortController();
+    await pickIdleSource([fakeIdleSource()], { signal: live.signal });
+    expect(getEventListeners(live.signal, 'abort')).toHaveLength(0);
   });
 });

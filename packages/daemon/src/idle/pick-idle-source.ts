@@ -1,4 +1,4 @@
-import { HypervisorError } from '@cvmweb/core';
+import { abortedError, HypervisorError } from '@cvmweb/core';
 import type { IdleProbe, IdleReading, IdleSource } from './idle-source.js';
 import { logindIdleSource } from './logind-idle-source.js';
 import { macosIdleSource } from './macos-idle-source.js';
@@ -28,6 +28,7 @@ export interface PickIdleSourceOptions {
   prefer?: string;
   /** Time box of each probe, ms (default 3000). A probe running longer is `broken`. */
   timeoutMs?: number;
+  /** Cancels the probes; the pick then rejects with an aborted `CONTROL` error. */
   signal?: AbortSignal;
 }
 
@@ -55,7 +56,11 @@ export async function pickIdleSource(
       { details: { field: 'idleSource' } },
     );
   }
-  const probes = await Promise.all(sources.map((source) => timeBoxed(source, timeoutMs, options.signal)));
+  const { signal } = options;
+  if (signal?.aborted) throw abortedError('picking the idle source', signal.reason);
+  const probes = await Promise.all(sources.map((source) => timeBoxed(source, timeoutMs, signal)));
+  // The probes of a cancelled pick read `broken`: that says nothing about this machine.
+  if (signal?.aborted) throw abortedError('picking the idle source', signal.reason);
   let chosen = -1;
   probes.forEach((probe, i) => {
     if (probe.status !== 'usable') return;
@@ -92,10 +97,15 @@ export function unavailableIdleSource(reason: string): IdleSource {
 
 async function timeBoxed(source: IdleSource, timeoutMs: number, outer?: AbortSignal): Promise<IdleProbe> {
   const controller = new AbortController();
-  const onAbort = () => controller.abort(outer?.reason);
-  outer?.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
+  // Settles the race when the caller aborts, even for a probe that ignores its signal.
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<IdleProbe>((resolve) => {
+    onAbort = () => {
+      controller.abort(outer?.reason);
+      resolve({ status: 'broken', score: 0, reason: 'probe aborted' });
+    };
+    outer?.addEventListener('abort', onAbort, { once: true });
     timer = setTimeout(() => {
       controller.abort();
       resolve({ status: 'broken', score: 0, reason: `probe timed out after ${timeoutMs} ms` });
@@ -116,6 +126,6 @@ async function timeBoxed(source: IdleSource, timeoutMs: number, outer?: AbortSig
     ]);
   } finally {
     clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
+    if (onAbort) outer?.removeEventListener('abort', onAbort);
   }
 }
