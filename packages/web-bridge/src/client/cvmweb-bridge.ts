@@ -221,7 +221,13 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
       return known.session;
     }
     const session = new CVMWebSession(
-      { call: (id, op, fields) => this.#request({ op, session: id, ...fields }) },
+      {
+        call: (id, op, fields) => {
+          // A released session is this page's no more: a reconnection does not re-attach it.
+          if (op === 'release' && this.#sessions.get(id)?.session === session) this.#sessions.delete(id);
+          return this.#request({ op, session: id, ...fields });
+        },
+      },
       snapshot,
     );
     this.#sessions.set(snapshot.id, { session, name, key });

@@ -189,7 +189,11 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   setDaemonSettings(change: DaemonSettingsChange): Promise<void> {
     return this.#void('setDaemon', { settings: change });
   }
-  /** Stops receiving this session's events on this page (the session and its VM are untouched). */
+  /**
+   * Stops receiving this session's events on this page (the session and its VM
+   * are untouched); a reconnection does not re-attach it. Request it again
+   * (name and key) to use it again.
+   */
   release(): Promise<void> {
     return this.#void('release', {});
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { HypervisorError } from '@cvmweb/core';
 import type { PolicyStore } from '../policy/policy-store.js';
+import { forPages } from '../service/wire-error.js';
 import type { ConsentDecision } from './consent-decision.js';
-import { DENIAL_WINDOW_MS, DenialThrottle } from './denial-throttle.js';
+import { DenialThrottle } from './denial-throttle.js';
 
 /** A request waiting for the person's decision. */
 export interface ConsentRequest {
@@ -61,6 +62,8 @@ export class ConsentBroker {
   readonly #options: ConsentBrokerOptions;
   readonly #throttle = new DenialThrottle();
   readonly #approved = new Set<string>();
+  /** Origins the person denied or whose decision was revoked in this run, until allowed again. */
+  readonly #withdrawn = new Set<string>();
   readonly #pending = new Map<string, Pending>();
   readonly #now: () => number;
 
@@ -86,16 +89,48 @@ export class ConsentBroker {
    */
   assertNotRefused(origin: string): void {
     if (this.#options.policy.decision(origin) === 'deny') {
-      throw new HypervisorError('NOT_ALLOWED', `${origin} is denied by the local policy`, {
-        details: { reason: 'policy', origin },
-      });
+      throw forPages(
+        new HypervisorError('NOT_ALLOWED', `${origin} is denied by the local policy`, {
+          details: { reason: 'policy', origin },
+        }),
+      );
     }
     const blocked = this.blockedFor(origin);
     if (blocked > 0) {
-      throw new HypervisorError(
-        'NOT_ALLOWED',
-        `${origin} was denied twice within ${DENIAL_WINDOW_MS / 1000} seconds; its requests are refused for ${Math.ceil(blocked / 1000)} more seconds`,
-        { details: { reason: 'throttled', origin, retryAfterMs: blocked } },
+      const window = this.#options.policy.policy.denialWindowSeconds;
+      throw forPages(
+        new HypervisorError(
+          'NOT_ALLOWED',
+          `${origin} was denied twice within ${window} seconds; its requests are refused for ${Math.ceil(blocked / 1000)} more seconds`,
+          { details: { reason: 'throttled', origin, retryAfterMs: blocked } },
+        ),
+      );
+    }
+  }
+
+  /**
+   * True when the person denied `origin` or revoked its decision while the
+   * service runs, and has not allowed it again: its existing sessions are
+   * not re-attached without asking, and their actions are refused.
+   */
+  isWithdrawn(origin: string): boolean {
+    return this.#withdrawn.has(origin) && !this.isApproved(origin);
+  }
+
+  /**
+   * Refuses the actions on sessions an origin holds when the policy denies it,
+   * the throttle blocks it, or the person denied or revoked it since it got
+   * them: `NOT_ALLOWED` (-10) with `details.reason` `policy`, `throttled` or `revoked`.
+   */
+  assertMayAct(origin: string): void {
+    this.assertNotRefused(origin);
+    if (this.isWithdrawn(origin)) {
+      throw forPages(
+        new HypervisorError(
+          'NOT_ALLOWED',
+          `${origin} is not allowed any more; request the session again to ask the person`,
+          { details: { reason: 'revoked', origin } },
+        ),
       );
     }
   }
@@ -116,13 +151,14 @@ export class ConsentBroker {
     let pending = this.#pending.get(origin);
     if (!pending) {
       if (this.#pending.size >= (this.#options.maxPending ?? 32)) {
-        throw new HypervisorError('NOT_ALLOWED', 'too many consent requests are waiting', {
-          details: { reason: 'busy' },
-        });
+        throw forPages(
+          new HypervisorError('NOT_ALLOWED', 'too many consent requests are waiting', {
+            details: { reason: 'busy' },
+          }),
+        );
       }
-      pending = this.#open(origin);
-    }
-    if (!pending.request.names.includes(name) && pending.request.names.length < 16) {
+      pending = this.#open(origin, name);
+    } else if (!pending.request.names.includes(name) && pending.request.names.length < 16) {
       pending.request.names.push(name);
     }
     const waiting = pending;
@@ -145,26 +181,40 @@ export class ConsentBroker {
     if (decision === 'deny-always') await policy.remember(origin, 'deny').catch(() => undefined);
     if (decision === 'allow-once' || decision === 'allow-always') {
       this.#approved.add(origin);
+      this.#withdrawn.delete(origin);
       this.#throttle.clear(origin);
       for (const waiter of entry.waiters) waiter.resolve();
     } else {
+      this.#approved.delete(origin);
+      this.#withdrawn.add(origin);
+      const { denialCooldownSeconds, denialWindowSeconds } = policy.policy;
       const blocked = this.#throttle.recordDenial(
         origin,
         this.#now(),
-        policy.policy.denialCooldownSeconds * 1000,
+        denialCooldownSeconds * 1000,
+        denialWindowSeconds * 1000,
       );
-      const error = new HypervisorError('NOT_ALLOWED', `the person denied ${origin}`, {
-        details: { reason: 'denied', origin, throttled: blocked },
-      });
+      const error = forPages(
+        new HypervisorError('NOT_ALLOWED', `the person denied ${origin}`, {
+          details: { reason: 'denied', origin, throttled: blocked },
+        }),
+      );
       for (const waiter of entry.waiters) waiter.reject(error);
     }
     this.#options.onDecision?.(origin, decision);
     return true;
   }
 
-  /** Forgets every decision about `origin` (remembered and for this run); it will be asked again. */
+  /**
+   * Forgets every decision about `origin` (remembered and for this run): it
+   * will be asked again, also to re-attach the sessions it has, whose actions
+   * are refused meanwhile (see {@link ConsentBroker.isWithdrawn}).
+   *
+   * @throws `HypervisorError` `IO` when the policy file cannot be written (the revocation holds for this run).
+   */
   async revoke(origin: string): Promise<void> {
     this.#approved.delete(origin);
+    this.#withdrawn.add(origin);
     this.#throttle.clear(origin);
     await this.#options.policy.revoke(origin);
   }
@@ -173,25 +223,35 @@ export class ConsentBroker {
   close(): void {
     for (const origin of [...this.#pending.keys()]) {
       const entry = this.#settle(origin);
-      const error = new HypervisorError('NOT_ALLOWED', 'the service is stopping', {
-        details: { reason: 'stopping' },
-      });
+      const error = forPages(
+        new HypervisorError('NOT_ALLOWED', 'the service is stopping', {
+          details: { reason: 'stopping' },
+        }),
+      );
       for (const waiter of entry?.waiters ?? []) waiter.reject(error);
     }
   }
 
-  #open(origin: string): Pending {
+  #open(origin: string, name: string): Pending {
     const timeoutMs = this.#options.timeoutMs ?? 5 * 60_000;
     const abort = new AbortController();
     const pending: Pending = {
-      request: { origin, names: [], token: randomBytes(24).toString('base64url'), createdAt: this.#now() },
+      // The first name is in the request before anyone is told about it.
+      request: {
+        origin,
+        names: [name],
+        token: randomBytes(24).toString('base64url'),
+        createdAt: this.#now(),
+      },
       waiters: [],
       abort,
       timer: setTimeout(() => {
         const entry = this.#settle(origin);
-        const error = new HypervisorError('NOT_ALLOWED', `nobody approved ${origin} in time`, {
-          details: { reason: 'timeout', origin },
-        });
+        const error = forPages(
+          new HypervisorError('NOT_ALLOWED', `nobody approved ${origin} in time`, {
+            details: { reason: 'timeout', origin },
+          }),
+        );
         for (const waiter of entry?.waiters ?? []) waiter.reject(error);
       }, timeoutMs),
     };

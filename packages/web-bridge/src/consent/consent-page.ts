@@ -2,6 +2,27 @@ import { escapeHtml } from '../page/escape-html.js';
 import type { OriginDecision } from '../policy/bridge-policy.js';
 import type { ConsentRequest } from './consent-broker.js';
 
+/**
+ * What the consent page may say on top, after a decision or a revocation: the
+ * page is trusted, so it shows only these fixed sentences, chosen by the code
+ * in its `?notice=` query (any site can open the page with a query of its own).
+ */
+export const consentNotices = Object.freeze({
+  'allow-once': 'Decision recorded: the site may run virtual machines while the service runs.',
+  'allow-always': 'Decision recorded: the site may run virtual machines, and you will not be asked again.',
+  deny: 'Decision recorded: the site was refused.',
+  'deny-always': 'Decision recorded: the site is refused, and you will not be asked again.',
+  forgot: 'The remembered decision was forgotten: the site will be asked again.',
+} as const);
+
+/** A code of {@link consentNotices}. */
+export type ConsentNotice = keyof typeof consentNotices;
+
+/** True when `value` is a {@link ConsentNotice}. */
+export function isConsentNotice(value: unknown): value is ConsentNotice {
+  return typeof value === 'string' && Object.hasOwn(consentNotices, value);
+}
+
 /** What the consent page shows. */
 export interface ConsentPageModel {
   /** Requests waiting for a decision. */
@@ -10,8 +31,8 @@ export interface ConsentPageModel {
   readonly remembered: Readonly<Record<string, OriginDecision>>;
   /** The per-run secret that the revoke form must carry (a CSRF token). */
   readonly formToken: string;
-  /** A note to show on top (after a decision). */
-  readonly notice?: string;
+  /** The fixed note to show on top (after a decision or a revocation). */
+  readonly notice?: ConsentNotice;
 }
 
 /**
@@ -52,7 +73,7 @@ export function renderConsentPage(model: ConsentPageModel): string {
 .request{border:2px solid #b50;border-radius:8px;padding:1em;margin:1em 0}.origin{font-weight:bold;color:#b50}
 button{font-size:1em;margin:.2em}.inline{display:inline}.notice{background:#efe;padding:.5em}</style></head>
 <body><h1>cvmweb consent</h1>
-${model.notice ? `<p class="notice">${escapeHtml(model.notice)}</p>` : ''}
+${model.notice && isConsentNotice(model.notice) ? `<p class="notice">${escapeHtml(consentNotices[model.notice])}</p>` : ''}
 ${requests || '<p id="none">No site is waiting for your decision.</p>'}
 <h2>Remembered decisions</h2>
 ${remembered ? `<ul>${remembered}</ul>` : '<p>None.</p>'}

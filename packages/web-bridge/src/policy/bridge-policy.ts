@@ -29,6 +29,7 @@ export interface ResourceLimits {
  *   "origins": { "https://lhcathome.example": "allow", "https://ads.example": "deny" },
  *   "privileged": ["https://cernvm.example"],
  *   "limits": { "cpus": 2, "ram": 4096, "disk": 20480, "sessions": 2, "names": 16 },
+ *   "denialWindowSeconds": 5,
  *   "denialCooldownSeconds": 60
  * }
  * ```
@@ -42,7 +43,9 @@ export interface BridgePolicy {
   readonly privileged: readonly string[];
   /** Resource caps per session and per origin. */
   readonly limits: ResourceLimits;
-  /** How long an origin stays blocked after two denials within 5 seconds. */
+  /** Two denials of an origin within this many seconds block it (default 5, as in the original plugin). */
+  readonly denialWindowSeconds: number;
+  /** How long an origin stays blocked after two denials within {@link BridgePolicy.denialWindowSeconds}. */
   readonly denialCooldownSeconds: number;
 }
 
@@ -55,12 +58,16 @@ export const defaultLimits: ResourceLimits = Object.freeze({
   names: 16,
 });
 
-/** The policy when there is no file: ask for every origin, no privileged origin, {@link defaultLimits}, 60 s cool-down. */
+/**
+ * The policy when there is no file: ask for every origin, no privileged origin,
+ * {@link defaultLimits}, two denials within 5 s block for a 60 s cool-down.
+ */
 export const defaultPolicy: BridgePolicy = Object.freeze({
   version: 1,
   origins: Object.freeze({}),
   privileged: Object.freeze([]) as readonly string[],
   limits: defaultLimits,
+  denialWindowSeconds: 5,
   denialCooldownSeconds: 60,
 });
 
@@ -80,5 +87,6 @@ export const bridgePolicySchema = z.strictObject({
       names: count.optional(),
     })
     .default({}),
+  denialWindowSeconds: z.number().int().min(0).max(86_400).default(5),
   denialCooldownSeconds: z.number().int().min(0).max(86_400).default(60),
 });

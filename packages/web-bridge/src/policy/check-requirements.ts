@@ -1,4 +1,5 @@
 import { HypervisorError, type Requirements } from '@cvmweb/core';
+import { forPages } from '../service/wire-error.js';
 import type { ResourceLimits } from './bridge-policy.js';
 
 /**
@@ -11,10 +12,12 @@ export function checkRequirements(requirements: Requirements, limits: ResourceLi
     const limit = limits[field];
     if (requested > limit) {
       const unit = field === 'cpus' ? '' : ' MiB';
-      throw new HypervisorError(
-        'NOT_ALLOWED',
-        `the local policy allows at most ${limit}${unit} ${field} per session (asked for ${requested}${unit})`,
-        { details: { field, limit, requested } },
+      throw forPages(
+        new HypervisorError(
+          'NOT_ALLOWED',
+          `the local policy allows at most ${limit}${unit} ${field} per session (asked for ${requested}${unit})`,
+          { details: { field, limit, requested } },
+        ),
       );
     }
   }
@@ -23,10 +26,12 @@ export function checkRequirements(requirements: Requirements, limits: ResourceLi
 /** Refuses another running session of an origin that holds `running` already, when the limit is reached. */
 export function checkSessionCount(origin: string, running: number, limits: ResourceLimits): void {
   if (running >= limits.sessions) {
-    throw new HypervisorError(
-      'NOT_ALLOWED',
-      `the local policy allows at most ${limits.sessions} open sessions for ${origin}`,
-      { details: { field: 'sessions', limit: limits.sessions, origin } },
+    throw forPages(
+      new HypervisorError(
+        'NOT_ALLOWED',
+        `the local policy allows at most ${limits.sessions} open sessions for ${origin}`,
+        { details: { field: 'sessions', limit: limits.sessions, origin } },
+      ),
     );
   }
 }
@@ -34,10 +39,12 @@ export function checkSessionCount(origin: string, running: number, limits: Resou
 /** Refuses a new session name of an origin that owns `names` already, when the limit is reached. */
 export function checkNameCount(origin: string, names: number, limits: ResourceLimits): void {
   if (names >= limits.names) {
-    throw new HypervisorError(
-      'NOT_ALLOWED',
-      `the local policy allows at most ${limits.names} session names for ${origin}`,
-      { details: { field: 'names', limit: limits.names, origin } },
+    throw forPages(
+      new HypervisorError(
+        'NOT_ALLOWED',
+        `the local policy allows at most ${limits.names} session names for ${origin}`,
+        { details: { field: 'names', limit: limits.names, origin } },
+      ),
     );
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { HypervisorError } from '@cvmweb/core';
+import { HypervisorError, writeFileAtomic } from '@cvmweb/core';
 import {
   type BridgePolicy,
   bridgePolicySchema,
@@ -23,7 +23,8 @@ export interface PolicyStoreOptions {
 
 /**
  * The policy file, kept current: edits by hand are picked up (checked at most
- * once a second), remembered decisions and revocations are written atomically.
+ * once a second), remembered decisions and revocations are written atomically
+ * and durably (core's `writeFileAtomic`).
  */
 export class PolicyStore {
   readonly #file: string | undefined;
@@ -92,9 +93,9 @@ export class PolicyStore {
       this.#policy = next;
       if (!this.#file) return;
       await mkdir(dirname(this.#file), { recursive: true, mode: 0o700 });
-      const temporary = `${this.#file}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-      await rename(temporary, this.#file);
+      // Flushed to disk before the rename (and the directory after it): a crash or power loss
+      // leaves the old policy or the new one, never a torn or empty file.
+      await writeFileAtomic(this.#file, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
       this.#mtime = statSync(this.#file).mtimeMs;
     });
     this.#writing = run.catch(() => undefined);

@@ -1,5 +1,6 @@
 import { HypervisorError } from '@cvmweb/core';
 import { z } from 'zod';
+import { forPages } from '../service/wire-error.js';
 import { PROTOCOL_VERSION } from './protocol-version.js';
 
 const id = z.number().int().min(0).max(2_147_483_647);
@@ -136,5 +137,5 @@ function readId(value: unknown): number | null {
 }
 
 function usage(message: string, details: Record<string, unknown>): HypervisorError {
-  return new HypervisorError('INVALID_USAGE', message, { details });
+  return forPages(new HypervisorError('INVALID_USAGE', message, { details }));
 }

@@ -142,7 +142,7 @@ export type TimelineEntry =
       /** The system became `idle`, `active` or `unknown`. */
       readonly kind: 'system';
       readonly state: 'idle' | 'active' | 'unknown';
-      /** Idle seconds when known. */
+      /** Idle seconds when known (privileged origins only). */
       readonly idleSeconds?: number;
       /** Why it is unknown (privileged origins only). */
       readonly reason?: string;
@@ -202,7 +202,8 @@ export interface TimelineFrame {
 
 /**
  * A session's properties changed without a session event (the daemon changed
- * its execution cap): sent to every connection that requested the session.
+ * its execution cap, another page or program changed a property or the daemon
+ * fields): sent to every connection that requested the session.
  */
 export interface SnapshotFrame {
   /** Protocol version. */

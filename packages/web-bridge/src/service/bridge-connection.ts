@@ -3,6 +3,7 @@ import {
   HypervisorError,
   type Session,
   SessionState,
+  seedEventNames,
   validateRequirements,
   validateSessionName,
 } from '@cvmweb/core';
@@ -14,36 +15,19 @@ import { type ClientFrame, parseClientFrame } from '../protocol/client-frame.js'
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
 import type { FrameLimits } from './frame-limits.js';
+import type { OriginReservations } from './origin-reservations.js';
 import { sessionSnapshot } from './session-snapshot.js';
 import { MAX_TIMELINE_ENTRIES, type TimelineFeed, visibleEntry } from './timeline-feed.js';
 import { TokenBucket } from './token-bucket.js';
-import { wireError } from './wire-error.js';
+import { forPages, pageErrorMessage, wireError } from './wire-error.js';
 
-/** Every session event forwarded to clients: the seed's, plus `reset`, `resetError` and `stateChanged`. */
-export const forwardedEvents = [
-  'open',
-  'start',
-  'close',
-  'pause',
-  'resume',
-  'stop',
-  'hibernate',
-  'reset',
-  'openError',
-  'startError',
-  'closeError',
-  'pauseError',
-  'resumeError',
-  'stopError',
-  'hibernateError',
-  'resetError',
-  'progress',
-  'error',
-  'apiAvailable',
-  'apiUnavailable',
-  'debug',
-  'stateChanged',
-] as const;
+/**
+ * Every session event forwarded to clients: the seed's (core's
+ * `seedEventNames`), plus `stateChanged`. `debug` goes to privileged origins
+ * only; the other origins read the messages of `<action>Error` and `error`
+ * events as fixed words per error code.
+ */
+export const forwardedEvents = [...seedEventNames, 'stateChanged'] as const;
 
 /** What a connection needs from its service. @internal */
 export interface ConnectionContext {
@@ -58,11 +42,17 @@ export interface ConnectionContext {
   readonly isOwnOrigin: (origin: string) => boolean;
   /** The daemon's timeline, when a daemon runs with the service. */
   readonly timeline?: TimelineFeed | undefined;
+  /** Session names being created per origin (the `names` limit counts them), shared by the service's connections. */
+  readonly creating: OriginReservations;
+  /** Sessions being opened per origin (the `sessions` limit counts them), shared by the service's connections. */
+  readonly opening: OriginReservations;
 }
 
 interface Attached {
   readonly session: Session;
   readonly detach: () => void;
+  /** The last snapshot sent (JSON), so a `changed` already told by an event sends nothing more. */
+  sent: string;
 }
 
 /**
@@ -78,29 +68,23 @@ export class BridgeConnection {
   readonly #attached = new Map<string, Attached>();
   #inFlight = 0;
   #closed = false;
+  #onSocketClosed: () => void = () => undefined;
+  /** Settles when the WebSocket has closed (the close handshake finished, or it was cut off). */
+  readonly closed = new Promise<void>((resolve) => {
+    this.#onSocketClosed = resolve;
+  });
   #unwatchTimeline: (() => void) | undefined;
-  #unwatchChanges: (() => void) | undefined;
 
   constructor(ws: WebSocket, origin: string, context: ConnectionContext) {
     this.#ws = ws;
     this.#origin = origin;
     this.#context = context;
     this.#bucket = new TokenBucket(context.limits.framesPerSecond, context.limits.burst);
-    // The daemon changes caps without a session event: its timeline tells, and the page gets the
-    // new properties (registered first, so a page sees them before the timeline entry itself).
-    this.#unwatchChanges = context.timeline?.on('timeline', (entry) => {
-      if (entry.kind !== 'session') return;
-      const attached = this.#attached.get(entry.sessionId);
-      if (!attached) return;
-      this.#send({
-        v: PROTOCOL_VERSION,
-        type: 'snapshot',
-        session: entry.sessionId,
-        snapshot: sessionSnapshot(attached.session),
-      });
-    });
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    ws.on('close', () => this.#dispose());
+    ws.on('close', () => {
+      this.#onSocketClosed();
+      this.#dispose();
+    });
     ws.on('error', () => this.#dispose());
     const { cvmweb, limits } = context;
     this.#send({
@@ -125,14 +109,35 @@ export class BridgeConnection {
     return this.#origin;
   }
 
-  /** Closes the WebSocket (the service stops). */
+  /** Closes the WebSocket (the service stops): sends the close frame; see {@link BridgeConnection.closed}. */
   close(code = 1001, reason = 'the service is stopping'): void {
     this.#ws.close(code, reason);
     this.#dispose();
   }
 
+  /** Cuts the connection off at once, without waiting for the client to answer the close frame. */
+  terminate(): void {
+    this.#ws.terminate();
+    this.#dispose();
+  }
+
   get #privileged(): boolean {
     return this.#context.policy.isPrivileged(this.#origin);
+  }
+
+  /**
+   * Privileged origins and the service's own test page read what may name host
+   * details: `debug` events, the failures' own messages, idle seconds.
+   */
+  get #trusted(): boolean {
+    return this.#privileged || this.#context.isOwnOrigin(this.#origin);
+  }
+
+  /** The person approved this origin (or it holds sessions approved earlier), and did not withdraw it since. */
+  get #consented(): boolean {
+    const { broker } = this.#context;
+    if (broker.isWithdrawn(this.#origin)) return false;
+    return broker.isApproved(this.#origin) || this.#attached.size > 0;
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
@@ -147,9 +152,11 @@ export class BridgeConnection {
     if (size > limits.maxFrameBytes) {
       this.#fail(
         null,
-        new HypervisorError('INVALID_USAGE', `a frame may have at most ${limits.maxFrameBytes} bytes`, {
-          details: { reason: 'size', maxFrameBytes: limits.maxFrameBytes },
-        }),
+        forPages(
+          new HypervisorError('INVALID_USAGE', `a frame may have at most ${limits.maxFrameBytes} bytes`, {
+            details: { reason: 'size', maxFrameBytes: limits.maxFrameBytes },
+          }),
+        ),
       );
       return;
     }
@@ -159,9 +166,11 @@ export class BridgeConnection {
     if (!this.#bucket.take()) {
       this.#fail(
         id,
-        new HypervisorError('NOT_ALLOWED', 'too many frames; slow down', {
-          details: { reason: 'rate', retryAfterMs: this.#bucket.retryAfterMs() },
-        }),
+        forPages(
+          new HypervisorError('NOT_ALLOWED', 'too many frames; slow down', {
+            details: { reason: 'rate', retryAfterMs: this.#bucket.retryAfterMs() },
+          }),
+        ),
       );
       return;
     }
@@ -172,9 +181,11 @@ export class BridgeConnection {
     if (this.#inFlight >= limits.maxInFlight) {
       this.#fail(
         id,
-        new HypervisorError('NOT_ALLOWED', `at most ${limits.maxInFlight} requests may wait at once`, {
-          details: { reason: 'busy', limit: limits.maxInFlight },
-        }),
+        forPages(
+          new HypervisorError('NOT_ALLOWED', `at most ${limits.maxInFlight} requests may wait at once`, {
+            details: { reason: 'busy', limit: limits.maxInFlight },
+          }),
+        ),
       );
       return;
     }
@@ -191,7 +202,7 @@ export class BridgeConnection {
       },
       (error: unknown) => {
         this.#inFlight--;
-        this.#fail(frame.id, error);
+        this.#fail(frame.id, error, frame.op);
       },
     );
   }
@@ -248,16 +259,27 @@ export class BridgeConnection {
   /** The daemon's timeline as this connection may see it; subscribes or unsubscribes when asked. */
   #timeline(since: number | undefined, subscribe: boolean | undefined): TimelineResult {
     const feed = this.#context.timeline;
-    if (!feed) throw new HypervisorError('NOT_IMPLEMENTED', 'no daemon runs with the service');
-    const privileged = this.#privileged;
+    if (!feed) throw forPages(new HypervisorError('NOT_IMPLEMENTED', 'no daemon runs with the service'));
+    // The timeline tells when the person is at the keyboard: nothing for origins without consent.
+    const trusted = this.#trusted;
+    if (!trusted && !this.#consented) {
+      throw forPages(
+        new HypervisorError('NOT_ALLOWED', 'the timeline needs an approved session of this origin', {
+          details: { reason: 'consent', what: 'timeline' },
+        }),
+      );
+    }
     const owns = (id: string) => this.#attached.has(id);
     const visible = feed
       .timeline(since ?? Number.NEGATIVE_INFINITY)
-      .flatMap((entry) => visibleEntry(entry, privileged, owns) ?? []);
+      .flatMap((entry) => visibleEntry(entry, trusted, owns) ?? []);
     if (subscribe === true && !this.#unwatchTimeline) {
       this.#unwatchTimeline = feed.on('timeline', (entry) => {
-        // Privilege and ownership are checked per entry: a session requested later shows from then on.
-        const event = visibleEntry(entry, this.#privileged, (id) => this.#attached.has(id));
+        // Privilege, consent and ownership are checked per entry: a session requested later shows
+        // from then on, and a revoked origin gets nothing more.
+        const trustedNow = this.#trusted;
+        if (!trustedNow && !this.#consented) return;
+        const event = visibleEntry(entry, trustedNow, (id) => this.#attached.has(id));
         if (event) this.#send({ v: PROTOCOL_VERSION, type: 'timeline', event });
       });
     } else if (subscribe === false) {
@@ -277,30 +299,45 @@ export class BridgeConnection {
     name: string,
     key: string,
   ): Promise<{ value: unknown; snapshot: SessionSnapshot }> {
-    const { broker, cvmweb, policy } = this.#context;
+    const { broker, cvmweb, policy, creating } = this.#context;
     const origin = this.#origin;
     validateSessionName(name);
     if (key.length === 0 || key.length > 256) {
-      throw new HypervisorError('INVALID_USAGE', 'a secret key is a string of 1 to 256 characters', {
-        details: { field: 'secretKey' },
-      });
+      throw forPages(
+        new HypervisorError('INVALID_USAGE', 'a secret key is a string of 1 to 256 characters', {
+          details: { field: 'secretKey' },
+        }),
+      );
     }
     const own = this.#context.isOwnOrigin(origin);
     if (!own) broker.assertNotRefused(origin);
-    // Re-attaching a session the person approved earlier (reload, service restart) asks nobody.
-    if (!cvmweb.registry.find(origin, name)) {
-      if (!own) {
+    const exists = cvmweb.registry.find(origin, name) !== undefined;
+    let release: (() => void) | undefined;
+    try {
+      if (!exists) {
+        // Counted before the first await with the names other requests of the origin are
+        // creating, so frames sent together cannot all pass the limit.
+        const names = new Set(cvmweb.sessions(origin).map((r) => r.name));
+        for (const other of creating.keys(origin)) names.add(other);
+        names.delete(name);
+        checkNameCount(origin, names.size, policy.policy.limits);
+        release = creating.reserve(origin, name);
+      }
+      // Re-attaching a session the person approved earlier (reload, service restart) asks nobody,
+      // unless the person denied the origin or revoked its decision since.
+      if (!own && (!exists || broker.isWithdrawn(origin))) {
         await broker.authorize(origin, name, () =>
           this.#send({ v: PROTOCOL_VERSION, type: 'consent', id, url: this.#context.consentUrl }),
         );
       }
-      checkNameCount(origin, cvmweb.sessions(origin).length, policy.policy.limits);
+      const session = await cvmweb.requestSession(name, key, { scope: origin });
+      if (this.#closed) return { value: sessionSnapshot(session), snapshot: sessionSnapshot(session) };
+      this.#attach(session);
+      const snapshot = sessionSnapshot(session);
+      return { value: snapshot, snapshot };
+    } finally {
+      release?.();
     }
-    const session = await cvmweb.requestSession(name, key, { scope: origin });
-    if (this.#closed) return { value: sessionSnapshot(session), snapshot: sessionSnapshot(session) };
-    this.#attach(session);
-    const snapshot = sessionSnapshot(session);
-    return { value: snapshot, snapshot };
   }
 
   async #sessionAction(
@@ -309,11 +346,15 @@ export class BridgeConnection {
     const attached = this.#attached.get(frame.session);
     // The same answer whether the id is unknown or another origin's: nothing to probe.
     if (!attached) {
-      throw new HypervisorError('NOT_FOUND', 'no such session on this connection; request it first', {
-        details: { field: 'session' },
-      });
+      throw forPages(
+        new HypervisorError('NOT_FOUND', 'no such session on this connection; request it first', {
+          details: { field: 'session' },
+        }),
+      );
     }
-    if (!this.#context.isOwnOrigin(this.#origin)) this.#context.broker.assertNotRefused(this.#origin);
+    if (!this.#context.isOwnOrigin(this.#origin) && frame.op !== 'release') {
+      this.#context.broker.assertMayAct(this.#origin);
+    }
     const { session } = attached;
     const value: unknown = null;
     switch (frame.op) {
@@ -321,11 +362,24 @@ export class BridgeConnection {
         const requirements = validateRequirements(frame.requirements);
         const { limits } = this.#context.policy.policy;
         checkRequirements(requirements, limits);
-        const running = this.#context.cvmweb
-          .sessions(this.#origin)
-          .filter((r) => r.id !== session.id && r.state !== SessionState.Closed).length;
-        checkSessionCount(this.#origin, running, limits);
-        await session.open(requirements);
+        // Sessions holding a VM, and those other requests are opening (counted before the first
+        // await, so opens sent together cannot all pass the limit).
+        const { cvmweb, opening } = this.#context;
+        const holding = new Set(
+          cvmweb
+            .sessions(this.#origin)
+            .filter((r) => r.state !== SessionState.Closed)
+            .map((r) => r.id),
+        );
+        for (const other of opening.keys(this.#origin)) holding.add(other);
+        holding.delete(session.id);
+        checkSessionCount(this.#origin, holding.size, limits);
+        const release = opening.reserve(this.#origin, session.id);
+        try {
+          await session.open(requirements);
+        } finally {
+          release();
+        }
         break;
       }
       case 'start':
@@ -378,36 +432,66 @@ export class BridgeConnection {
 
   #requirePrivileged(what: string): void {
     if (!this.#privileged) {
-      throw new HypervisorError('NOT_ALLOWED', `${what} needs a privileged origin`, {
-        details: { reason: 'privileged', what },
-      });
+      throw forPages(
+        new HypervisorError('NOT_ALLOWED', `${what} needs a privileged origin`, {
+          details: { reason: 'privileged', what },
+        }),
+      );
     }
   }
 
   #attach(session: Session): void {
     if (this.#attached.has(session.id)) return;
     const offs = forwardedEvents.map((event) =>
-      session.on(event, (...args: unknown[]) =>
-        this.#send({
-          v: PROTOCOL_VERSION,
-          type: 'event',
-          session: session.id,
-          event,
-          args,
-          snapshot: sessionSnapshot(session),
-        }),
-      ),
+      session.on(event, (...args: unknown[]) => this.#forward(session, event, args)),
     );
+    // The persisted record changed (the daemon's cap, another page's or program's property or
+    // daemon fields): the page gets the properties without a round trip, unless an event just did.
+    offs.push(session.on('changed', () => this.#pushSnapshot(session)));
     this.#attached.set(session.id, {
       session,
+      sent: '',
       detach: () => {
         for (const off of offs) off();
       },
     });
   }
 
-  #fail(id: number | null, error: unknown): void {
-    this.#send({ v: PROTOCOL_VERSION, type: 'error', id, error: wireError(error) });
+  #forward(session: Session, event: (typeof forwardedEvents)[number], args: unknown[]): void {
+    const trusted = this.#trusted;
+    // Each hypervisor command line: only for privileged origins.
+    if (event === 'debug' && !trusted) return;
+    let shown = args;
+    if (!trusted && (event === 'error' || event.endsWith('Error'))) {
+      // The driver's message may name paths and command lines: pages read fixed words per code.
+      const [, code, ...rest] = args;
+      const action =
+        event === 'error' ? (typeof rest[0] === 'string' ? rest[0] : undefined) : event.slice(0, -5);
+      shown = [pageErrorMessage(typeof code === 'number' ? code : Number.NaN, action), code, ...rest];
+    }
+    const snapshot = sessionSnapshot(session);
+    const attached = this.#attached.get(session.id);
+    if (attached) attached.sent = JSON.stringify(snapshot);
+    this.#send({ v: PROTOCOL_VERSION, type: 'event', session: session.id, event, args: shown, snapshot });
+  }
+
+  #pushSnapshot(session: Session): void {
+    const attached = this.#attached.get(session.id);
+    if (!attached) return;
+    const snapshot = sessionSnapshot(session);
+    const json = JSON.stringify(snapshot);
+    if (json === attached.sent) return;
+    attached.sent = json;
+    this.#send({ v: PROTOCOL_VERSION, type: 'snapshot', session: session.id, snapshot });
+  }
+
+  #fail(id: number | null, error: unknown, action?: string): void {
+    this.#send({
+      v: PROTOCOL_VERSION,
+      type: 'error',
+      id,
+      error: wireError(error, { privileged: this.#trusted, ...(action ? { action } : {}) }),
+    });
   }
 
   #send(frame: ServerFrame): void {
@@ -424,13 +508,11 @@ export class BridgeConnection {
     this.#closed = true;
     this.#unwatchTimeline?.();
     this.#unwatchTimeline = undefined;
-    this.#unwatchChanges?.();
-    this.#unwatchChanges = undefined;
     for (const attached of this.#attached.values()) attached.detach();
     this.#attached.clear();
   }
 }
 
 function usage(message: string, reason: string): HypervisorError {
-  return new HypervisorError('INVALID_USAGE', message, { details: { reason } });
+  return forPages(new HypervisorError('INVALID_USAGE', message, { details: { reason } }));
 }

@@ -6,7 +6,6 @@ import { deriveVmName, type ImageEntry, openSessionRegistry, SessionState } from
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
 import type { CVMWebSession } from '../client/cvmweb-session.js';
-import { connectClient } from '../testing/bridge-test-support.js';
 import {
   alive,
   childrenOf,
@@ -24,7 +23,8 @@ import {
   testGuestEntry,
   until,
   writeVirshWrapper,
-} from './bridge-kvm-support.js';
+} from '../testing/bridge-kvm-support.js';
+import { connectClient } from '../testing/bridge-test-support.js';
 
 // The web bridge on the real KVM driver: the service runs in a child process (so it can be
 // killed with SIGKILL), boots the test guest (scripts/build-test-guest.sh) from an image served
@@ -286,7 +286,7 @@ describe.skipIf(unavailable !== undefined)(
 
       // Consent was not needed because it was a re-attach: a new name of the origin asks the person.
       await expect(client.requestSession('bkvm-fresh', KEY)).rejects.toMatchObject({ code: -10 });
-      expect(second.service.lines).toMatchObject([{ consent: PAGE }]);
+      expect(second.service.lines).toEqual([{ consent: PAGE, names: ['bkvm-fresh'] }]);
 
       await finish(second.service, stateDir, port, 1);
     }, 300_000);

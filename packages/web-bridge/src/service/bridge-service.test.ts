@@ -330,10 +330,11 @@ describe('sessions, consent and scope', () => {
     await client.next((f) => f.type === 'consent');
     await decideConsent(bridge, PAGE, 'deny');
     expect(await third).toMatchObject({ error: { code: ErrorCode.NOT_ALLOWED } });
-    // A session approved earlier re-attaches with its key without asking.
-    expect(await client.request({ op: 'requestSession', name: 'a', key: 'k' })).toMatchObject({
-      type: 'result',
-    });
+    // A session approved earlier does not re-attach without asking once the origin was revoked.
+    const reattach = client.request({ op: 'requestSession', name: 'a', key: 'k' });
+    await client.next((f) => f.type === 'consent');
+    await decideConsent(bridge, PAGE, 'allow-once');
+    expect(await reattach).toMatchObject({ type: 'result' });
   });
 
   it('caps requirements and sessions by the local policy, naming the limit', async () => {

@@ -11,7 +11,7 @@ import {
 } from '../consent/consent-broker.js';
 import type { ConsentDecision } from '../consent/consent-decision.js';
 import { isConsentDecision } from '../consent/consent-decision.js';
-import { renderConsentPage } from '../consent/consent-page.js';
+import { type ConsentNotice, isConsentNotice, renderConsentPage } from '../consent/consent-page.js';
 import { testPageHtml, testPageScript } from '../page/test-page.js';
 import { normalizeOrigin } from '../policy/normalize-origin.js';
 import { PolicyStore } from '../policy/policy-store.js';
@@ -20,10 +20,14 @@ import { BridgeConnection } from './bridge-connection.js';
 import { bridgeVersion, clientBundle } from './client-bundle.js';
 import { defaultFrameLimits, type FrameLimits } from './frame-limits.js';
 import { isAllowedHost, ownOrigins } from './host-allow-list.js';
+import { OriginReservations } from './origin-reservations.js';
 import type { TimelineFeed } from './timeline-feed.js';
 
 /** The default port of the service. */
 export const DEFAULT_PORT = 5624;
+
+/** How long {@link BridgeService.stop} waits for pages to answer the close frame before it cuts them off. */
+const STOP_GRACE_MS = 500;
 
 /** The path of the WebSocket endpoint. */
 export const BRIDGE_PATH = '/bridge';
@@ -84,6 +88,8 @@ export class BridgeService {
   readonly #sockets = new Set<Socket>();
   readonly #connections = new Set<BridgeConnection>();
   readonly #formToken = randomBytes(24).toString('base64url');
+  readonly #creating = new OriginReservations();
+  readonly #opening = new OriginReservations();
   #wss: WebSocketServer | undefined;
   #policy: PolicyStore | undefined;
   #broker: ConsentBroker | undefined;
@@ -172,14 +178,26 @@ export class BridgeService {
   }
 
   /**
-   * Stops listening, closes every connection (code 1001) and refuses waiting
-   * consent requests. Sessions and their VMs are left as they are.
+   * Stops listening, closes every connection (code 1001; a client that does
+   * not answer within half a second is cut off) and refuses waiting consent
+   * requests. Sessions and their VMs are left as they are.
    */
   async stop(): Promise<void> {
     this.#broker?.close();
-    for (const connection of this.#connections) connection.close();
+    const connections = [...this.#connections];
     this.#connections.clear();
+    for (const connection of connections) connection.close();
+    // Pages answer the close frame at once; a client that does not is cut off after a short
+    // grace, as are open HTTP requests, so that closing the servers never waits for them.
+    await Promise.race([
+      Promise.all(connections.map((connection) => connection.closed)),
+      new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
+    ]);
+    for (const connection of connections) connection.terminate();
     this.#wss?.close();
+    for (const server of this.#servers) server.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
     await Promise.all(
       this.#servers.map(
         (server) =>
@@ -188,8 +206,6 @@ export class BridgeService {
           }),
       ),
     );
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
     this.#servers.length = 0;
   }
 
@@ -225,6 +241,8 @@ export class BridgeService {
         consentUrl: this.consentUrl,
         isOwnOrigin: (o) => this.#isOwn(o),
         timeline: this.#options.timeline,
+        creating: this.#creating,
+        opening: this.#opening,
       });
       this.#connections.add(connection);
       ws.on('close', () => this.#connections.delete(connection));
@@ -328,11 +346,12 @@ export class BridgeService {
   }
 
   #consentPage(response: ServerResponse, notice: string | null): undefined {
+    // Only the fixed sentences of known codes: any site can open this page with a query of its own.
     const html = renderConsentPage({
       pending: this.#broker!.pending(),
       remembered: this.#policy!.policy.origins,
       formToken: this.#formToken,
-      ...(notice ? { notice: notice.slice(0, 200) } : {}),
+      ...(isConsentNotice(notice) ? { notice } : {}),
     });
     send(response, 200, 'text/html; charset=utf-8', html, {
       'Content-Security-Policy':
@@ -360,31 +379,42 @@ export class BridgeService {
         'Decisions are accepted only from the consent page',
       );
     }
-    readForm(request, 4096).then(
-      async (form) => {
-        let notice: string;
-        if (path === '/consent') {
-          const decision = form.get('decision');
-          const ok =
-            isConsentDecision(decision) && (await this.#broker!.decide(form.get('token') ?? '', decision));
-          if (!ok) return send(response, 400, 'text/plain; charset=utf-8', 'Unknown or spent consent token');
-          notice = `Decision recorded: ${decision}`;
-        } else {
-          const target = normalizeOrigin(form.get('origin') ?? '');
-          if (form.get('form') !== this.#formToken || !target) {
-            return send(response, 400, 'text/plain; charset=utf-8', 'Bad revocation form');
+    readForm(request, 4096)
+      .then(
+        async (form) => {
+          let notice: ConsentNotice;
+          try {
+            if (path === '/consent') {
+              const decision = form.get('decision');
+              const ok =
+                isConsentDecision(decision) &&
+                (await this.#broker!.decide(form.get('token') ?? '', decision));
+              if (!ok) {
+                return send(response, 400, 'text/plain; charset=utf-8', 'Unknown or spent consent token');
+              }
+              notice = decision;
+            } else {
+              const target = normalizeOrigin(form.get('origin') ?? '');
+              if (form.get('form') !== this.#formToken || !target) {
+                return send(response, 400, 'text/plain; charset=utf-8', 'Bad revocation form');
+              }
+              await this.#broker!.revoke(target);
+              notice = 'forgot';
+            }
+          } catch {
+            // The policy file could not be written (the revocation still holds while the service runs).
+            if (!response.headersSent) {
+              send(response, 500, 'text/plain; charset=utf-8', 'The decision could not be saved');
+            }
+            return;
           }
-          await this.#broker!.revoke(target);
-          notice = `Forgot the decision for ${target}`;
-        }
-        response.writeHead(303, {
-          ...securityHeaders,
-          Location: `/consent?notice=${encodeURIComponent(notice)}`,
-        });
-        response.end();
-      },
-      () => send(response, 413, 'text/plain; charset=utf-8', 'Form too large'),
-    );
+          response.writeHead(303, { ...securityHeaders, Location: `/consent?notice=${notice}` });
+          response.end();
+        },
+        () => send(response, 413, 'text/plain; charset=utf-8', 'Form too large'),
+      )
+      // Nothing may reject unhandled: that would end the service.
+      .catch(() => response.destroy());
   }
 }
 

@@ -16,10 +16,13 @@ export interface TimelineFeed {
 export const MAX_TIMELINE_ENTRIES = 2000;
 
 /**
- * The entry as a connection may see it, or `undefined` when it may not:
- * system and daemon entries go to every origin (without the unknown state's
- * reason unless privileged); session and action entries only to privileged
- * origins and to connections that requested that session. Only known fields are copied.
+ * The entry as a connection may see it, or `undefined` when it may not. The
+ * caller has checked that the origin may read the timeline at all (privileged,
+ * or approved by the person). Privileged origins see everything; the others
+ * see system entries as idle/active only (no `idleSeconds`, no `reason`),
+ * daemon entries, and the session and action entries of the sessions their
+ * connection requested, without the action's `error` text. Only known fields
+ * are copied.
  */
 export function visibleEntry(
   entry: TimelineEntry,
@@ -32,7 +35,7 @@ export function visibleEntry(
         at: entry.at,
         kind: 'system',
         state: entry.state,
-        ...(entry.idleSeconds !== undefined ? { idleSeconds: entry.idleSeconds } : {}),
+        ...(privileged && entry.idleSeconds !== undefined ? { idleSeconds: entry.idleSeconds } : {}),
         ...(privileged && entry.reason !== undefined ? { reason: entry.reason } : {}),
       };
     case 'daemon':
@@ -58,7 +61,7 @@ export function visibleEntry(
         action: entry.action,
         ...(entry.cap !== undefined ? { cap: entry.cap } : {}),
         ok: entry.ok,
-        ...(entry.error !== undefined ? { error: entry.error } : {}),
+        ...(privileged && entry.error !== undefined ? { error: entry.error } : {}),
       };
     default:
       return undefined;

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { ImageEntry } from '@cvmweb/core';
-import { packageRoot } from './client-bundle.js';
+import { packageRoot } from '../service/client-bundle.js';
 
 /** The URI the tests use (as driver-kvm's tests). */
 export const TEST_URI = process.env['CVMWEB_KVM_TEST_URI'] ?? 'qemu:///system';
