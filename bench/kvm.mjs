@@ -2,9 +2,10 @@
 // (a) requestSession → open → start → apiAvailable → stop → close through the driver, against the
 //     same steps as a plain shell script of qemu-img/virsh/curl (goal ≤ 1.10×);
 // (b) 200 state queries + 200 pause/resume pairs through the driver (persistent virsh channel),
-//     against spawning one virsh per call (goal ≤ 0.2×).
+//     against spawning one virsh per call for every one of those commands (goal ≤ 0.2×), on a
+//     booted guest; the same commands typed into one interactive virsh show libvirtd's own share.
 // The last line is `RESULT kvm lifecycle_ratio=… control_ratio=…`.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,25 +140,67 @@ for (let round = 0; round < ROUNDS; round++) {
   );
 }
 
-// (b) control: one running VM.
+// (b) control: one running, booted (idle) guest. Driver and one-virsh-per-call run in alternating
+// blocks, so a change of load on the machine (or the guest) weighs on both alike.
 const session = await cvmweb.requestSession('bench-control', 'key');
 await session.open({ ram: 128, disk: 0, version: 'bench' });
+const booted = new Promise((resolve) => session.on('apiAvailable', resolve));
 await session.start('');
+await booted;
 const vm = await cvmweb.hypervisor.findVm(session.record.vmId);
-let t0 = performance.now();
-for (let i = 0; i < CONTROL; i++) {
+const spawnVirsh = (...args) => execa('virsh', ['-c', URI, ...args], { env: { LC_ALL: 'C' } });
+const driverRound = async () => {
   await vm.state();
   await vm.pause();
   await vm.resume();
+};
+const spawnRound = async () => {
+  await spawnVirsh('domstate', session.vmName);
+  await spawnVirsh('suspend', session.vmName);
+  await spawnVirsh('resume', session.vmName);
+};
+// libvirtd's own cost: the same commands typed into one interactive virsh, no driver around it.
+const interactive = spawn('virsh', ['-q', '-c', URI], { env: { ...process.env, LC_ALL: 'C' } });
+interactive.stdout.resume();
+interactive.stderr.setEncoding('utf8');
+let interactiveErr = '';
+interactive.stderr.on('data', (chunk) => {
+  interactiveErr += chunk;
+});
+let markers = 0;
+const typed = (command) =>
+  new Promise((resolve) => {
+    const marker = `bench-marker-${++markers}`;
+    const check = () => {
+      if (!interactiveErr.includes(marker)) return;
+      interactiveErr = '';
+      interactive.stderr.off('data', check);
+      resolve();
+    };
+    interactive.stderr.on('data', check);
+    interactive.stdin.write(`${command}\necho --err ${marker}\n`);
+  });
+const interactiveRound = async () => {
+  await typed(`domstate ${session.vmName} --reason`);
+  await typed(`suspend ${session.vmName}`);
+  await typed(`resume ${session.vmName}`);
+};
+const timed = async (round, count) => {
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await round();
+  return performance.now() - t0;
+};
+for (const round of [driverRound, spawnRound, interactiveRound]) await timed(round, 5); // warm-up
+const BLOCKS = 4;
+let driverControl = 0;
+let spawnControl = 0;
+let interactiveControl = 0;
+for (let block = 0; block < BLOCKS; block++) {
+  driverControl += await timed(driverRound, CONTROL / BLOCKS);
+  spawnControl += await timed(spawnRound, CONTROL / BLOCKS);
+  interactiveControl += await timed(interactiveRound, CONTROL / BLOCKS);
 }
-const driverControl = performance.now() - t0;
-t0 = performance.now();
-for (let i = 0; i < CONTROL; i++) {
-  await execa('virsh', ['-c', URI, 'domstate', session.vmName], { env: { LC_ALL: 'C' } });
-  await execa('virsh', ['-c', URI, 'suspend', session.vmName], { env: { LC_ALL: 'C' } });
-  await execa('virsh', ['-c', URI, 'resume', session.vmName], { env: { LC_ALL: 'C' } });
-}
-const spawnControl = performance.now() - t0;
+interactive.stdin.end();
 await session.close();
 await cvmweb.dispose();
 await rm(work, { recursive: true, force: true });
@@ -169,7 +212,10 @@ console.log(
   `lifecycle: driver median ${median(driverTimes).toFixed(0)} ms, script median ${median(scriptTimes).toFixed(0)} ms`,
 );
 console.log(
-  `control (${CONTROL} × state+pause+resume): driver ${driverControl.toFixed(0)} ms, one virsh per call ${spawnControl.toFixed(0)} ms`,
+  `control (${CONTROL} × state+pause+resume on a booted guest): driver ${driverControl.toFixed(0)} ms, one virsh per call ${spawnControl.toFixed(0)} ms`,
+);
+console.log(
+  `  per round: driver ${(driverControl / CONTROL).toFixed(2)} ms, one virsh per call ${(spawnControl / CONTROL).toFixed(2)} ms, libvirtd itself (one interactive virsh, no driver) ${(interactiveControl / CONTROL).toFixed(2)} ms`,
 );
 console.log(
   `RESULT kvm lifecycle_ratio=${lifecycleRatio.toFixed(3)} control_ratio=${controlRatio.toFixed(3)}`,

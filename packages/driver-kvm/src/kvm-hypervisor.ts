@@ -11,6 +11,7 @@ import {
   type VmSpec,
   type VmSummary,
 } from '@cvmweb/core';
+import type { DomainEvent } from './domain-events.js';
 import { type BootModel, buildDomainXml, type DiskModel } from './domain-xml.js';
 import { freeLoopbackPort, releasePort } from './free-port.js';
 import {
@@ -210,7 +211,17 @@ export class KvmHypervisor implements Hypervisor {
   }
 
   async dispose(): Promise<void> {
+    this.#settings.events?.close();
     this.#settings.virsh.dispose();
+  }
+
+  /**
+   * Calls `listener` with each lifecycle event libvirt reports on this connection (all domains,
+   * ours or not), from `virsh event --loop`, restarted when it ends; returns the unsubscribe
+   * function. Nothing when the stream is unavailable: poll {@link KvmVm.state} then.
+   */
+  watch(listener: (event: DomainEvent) => void): () => void {
+    return this.#settings.events?.subscribe(listener) ?? (() => undefined);
   }
 
   /** The domain `ref` (name or UUID) when it is ours; `undefined` when it is missing or foreign. */

@@ -23,6 +23,12 @@ export interface KvmOptions {
   qemuImg?: string;
   /** Use one long-lived interactive virsh for cheap commands (default true). */
   persistentChannel?: boolean;
+  /**
+   * Follow libvirt's events with one long-lived `virsh event --loop` (default true), restarted
+   * when it ends: waits for a state (start, stop) then end as soon as the domain changes, instead
+   * of at the next poll.
+   */
+  eventStream?: boolean;
   /** Time box of one virsh command in ms (default 60 s). */
   commandTimeoutMs?: number;
   /** Default time of a graceful shutdown before the hard power-off, in ms (default 30 s). */

@@ -9,6 +9,7 @@ import {
   type VmHandle,
   type VmPowerState,
 } from '@cvmweb/core';
+import type { DomainEvents } from './domain-events.js';
 import { releasePort } from './free-port.js';
 import type { StoragePool } from './storage-pool.js';
 import type { Virsh } from './virsh.js';
@@ -27,6 +28,10 @@ export interface KvmVmContext {
   readonly pool: StoragePool;
   readonly executionCap: boolean;
   readonly shutdownTimeoutMs: number;
+  /** libvirt's event stream: wakes waits for a state up early (states are still read fresh). */
+  readonly events?: DomainEvents | undefined;
+  /** Receives notable facts no return value carries (e.g. a state libvirt reports that cvmweb does not know). */
+  readonly onDebug?: ((message: string) => void) | undefined;
 }
 
 /** The libvirt `vcpu_period` cvmweb uses (µs); the quota is period × cap / 100. */
@@ -55,14 +60,18 @@ export class KvmVm implements VmHandle {
 
   async state(options: ActionOptions = {}): Promise<VmPowerState> {
     const v = this.#context.virsh;
-    const { state } = parseDomState(
-      await v.run(['domstate', this.name, '--reason'], {
-        signal: options.signal,
-        cheap: true,
-        code: 'QUERY',
-      }),
-    );
-    if (state !== 'shut off') return toPowerState(state, false);
+    const raw = await v.run(['domstate', this.name, '--reason'], {
+      signal: options.signal,
+      cheap: true,
+      code: 'QUERY',
+    });
+    const { state } = parseDomState(raw);
+    if (state !== 'shut off') {
+      const power = toPowerState(state, false);
+      if (power === 'error')
+        this.#context.onDebug?.(`${this.name}: libvirt reports state '${raw.trim()}', taken as 'error'`);
+      return power;
+    }
     const info = parseKeyValues(
       await v.run(['dominfo', this.name], { signal: options.signal, cheap: true, code: 'QUERY' }),
     );
@@ -267,22 +276,46 @@ export class KvmVm implements VmHandle {
   ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let delay = 50;
-    for (;;) {
-      const state = await this.state({ signal });
-      if (done(state)) return;
-      if (Date.now() >= deadline) {
-        throw new HypervisorError(
-          'CONTROL',
-          `${this.name} did not come ${what} within ${timeoutMs} ms (${state})`,
-          {
-            details: { state },
-          },
-        );
+    // An event of this domain ends the current pause at once; polling stays the fallback (an
+    // event may come before the subscription, or the stream may be down).
+    let woken = false;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.#context.events?.subscribe((event) => {
+      if (event.domain !== this.name) return;
+      woken = true;
+      wake?.();
+    });
+    try {
+      for (;;) {
+        woken = false;
+        const state = await this.state({ signal });
+        if (done(state)) return;
+        if (Date.now() >= deadline) {
+          throw new HypervisorError(
+            'CONTROL',
+            `${this.name} did not come ${what} within ${timeoutMs} ms (${state})`,
+            { details: { state } },
+          );
+        }
+        if (!woken) {
+          await new Promise<void>((resolve) => {
+            const finish = () => {
+              clearTimeout(timer);
+              signal?.removeEventListener('abort', finish);
+              wake = undefined;
+              resolve();
+            };
+            const timer = setTimeout(finish, delay);
+            wake = finish;
+            signal?.addEventListener('abort', finish, { once: true });
+          });
+        }
+        if (signal?.aborted)
+          throw new HypervisorError('CONTROL', `waiting for ${this.name} was aborted`, { aborted: true });
+        delay = Math.min(delay * 2, 500);
       }
-      await sleep(delay, undefined, signal ? { signal } : undefined).catch(() => {
-        throw new HypervisorError('CONTROL', `waiting for ${this.name} was aborted`, { aborted: true });
-      });
-      delay = Math.min(delay * 2, 500);
+    } finally {
+      unsubscribe?.();
     }
   }
 }

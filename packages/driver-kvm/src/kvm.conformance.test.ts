@@ -10,6 +10,7 @@ import {
   guestEntries,
   leftovers,
   libvirtUnavailable,
+  lockLibvirt,
   purgeLeftovers,
   TEST_POOL,
   TEST_POOL_PATH,
@@ -25,6 +26,8 @@ if (unavailable) {
     it.skip(`skipped: ${unavailable}`, () => undefined);
   });
 } else {
+  // Waits while kvm.restart.test.ts restarts libvirtd.
+  const release = await lockLibvirt('shared');
   await purgeLeftovers(['conformance', 'keep', 'lose', 'close-0', 'close-1', 'close-2']);
   const server = await new FileServer().start();
   const entries = guestEntries(server, await testGuest());
@@ -32,6 +35,7 @@ if (unavailable) {
   afterAll(async () => {
     await server.stop();
     await rm(cacheDir, { recursive: true, force: true });
+    await release();
   });
 
   runConformanceSuite({

@@ -1,11 +1,13 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cvmweb, createCvmweb, type Session } from '@cvmweb/core';
+import { type Cvmweb, createCvmweb, type Session, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DomainEvent } from './domain-events.js';
 import { kvm } from './kvm.js';
+import type { KvmHypervisor } from './kvm-hypervisor.js';
 import type { KvmOptions } from './kvm-options.js';
 import {
   FileServer,
@@ -14,6 +16,7 @@ import {
   guestGet,
   leftovers,
   libvirtUnavailable,
+  lockLibvirt,
   purgeLeftovers,
   TEST_POOL,
   TEST_POOL_PATH,
@@ -33,14 +36,19 @@ describe.skipIf(unavailable !== undefined)(
     let dir: string;
     const opened: Cvmweb[] = [];
 
+    let release: () => Promise<void> = async () => undefined;
+
     beforeAll(async () => {
-      await purgeLeftovers(['iso-path', 'cap', 'hibernate', 'fail', 'channel']);
+      // Waits while kvm.restart.test.ts restarts libvirtd.
+      release = await lockLibvirt('shared');
+      await purgeLeftovers(['iso-path', 'cap', 'hibernate', 'fail', 'channel', 'self-off']);
       server = await new FileServer().start();
       dir = await mkdtemp(join(tmpdir(), 'cvmweb-kvm-real-'));
-    });
+    }, 10 * 60_000);
     afterAll(async () => {
       await server?.stop();
       await rm(dir, { recursive: true, force: true });
+      await release();
     });
     afterEach(async () => {
       for (const cvmweb of opened.splice(0)) {
@@ -145,7 +153,7 @@ describe.skipIf(unavailable !== undefined)(
       const run = async (failAt: number) => {
         await writeFile(counter, '-1000');
         const cvmweb = await connect(
-          { virsh: wrapper, persistentChannel: false, env: { FAIL_AT: String(failAt) } },
+          { virsh: wrapper, persistentChannel: false, eventStream: false, env: { FAIL_AT: String(failAt) } },
           `fail${failAt}`,
         );
         await cvmweb.hypervisor.listVms();
@@ -172,6 +180,30 @@ describe.skipIf(unavailable !== undefined)(
         expect(errors.length, `call ${n}`).toBeGreaterThanOrEqual(0);
       }
     }, 600_000);
+
+    it('notices a guest that powers itself off, from the event stream', async () => {
+      const cvmweb = await connect();
+      const session = await cvmweb.requestSession('self-off', 'key');
+      await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
+      const hypervisor = cvmweb.hypervisor.inner as KvmHypervisor;
+      const events: DomainEvent[] = [];
+      const unsubscribe = hypervisor.watch((event) => {
+        if (event.domain === session.vmName) events.push(event);
+      });
+      await session.start('');
+      await apiPort(session);
+      expect(events.map((e) => e.state)).toContain('running');
+      // The ACPI button pressed outside cvmweb: the guest's own init powers it off.
+      await execa('virsh', ['-c', TEST_URI, 'shutdown', session.vmName, '--mode', 'acpi']);
+      const deadline = Date.now() + 30_000;
+      while (!events.some((e) => e.state === 'poweroff') && Date.now() < deadline)
+        await new Promise((done) => setTimeout(done, 50));
+      unsubscribe();
+      expect(events.at(-1)).toMatchObject({ event: 'Stopped', state: 'poweroff' });
+      expect(await session.refresh()).toBe(SessionState.Open);
+      await session.close();
+      expect(await leftovers(session.vmName)).toEqual([]);
+    }, 120_000);
 
     it('answers over the persistent channel much faster than one process per call', async () => {
       const cvmweb = await connect();

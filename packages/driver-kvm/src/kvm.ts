@@ -1,6 +1,7 @@
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
 import { HypervisorError } from '@cvmweb/core';
 import { detectAcceleration } from './acceleration.js';
+import { DomainEvents } from './domain-events.js';
 import { KvmHypervisor } from './kvm-hypervisor.js';
 import { defaultPoolPath, defaultUri, isRemoteUri, isSessionUri, type KvmOptions } from './kvm-options.js';
 import { probeKvm } from './probe.js';
@@ -51,6 +52,7 @@ export function kvm(options: KvmOptions = {}): Driver {
         uri,
         channel: options.persistentChannel ?? true,
         timeoutMs: options.commandTimeoutMs ?? 60_000,
+        onDebug: options.onDebug,
       });
       try {
         const version = parseVersion(
@@ -63,12 +65,17 @@ export function kvm(options: KvmOptions = {}): Driver {
         }
         return new KvmHypervisor({
           virsh,
+          events:
+            options.eventStream === false
+              ? undefined
+              : new DomainEvents(runner, { virsh: virshPath, uri, onDebug: options.onDebug }),
           pool: new StoragePool(virsh, options.pool ?? 'cvmweb', options.poolPath ?? defaultPoolPath(uri)),
           executionCap: capabilities.executionCap,
           shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
           version: `libvirt ${version.libvirt ?? '?'}, QEMU ${version.hypervisor ?? '?'}`,
           virtType: await chooseVirtType(acceleration, virsh, uri, o?.signal),
           serialLogDirectory: options.serialLogDirectory,
+          onDebug: options.onDebug,
         });
       } catch (error) {
         virsh.dispose();

@@ -117,15 +117,24 @@ export class StoragePool {
 
   /**
    * A shared, read-only base volume holding `file` (a cached image), uploaded once and kept:
-   * it is named by the file's checksum and never removed with a VM.
+   * it is named by the file's checksum and never removed with a VM. An empty volume
+   * `<volume>.complete` marks a finished upload: one cut short (a killed process, a lost
+   * connection) has no marker and is uploaded again, never reused.
    */
   shared(volume: string, file: string, format: string, options: Signal = {}): Promise<string> {
     let upload = this.#uploads.get(volume);
     if (!upload) {
       upload = (async () => {
         const { size } = await stat(file);
-        const existing = await this.volumeBytes(volume, options);
-        if (existing !== size) await this.upload(volume, file, format, options);
+        const marker = completionMarker(volume);
+        const complete =
+          (await this.volumeBytes(volume, options)) === size &&
+          (await this.volumeBytes(marker, options)) !== undefined;
+        if (!complete) {
+          await this.remove(marker, options);
+          await this.upload(volume, file, format, options);
+          await this.create(marker, 0, 'raw', options);
+        }
         return volume;
       })().finally(() => this.#uploads.delete(volume));
       this.#uploads.set(volume, upload);
@@ -159,6 +168,11 @@ export class StoragePool {
       throw error;
     }
   }
+}
+
+/** The empty volume that marks the finished upload of shared base `volume`. */
+export function completionMarker(volume: string): string {
+  return `${volume}.complete`;
 }
 
 /** Refuses a size libvirt or qemu-img would misread. */

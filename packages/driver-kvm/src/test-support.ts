@@ -1,12 +1,14 @@
 // Helpers of the real-libvirt tests (not exported by the package).
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
 import { execa } from 'execa';
+import { freeLoopbackPort } from './free-port.js';
 
 /** The repository root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -214,5 +216,181 @@ export async function purgeLeftovers(prefixes: readonly string[]): Promise<void>
   for (const volume of volumes) {
     if (prefixes.some((prefix) => volume.startsWith(`cvmweb-${prefix}-`)))
       await virshOut(['vol-delete', '--pool', TEST_POOL, volume]);
+  }
+}
+
+/** The lock file that keeps a libvirtd restart apart from the other real-libvirt test files. */
+const LIBVIRT_LOCK = join(tmpdir(), 'cvmweb-libvirt-tests.lock');
+
+/**
+ * Takes the real-libvirt tests' lock with `flock(1)`: `shared` for files that only use the
+ * daemon, `exclusive` for the one that restarts it (vitest runs files in parallel). Resolves with
+ * the release function. The lock is held by a `flock … cat` child, stopped by its pid.
+ */
+export async function lockLibvirt(mode: 'shared' | 'exclusive'): Promise<() => Promise<void>> {
+  const holder = execa('flock', [`--${mode}`, LIBVIRT_LOCK, 'sh', '-c', 'echo locked; exec cat'], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'ignore',
+    reject: false,
+    buffer: false,
+  });
+  const pid = holder.pid;
+  const taken = await new Promise<boolean>((done) => {
+    holder.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('locked')) done(true);
+    });
+    void holder.then(() => done(false));
+  });
+  if (!taken) return async () => undefined; // no flock(1): run unlocked
+  return async () => {
+    holder.stdin.end();
+    const timer = setTimeout(() => {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    }, 5000);
+    await holder;
+    clearTimeout(timer);
+  };
+}
+
+/** Where scripts/setup-libvirt.sh keeps the daemons' pid files. */
+const LIBVIRT_RUN = process.env['CVMWEB_LIBVIRT_RUN'] ?? '/run/cvmweb-libvirt';
+
+/** The pid of the libvirtd that scripts/setup-libvirt.sh started, if it runs. */
+async function setupLibvirtdPid(): Promise<number | undefined> {
+  const pid = Number.parseInt(await readFile(join(LIBVIRT_RUN, 'libvirtd.pid'), 'utf8').catch(() => ''), 10);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+  return comm.trim() === 'libvirtd' ? pid : undefined;
+}
+
+/** Why libvirtd cannot be restarted by a test, or `undefined` when it can. */
+export async function libvirtdRestartable(): Promise<string | undefined> {
+  if (TEST_URI !== 'qemu:///system') return `the tests use ${TEST_URI}, not the local system daemon`;
+  if (process.getuid?.() !== 0) return 'restarting libvirtd needs root';
+  if ((await setupLibvirtdPid()) === undefined)
+    return `libvirtd was not started by scripts/setup-libvirt.sh (no live pid in ${LIBVIRT_RUN}/libvirtd.pid)`;
+  return undefined;
+}
+
+/**
+ * Restarts the libvirtd that scripts/setup-libvirt.sh started: stops it by its pid file, starts
+ * it again with that script (which starts only what does not run) and waits until it answers.
+ */
+export async function restartLibvirtd(): Promise<void> {
+  const pid = await setupLibvirtdPid();
+  if (pid === undefined) throw new Error('libvirtd was not started by scripts/setup-libvirt.sh');
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'libvirtd') {
+    if (Date.now() > deadline) throw new Error(`libvirtd (pid ${pid}) did not stop within 30 s`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  await execa('bash', [join(REPO, 'scripts/setup-libvirt.sh')], {
+    env: { CVMWEB_LIBVIRT_RUN: LIBVIRT_RUN },
+    timeout: 120_000,
+  });
+  for (;;) {
+    const version = await execa('virsh', ['-c', TEST_URI, 'version'], { reject: false, timeout: 10_000 });
+    if (version.exitCode === 0) return;
+    if (Date.now() > deadline + 60_000) throw new Error('libvirtd did not answer after its restart');
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+/** A private sshd on a loopback port that lets the holder of a generated key in as root. */
+export interface TestSshd {
+  /** `qemu+ssh://root@127.0.0.1:<port>/system?no_verify=1&keyfile=<key>`. */
+  readonly uri: string;
+  /** Environment for virsh: a `PATH` whose `ssh` keeps host keys in the temporary directory. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Stops sshd by its pid file and removes the directory. */
+  stop(): Promise<void>;
+}
+
+/** Why {@link startSshd} cannot run here, or `undefined` when it can. */
+export async function sshdUnavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'a root login over ssh needs the tests to run as root';
+  for (const program of ['/usr/sbin/sshd', '/usr/bin/ssh', '/usr/bin/ssh-keygen']) {
+    if (!(await stat(program).catch(() => undefined)))
+      return `${program} is missing (openssh-server, installed by npm run setup:libvirt)`;
+  }
+  return undefined;
+}
+
+/**
+ * Starts sshd as the test's own daemon: keys generated into a temporary directory (a client
+ * ed25519 key as the only authorized key, a host key), root login by key only, on a free port of
+ * 127.0.0.1. Root's `~/.ssh` is not touched: an `ssh` wrapper first on `PATH` keeps the host key
+ * in the temporary directory (libvirt's `no_verify=1` accepts it).
+ */
+export async function startSshd(): Promise<TestSshd> {
+  const dir = await mkdtemp(join(tmpdir(), 'cvmweb-sshd-'));
+  const pidFile = join(dir, 'sshd.pid');
+  let pid: number | undefined;
+  const stop = async () => {
+    if (pid === undefined) {
+      pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+    }
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++)
+          await new Promise((done) => setTimeout(done, 20));
+      } catch {
+        // already gone
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const key = join(dir, 'id_ed25519');
+    const hostKey = join(dir, 'host_ed25519');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cvmweb-test', '-f', key]);
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cvmweb-test-host', '-f', hostKey]);
+    await writeFile(join(dir, 'authorized_keys'), await readFile(`${key}.pub`, 'utf8'), { mode: 0o600 });
+    const config = join(dir, 'sshd_config');
+    await writeFile(
+      config,
+      [
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        // The temporary directory sits in the world-writable /tmp.
+        'StrictModes no',
+        'UseDNS no',
+        '',
+      ].join('\n'),
+    );
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    await writeFile(
+      join(bin, 'ssh'),
+      `#!/bin/sh\nexec /usr/bin/ssh -o UserKnownHostsFile=${join(dir, 'known_hosts')} "$@"\n`,
+      { mode: 0o755 },
+    );
+    // sshd refuses to start without its privilege-separation directory (made at boot by systemd).
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    const port = await freeLoopbackPort();
+    await execa('/usr/sbin/sshd', ['-f', config, '-p', String(port), '-o', `PidFile=${pidFile}`]);
+    for (let i = 0; ; i++) {
+      pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(pid) && pid > 0) break;
+      if (i > 200) throw new Error('sshd wrote no pid file');
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    return {
+      uri: `qemu+ssh://root@127.0.0.1:${port}/system?no_verify=1&keyfile=${key}`,
+      env: { PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }

@@ -10,6 +10,8 @@ export interface VirshChannelOptions {
   uri: string;
   /** Default time box of one command in ms. */
   timeoutMs: number;
+  /** Receives one line per command (`virsh <args> (channel)`). */
+  onDebug?: ((message: string) => void) | undefined;
 }
 
 interface Pending {
@@ -28,6 +30,11 @@ const QUOTABLE = /^[^'\\\n\r]*$/;
 const PROMPT = 'virsh # ';
 const MAX_LINE = 100_000;
 const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+/**
+ * What interactive virsh prints on its own when the daemon goes away and comes back (a libvirtd
+ * restart): notices, not the failure of the command they precede.
+ */
+const CONNECTION_NOTICE = /^error: (Reconnected to the hypervisor|Disconnected from \S+ due to [^\n]*)\n/gm;
 
 /**
  * One long-lived interactive `virsh` per connection. Each command is followed by
@@ -82,6 +89,7 @@ export class VirshChannel {
     options: { timeoutMs?: number; signal?: AbortSignal | undefined },
   ): Promise<RunResult> {
     const command = formatCommand('virsh', args);
+    this.#options.onDebug?.(`${command} (channel)`);
     if (this.#closed)
       return Promise.reject(
         new HypervisorError('EXTERNAL', 'the virsh channel is closed', { details: { command } }),
@@ -206,7 +214,7 @@ export class VirshChannel {
     const errorLine = `error: ${pending.marker}`;
     const errAt = this.#stderr.indexOf(errorLine);
     if (errAt < 0) return;
-    const stderr = this.#stderr.slice(0, errAt);
+    const stderr = this.#stderr.slice(0, errAt).replace(CONNECTION_NOTICE, '');
     this.#settle();
     const failed = /^error: /m.test(stderr);
     pending.resolve({ stdout, stderr, exitCode: failed ? 1 : 0 });

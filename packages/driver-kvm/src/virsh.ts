@@ -12,6 +12,8 @@ export interface VirshOptions {
   channel: boolean;
   /** Default time box of one command in ms. */
   timeoutMs: number;
+  /** Receives one line per command sent through the channel. */
+  onDebug?: ((message: string) => void) | undefined;
 }
 
 /** Options of {@link Virsh.run}. */
@@ -49,7 +51,12 @@ export class Virsh {
     this.#runner = runner;
     this.#options = options;
     this.#channel = options.channel
-      ? new VirshChannel(runner, { virsh: options.virsh, uri: options.uri, timeoutMs: options.timeoutMs })
+      ? new VirshChannel(runner, {
+          virsh: options.virsh,
+          uri: options.uri,
+          timeoutMs: options.timeoutMs,
+          onDebug: options.onDebug,
+        })
       : undefined;
   }
 

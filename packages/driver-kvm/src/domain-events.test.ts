@@ -1,0 +1,121 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { type DomainEvent, DomainEvents, parseDomainEvent } from './domain-events.js';
+import type { LongRunning, Runner } from './runner.js';
+
+describe('parseDomainEvent', () => {
+  it('reads lifecycle lines of `virsh event --loop --all --timestamp`', () => {
+    const at = '2026-11-27 01:16:59.267+0000: ';
+    expect(parseDomainEvent(`${at}event 'lifecycle' for domain 'cvmweb-a-1': Started Booted`)).toEqual({
+      domain: 'cvmweb-a-1',
+      event: 'Started',
+      detail: 'Booted',
+      state: 'running',
+    });
+    expect(parseDomainEvent(`${at}event 'lifecycle' for domain 'x': Suspended Paused`)?.state).toBe('paused');
+    expect(parseDomainEvent(`${at}event 'lifecycle' for domain 'x': Resumed Unpaused`)?.state).toBe(
+      'running',
+    );
+    expect(parseDomainEvent(`${at}event 'lifecycle' for domain 'x': Stopped Shutdown`)?.state).toBe(
+      'poweroff',
+    );
+    expect(parseDomainEvent(`${at}event 'lifecycle' for domain 'x': Stopped Saved`)?.state).toBe('saved');
+    expect(parseDomainEvent(`${at}event 'lifecycle' for domain 'x': Crashed Panicked`)?.state).toBe('error');
+    expect(
+      parseDomainEvent(`${at}event 'lifecycle' for domain 'x': Shutdown Finished after host request`),
+    ).toEqual({
+      domain: 'x',
+      event: 'Shutdown',
+      detail: 'Finished after host request',
+    });
+    expect(parseDomainEvent("event 'lifecycle' for domain 'x': Defined Added")?.state).toBeUndefined();
+  });
+
+  it('ignores other events and their continuation lines', () => {
+    expect(parseDomainEvent("2026-11-27 01:17:00.346+0000: event 'tunable' for domain 'x':")).toBeUndefined();
+    expect(parseDomainEvent('\tcputune.vcpu_quota: 50000')).toBeUndefined();
+    expect(parseDomainEvent('')).toBeUndefined();
+  });
+});
+
+/** A runner whose `spawn` hands out processes the test ends by hand. */
+function fakeRunner() {
+  const spawned: { args: readonly string[]; stdout: PassThrough; end: () => void; killed: boolean }[] = [];
+  const runner: Runner = {
+    run: async () => ({ stdout: '', stderr: '', exitCode: 0 }),
+    spawn: (_file, args) => {
+      const stdout = new PassThrough();
+      let end: () => void = () => undefined;
+      const exited = new Promise<void>((resolve) => {
+        end = resolve;
+      });
+      const entry = { args, stdout, end, killed: false };
+      spawned.push(entry);
+      const child: LongRunning = {
+        stdin: new PassThrough(),
+        stdout,
+        stderr: new PassThrough(),
+        exited,
+        kill: () => {
+          entry.killed = true;
+          end();
+        },
+      };
+      return child;
+    },
+  };
+  return { runner, spawned };
+}
+
+describe('DomainEvents', () => {
+  it('starts with the first subscriber, delivers lifecycle events, restarts when the stream ends', async () => {
+    const { runner, spawned } = fakeRunner();
+    const events = new DomainEvents(runner, { virsh: 'virsh', uri: 'qemu:///system', restartDelayMs: 5 });
+    expect(spawned).toHaveLength(0);
+    const seen: DomainEvent[] = [];
+    const unsubscribe = events.subscribe((event) => seen.push(event));
+    expect(spawned).toHaveLength(1);
+    expect(spawned[0]?.args).toEqual(['-c', 'qemu:///system', 'event', '--loop', '--all', '--timestamp']);
+    spawned[0]?.stdout.write(
+      "2026-11-27 01:16:59.267+0000: event 'lifecycle' for domain 'a': Stopped Shutdown\n2026-11-27 01:16:59.300+0000: event 'tunable' for",
+    );
+    spawned[0]?.stdout.write(" domain 'a':\n\tcputune.vcpu_quota: 1\n");
+    await new Promise((done) => setTimeout(done, 1));
+    expect(seen.map((e) => `${e.domain} ${e.state}`)).toEqual(['a poweroff']);
+    // libvirtd restarted: virsh event exits; a new one follows.
+    spawned[0]?.end();
+    await new Promise((done) => setTimeout(done, 50));
+    expect(spawned).toHaveLength(2);
+    spawned[1]?.stdout.write(
+      "2026-11-27 01:16:59.267+0000: event 'lifecycle' for domain 'a': Started Booted\n",
+    );
+    await new Promise((done) => setTimeout(done, 1));
+    expect(seen.map((e) => `${e.domain} ${e.state}`)).toEqual(['a poweroff', 'a running']);
+    unsubscribe();
+    events.close();
+    expect(spawned[1]?.killed).toBe(true);
+    await new Promise((done) => setTimeout(done, 50));
+    expect(spawned).toHaveLength(2);
+  });
+
+  it('gives the stream up after ten starts in a row that end at once (polling stays)', async () => {
+    const { runner, spawned } = fakeRunner();
+    const debug: string[] = [];
+    const events = new DomainEvents(runner, {
+      virsh: 'virsh',
+      uri: 'qemu:///system',
+      restartDelayMs: 1,
+      onDebug: (line) => debug.push(line),
+    });
+    events.subscribe(() => undefined);
+    for (let i = 0; i < 10; i++) {
+      await new Promise((done) => setTimeout(done, 5));
+      while (spawned.length <= i) await new Promise((done) => setTimeout(done, 5));
+      spawned[i]?.end();
+    }
+    await new Promise((done) => setTimeout(done, 1100));
+    expect(spawned).toHaveLength(10);
+    expect(debug.at(-1)).toBe('virsh event failed 10 times in a row; polling only');
+    events.close();
+  });
+});

@@ -1,0 +1,134 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
+import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import type { DomainEvent } from './domain-events.js';
+import { kvm } from './kvm.js';
+import type { KvmHypervisor } from './kvm-hypervisor.js';
+import {
+  FileServer,
+  guestCache,
+  guestEntries,
+  leftovers,
+  libvirtdRestartable,
+  libvirtUnavailable,
+  lockLibvirt,
+  purgeLeftovers,
+  restartLibvirtd,
+  TEST_POOL,
+  TEST_POOL_PATH,
+  TEST_URI,
+  testGuest,
+  virshOut,
+  waitForGuest,
+} from './test-support.js';
+
+// libvirtd restarted under a running session: the guest keeps running, and the session keeps
+// working through the same persistent virsh channel. Runs only when the daemon was started by
+// scripts/setup-libvirt.sh (restarted by its pid file), and alone (an exclusive lock).
+const unavailable = (await libvirtUnavailable()) ?? (await libvirtdRestartable());
+
+describe.skipIf(unavailable !== undefined)(
+  `kvm: libvirtd restart mid-session${unavailable ? ` (skipped: ${unavailable})` : ''}`,
+  () => {
+    let server: FileServer;
+    let dir: string;
+    let cvmweb: Cvmweb | undefined;
+    let release: () => Promise<void> = async () => undefined;
+    const debug: string[] = [];
+
+    beforeAll(async () => {
+      release = await lockLibvirt('exclusive');
+      await purgeLeftovers(['restart']);
+      server = await new FileServer().start();
+      dir = await mkdtemp(join(tmpdir(), 'cvmweb-kvm-restart-'));
+    }, 10 * 60_000);
+
+    afterAll(async () => {
+      try {
+        if (cvmweb) {
+          for (const record of cvmweb.sessions()) {
+            const session = await cvmweb.session(record.id).catch(() => undefined);
+            await session?.close().catch(() => undefined);
+          }
+          await cvmweb.dispose();
+        }
+        await purgeLeftovers(['restart']);
+        await server?.stop();
+        if (dir) await rm(dir, { recursive: true, force: true });
+      } finally {
+        await release();
+      }
+    }, 120_000);
+
+    it('keeps the guest running and the session working: pause, resume, stop, close', async () => {
+      cvmweb = await createCvmweb({
+        driver: kvm({
+          uri: TEST_URI,
+          pool: TEST_POOL,
+          poolPath: TEST_POOL_PATH,
+          shutdownTimeoutMs: 8000,
+          onDebug: (line) => debug.push(line),
+        }),
+        stateDir: join(dir, 'state'),
+        secretCost: TEST_SCRYPT_COST,
+        images: guestCache(join(dir, 'images'), guestEntries(server, await testGuest())),
+        stopTimeoutMs: 8000,
+      });
+      const session = await cvmweb.requestSession('restart', 'key');
+      await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
+      const api = waitFor(session, 'apiAvailable', 90_000);
+      await session.start('restart');
+      const port = Number(new URL((await api)[1]).port);
+      const bootId = (await waitForGuest(port, '/cgi-bin/boot-id')).trim();
+      const vm = await cvmweb.hypervisor.findVm(session.record.vmId ?? '');
+      expect(await vm?.state()).toBe('running');
+      const channels = debug.filter((line) => line.endsWith('(persistent)') && !line.includes(' event '));
+      expect(channels).toHaveLength(1);
+      const events: DomainEvent[] = [];
+      const unsubscribe = (cvmweb.hypervisor.inner as KvmHypervisor).watch((event) => {
+        if (event.domain === session.vmName) events.push(event);
+      });
+      onTestFinished(unsubscribe);
+
+      await restartLibvirtd();
+
+      // The guest survived: same boot, still serving.
+      expect((await virshOut(['domstate', session.vmName])).trim()).toBe('running');
+      expect((await waitForGuest(port, '/cgi-bin/boot-id')).trim()).toBe(bootId);
+      // The session works; cheap commands still go through the one channel (which reconnected).
+      const ended = debug.filter((line) => line.startsWith('virsh event ended'));
+      debug.length = 0;
+      expect(await vm?.state()).toBe('running');
+      await session.pause();
+      expect((await virshOut(['domstate', session.vmName])).trim()).toBe('paused');
+      await session.resume();
+      expect((await virshOut(['domstate', session.vmName])).trim()).toBe('running');
+      expect(session.state).toBe(SessionState.Started);
+      expect(debug.filter((line) => line.endsWith('(persistent)') && !line.includes(' event '))).toEqual([]);
+      expect(debug.some((line) => line.includes(' suspend ') && line.endsWith('(channel)'))).toBe(true);
+      // `virsh event` ended with the old daemon and was started again (with back-off while the
+      // daemon was away): pausing and resuming shows up in the stream again.
+      expect(ended.length).toBeGreaterThan(0);
+      const deadline = Date.now() + 20_000;
+      while (!events.some((e) => e.state === 'paused') && Date.now() < deadline) {
+        await new Promise((done) => setTimeout(done, 500));
+        await session.pause();
+        await session.resume();
+      }
+      expect(events.filter((e) => e.state === 'paused').length).toBeGreaterThan(0);
+      await new Promise((done) => setTimeout(done, 200));
+      expect(events.at(-1)?.state).toBe('running');
+      expect(debug.filter((line) => / (suspend|resume) /.test(line) && !line.endsWith('(channel)'))).toEqual(
+        [],
+      );
+      await session.stop();
+      expect((await virshOut(['domstate', session.vmName])).trim()).toBe('shut off');
+      await session.close();
+      expect(session.state).toBe(SessionState.Closed);
+      expect(await leftovers(session.vmName)).toEqual([]);
+    }, 180_000);
+  },
+);

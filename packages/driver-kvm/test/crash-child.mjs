@@ -1,0 +1,31 @@
+// A driver process for kvm.crash.test.ts, killed with SIGKILL by the test while it opens a session.
+// Plain ESM over the built packages (run `npm run build` first), so it is a process like a user's.
+// Argument: a JSON object { uri, pool, poolPath, stateDir, imagesDir, entries, session, version, disk }.
+// Prints `debug <virsh command line>` before each command, `session <id> <vm name>` once the
+// session exists, and `opened` when open() resolves; then waits to be killed.
+import { createCvmweb, ImageCache, ImageCatalog } from '@cvmweb/core';
+import { kvm } from '@cvmweb/driver-kvm';
+
+const config = JSON.parse(process.argv[2] ?? '{}');
+const say = (line) => process.stdout.write(`${line.replaceAll('\n', ' ')}\n`);
+
+const cvmweb = await createCvmweb({
+  driver: kvm({
+    uri: config.uri,
+    pool: config.pool,
+    poolPath: config.poolPath,
+    shutdownTimeoutMs: 5000,
+    onDebug: (line) => say(`debug ${line}`),
+  }),
+  stateDir: config.stateDir,
+  images: new ImageCache({
+    directory: config.imagesDir,
+    catalog: new ImageCatalog(config.entries, { defaults: [] }),
+  }),
+  secretCost: { N: 16, r: 1, p: 1 },
+});
+const session = await cvmweb.requestSession(config.session, 'key');
+say(`session ${session.id} ${session.vmName}`);
+await session.open({ ram: 128, disk: config.disk ?? 16, version: config.version });
+say('opened');
+setInterval(() => undefined, 60_000);
