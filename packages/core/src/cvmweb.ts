@@ -99,6 +99,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   readonly #ownsRegistry: boolean;
   #disposed = false;
   #daemon: Daemon | undefined;
+  readonly #unwatch: () => void;
 
   /** @internal Use {@link createCvmweb}. */
   constructor(init: {
@@ -123,6 +124,11 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
     this.#stateDir = init.stateDir;
     this.#options = init.options;
     this.#daemon = init.options.daemon;
+    this.#unwatch = init.hypervisor.watch((vmId) => {
+      for (const session of this.#sessions.values()) {
+        if (session.record.vmId === vmId) void session.refresh().catch(() => undefined);
+      }
+    });
   }
 
   /**
@@ -303,6 +309,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#unwatch();
     for (const session of this.#sessions.values()) session.detach();
     await this.#guard.dispose();
     if (this.#ownsRegistry) await this.registry.close();

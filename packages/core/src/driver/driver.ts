@@ -217,6 +217,14 @@ export interface Hypervisor {
   findVm(id: string, options?: ActionOptions): Promise<VmHandle | undefined>;
   /** Lists every VM this driver created for cvmweb (on any session), and nothing else. */
   listVms(options?: ActionOptions): Promise<VmSummary[]>;
+  /**
+   * Optional: tells core that a VM's state may have changed without core asking (the guest
+   * powered itself off, someone used the hypervisor's own tools). Core then re-reads that VM's
+   * state and updates its session, with the usual events. Drivers that can follow the
+   * hypervisor's own event stream implement it; without it such changes are seen at the next
+   * `refresh()`. Returns a function that stops the notifications.
+   */
+  watch?(listener: (vmId: string) => void): () => void;
   /** Releases connections and child processes. Running VMs keep running. */
   dispose(): Promise<void>;
 }

@@ -283,3 +283,38 @@ describe('GuardedDriver', () => {
     expect(driver.calls.filter((c) => c.startsWith('pause'))).toHaveLength(0);
   });
 });
+
+describe('GuardedDriver watch', () => {
+  it('passes VM notifications through, isolates a failing listener, and is silent after dispose', async () => {
+    const driver = new FakeDriver();
+    const lines: string[] = [];
+    const { guard, hypervisor } = await connected(driver, (line) => lines.push(line));
+    const seen: string[] = [];
+    hypervisor.watch(() => {
+      throw new Error('listener broke');
+    });
+    const stop = hypervisor.watch((vmId) => seen.push(vmId));
+    for (const listener of driver.watchers) listener('vm-1');
+    expect(seen).toEqual(['vm-1']);
+    expect(lines.some((line) => line.includes('listener broke'))).toBe(true);
+    stop();
+    for (const listener of driver.watchers) listener('vm-2');
+    expect(seen).toEqual(['vm-1']);
+    const late: string[] = [];
+    hypervisor.watch((vmId) => late.push(vmId));
+    await guard.dispose();
+    for (const listener of driver.watchers) listener('vm-3');
+    expect(late).toEqual([]);
+  });
+
+  it('is a no-op for a driver without watch', async () => {
+    const driver = new FakeDriver();
+    const create = driver.create.bind(driver);
+    driver.create = async (options) => {
+      const { watch: _watch, ...rest } = await create(options);
+      return rest;
+    };
+    const { hypervisor } = await connected(driver);
+    expect(() => hypervisor.watch(() => undefined)()).not.toThrow();
+  });
+});

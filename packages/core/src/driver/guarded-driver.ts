@@ -64,6 +64,8 @@ export interface GuardedHypervisor {
   createVm(spec: VmSpec, options?: ProgressOptions): Promise<GuardedVm>;
   findVm(id: string, options?: ActionOptions): Promise<GuardedVm | undefined>;
   listVms(options?: ActionOptions): Promise<VmSummary[]>;
+  /** See {@link Hypervisor.watch}; a no-op for drivers without it. */
+  watch(listener: (vmId: string) => void): () => void;
   dispose(): Promise<void>;
 }
 
@@ -221,6 +223,18 @@ export class GuardedDriver {
           vm ? wrapVm(vm) : undefined,
         ),
       listVms: (o) => call('list', 'QUERY', o?.signal, () => inner.listVms(o)),
+      watch: (listener) => {
+        if (!inner.watch) return () => undefined;
+        // A listener's failure must not break the driver's event stream.
+        return inner.watch((vmId) => {
+          if (this.#disposed) return;
+          try {
+            listener(vmId);
+          } catch (error) {
+            this.#onDebug?.(`${name}: a state listener failed: ${describe(error)}`);
+          }
+        });
+      },
       dispose: () => this.dispose(),
     };
   }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import { type Cvmweb, createCvmweb } from '../cvmweb.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
@@ -628,6 +628,18 @@ describe('Session stoppedByUser', () => {
     expect(session.stoppedByUser).toBe(false);
     await session.hibernate({ initiator: 'daemon' });
     expect(session.stoppedByUser).toBe(false);
+  });
+});
+
+describe('Session and the hypervisor watch', () => {
+  it('adopts a change the driver reports (the guest powered itself off), and stops listening on dispose', async () => {
+    const { session, driver, cvmweb } = await started();
+    const vm = [...driver.vms.values()][0]!;
+    vm.power = 'poweroff';
+    for (const listener of driver.watchers) listener(vm.id);
+    await vi.waitFor(() => expect(session.state).toBe(SessionState.Open));
+    await cvmweb.dispose();
+    expect(driver.watchers.size).toBe(0);
   });
 });
 

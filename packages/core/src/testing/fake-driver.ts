@@ -40,6 +40,7 @@ export class FakeDriver implements D.Driver {
   readonly calls: string[] = []; // every operation entered, in order: `op` or `op target`
   readonly starts: D.StartSpec[] = []; // what every successful start() was given
   disposed = 0;
+  readonly watchers = new Set<(vmId: string) => void>(); // what core subscribed through Hypervisor.watch
   readonly #options: FakeDriverOptions;
   readonly #faults = new Map<FakeOp, { error: unknown; times: number }>();
   readonly #gates = new Map<FakeOp, { open: Promise<void>; entered: () => void }>();
@@ -92,6 +93,10 @@ export class FakeDriver implements D.Driver {
       listVms: async (o) => {
         await this.#enter('list', undefined, o);
         return [...this.vms.values()].map((v) => ({ ...v.spec, id: v.id, state: v.power }));
+      },
+      watch: (listener) => {
+        this.watchers.add(listener);
+        return () => this.watchers.delete(listener);
       },
       dispose: async () => void this.disposed++,
     };
