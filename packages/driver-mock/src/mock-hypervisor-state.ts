@@ -99,12 +99,15 @@ export class MockHypervisorState {
     return id;
   }
 
-  /** Makes a running or paused VM crash (power state `error`), as a guest kernel panic or host OOM kill would. */
+  /**
+   * Makes a running or paused VM crash (power state `error`), as a guest kernel panic or host OOM
+   * kill would. Connections' `watch()` listeners are told, as a real hypervisor's events would.
+   */
   crash(idOrName: string): Promise<void> {
     return this.#outside(idOrName, 'error');
   }
 
-  /** Powers a running or paused VM off from inside, as a guest shutting itself down would. */
+  /** Powers a running or paused VM off from inside, as a guest shutting itself down would; `watch()` listeners are told. */
   guestShutdown(idOrName: string): Promise<void> {
     return this.#outside(idOrName, 'poweroff');
   }
@@ -134,6 +137,7 @@ export class MockHypervisorState {
     }
     off(vm, power);
     await this.#world.closeApi(vm);
+    for (const listener of [...this.#world.watchers]) listener(vm.id);
   }
 }
 

@@ -64,6 +64,15 @@ export class MockHypervisor implements Hypervisor {
     return list;
   }
 
+  /** Tells `listener` about our VMs changed from outside (see `MockHypervisorState.crash` and `guestShutdown`). */
+  watch(listener: (vmId: string) => void): () => void {
+    const forward = (vmId: string) => {
+      if (!this.#ctx.disposed && this.#ctx.world.vms.get(vmId)?.ours) listener(vmId);
+    };
+    this.#ctx.world.watchers.add(forward);
+    return () => this.#ctx.world.watchers.delete(forward);
+  }
+
   /** Closes this connection; its VMs, running or not, stay in the shared state. */
   async dispose(): Promise<void> {
     this.#ctx.disposed = true;

@@ -57,6 +57,8 @@ export class MockWorld {
   readonly servers = new Set<ApiServer>();
   /** Rejecters of calls hanging on an injected fault, released by shutdown. */
   readonly hangs = new Set<(error: HypervisorError) => void>();
+  /** Listeners of connections' `watch()`: told about changes made from outside (crash, guest shutdown). */
+  readonly watchers = new Set<(vmId: string) => void>();
   #faults: ArmedFault[] = [];
   #ids = 0;
   #boots = 0;

@@ -67,3 +67,19 @@ it('waits for a slow boot on virtual time', async () => {
   await starting;
   expect(session.state).toBe(SessionState.Started);
 });
+
+it('follows a guest that shuts itself down, and one that crashes', async () => {
+  cvmweb = await createCvmweb({
+    driver: mock({ instance: hypervisor }),
+    stateDir,
+    secretCost: TEST_SCRYPT_COST,
+  });
+  const session = await cvmweb.requestSession('self-stopping', 'secret');
+  await session.open();
+  await session.start('user data');
+  await hypervisor.guestShutdown(session.vmName);
+  await vi.waitFor(() => expect(session.state).toBe(SessionState.Open));
+  await session.start('user data');
+  await hypervisor.crash(session.vmName);
+  await vi.waitFor(() => expect(session.state).toBe(SessionState.Error));
+});
