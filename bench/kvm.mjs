@@ -5,10 +5,11 @@
 //     against spawning one virsh per call for every one of those commands (goal ≤ 0.2×), on a
 //     booted guest; the same commands typed into one interactive virsh show libvirtd's own share.
 // The last line is `RESULT kvm lifecycle_ratio=… control_ratio=…`.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createCvmweb, ImageCache, ImageCatalog } from '@cvmweb/core';
 import { buildDomainXml, kvm } from '@cvmweb/driver-kvm';
 import { execa } from 'execa';
@@ -18,8 +19,13 @@ const POOL = 'cvmweb-test';
 const POOL_PATH = '/var/lib/libvirt/images/cvmweb-test';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONTROL = 200;
+/** The plain-script baseline of (a): values are its positional arguments, never part of its text. */
+const BASELINE = join(dirname(fileURLToPath(import.meta.url)), 'kvm-baseline.sh');
+/** How long the baseline waits for the guest's HTTP answer (s), and its whole run (ms). */
+const GUEST_DEADLINE_S = 120;
+const BASELINE_TIMEOUT_MS = 5 * 60_000;
 
-const guestDir = execFileSync('bash', ['scripts/build-test-guest.sh'], { encoding: 'utf8' })
+const guestDir = (await execa('bash', ['scripts/build-test-guest.sh'], { timeout: 10 * 60_000 })).stdout
   .trim()
   .split('\n')
   .at(-1);
@@ -54,8 +60,8 @@ const cvmweb = await createCvmweb({
   stopTimeoutMs: 10_000,
   apiTiming: { onlineIntervalMs: 200, offlineInitialMs: 50, offlineMaxMs: 200, probeTimeoutMs: 1000 },
 });
-const virsh = (...args) =>
-  execFileSync('virsh', ['-c', URI, ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+const virsh = async (...args) =>
+  (await execa('virsh', ['-c', URI, ...args], { env: { LC_ALL: 'C' }, timeout: 60_000 })).stdout;
 const median = (values) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function driverLifecycle(round) {
@@ -72,19 +78,15 @@ async function driverLifecycle(round) {
 
 // Warm-up: uploads the shared base volumes once (as a second use of an image would find them).
 await driverLifecycle('warm');
-const kernel = virsh('vol-list', POOL).match(/\/\S+\.kernel/)?.[0];
-const initrd = virsh('vol-list', POOL).match(/\/\S+\.initrd/)?.[0];
+const volumes = await virsh('vol-list', POOL);
+const kernel = volumes.match(/\/\S+\.kernel/)?.[0];
+const initrd = volumes.match(/\/\S+\.initrd/)?.[0];
 const contextIso = join(POOL_PATH, 'bench-script-context.iso');
-execFileSync('genisoimage', [
-  '-quiet',
-  '-o',
-  contextIso,
-  '-V',
-  'CONTEXT_INFO',
-  '-R',
-  '-J',
-  guestDir + '/cmdline',
-]);
+await execa(
+  'genisoimage',
+  ['-quiet', '-o', contextIso, '-V', 'CONTEXT_INFO', '-R', '-J', join(guestDir, 'cmdline')],
+  { timeout: 60_000 },
+);
 
 async function scriptLifecycle(round) {
   const name = `bench-script-${round}`;
@@ -113,20 +115,11 @@ async function scriptLifecycle(round) {
   });
   const file = join(work, `${name}.xml`);
   await writeFile(file, xml);
-  const script = `set -e
-export LC_ALL=C
-qemu-img create -q -f qcow2 ${scratch} 16M
-virsh -c ${URI} define ${file} >/dev/null
-virsh -c ${URI} start ${name} >/dev/null
-until curl -sf -o /dev/null http://127.0.0.1:${port}/; do sleep 0.2; done
-virsh -c ${URI} shutdown ${name} --mode acpi >/dev/null
-for i in $(seq 100); do [ "$(virsh -c ${URI} domstate ${name})" = "shut off" ] && break; sleep 0.1; done
-virsh -c ${URI} destroy ${name} >/dev/null 2>&1 || true
-virsh -c ${URI} undefine ${name} >/dev/null
-rm -f ${scratch}
-`;
   const t0 = performance.now();
-  await execa('bash', ['-c', script]);
+  await execa('bash', [BASELINE, URI, file, name, String(port), scratch, String(GUEST_DEADLINE_S)], {
+    timeout: BASELINE_TIMEOUT_MS,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return performance.now() - t0;
 }
 
@@ -148,7 +141,8 @@ const booted = new Promise((resolve) => session.on('apiAvailable', resolve));
 await session.start('');
 await booted;
 const vm = await cvmweb.hypervisor.findVm(session.record.vmId);
-const spawnVirsh = (...args) => execa('virsh', ['-c', URI, ...args], { env: { LC_ALL: 'C' } });
+const spawnVirsh = (...args) =>
+  execa('virsh', ['-c', URI, ...args], { env: { LC_ALL: 'C' }, timeout: 60_000 });
 const driverRound = async () => {
   await vm.state();
   await vm.pause();

@@ -1,103 +1,42 @@
 // The seed's table on a real libvirt VM: the KVM driver, the driver's test guest, a fake idle
 // source on the real clock and short daemon timings. Skipped when libvirt does not answer.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import {
   type Cvmweb,
   createCvmweb,
   DaemonFlags,
-  ImageCache,
-  ImageCatalog,
   type Session,
   SessionState,
   TEST_SCRYPT_COST,
 } from '@cvmweb/core';
 import { kvm } from '@cvmweb/driver-kvm';
-import { execa } from 'execa';
+import {
+  FileServer,
+  guestCache,
+  guestEntries,
+  leftovers as leftoversOf,
+  libvirtUnavailable,
+  lockLibvirt,
+  purgeVms,
+  TEST_POOL,
+  TEST_POOL_PATH,
+  TEST_URI,
+  testGuest,
+  virshOut as virsh,
+} from '@cvmweb/driver-kvm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdleDaemon } from './daemon/idle-daemon.js';
 import { type FakeIdleSource, fakeIdleSource } from './idle/fake-idle-source.js';
 
-// The same settings and detection as driver-kvm's real-libvirt tests (its test support is not exported).
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const TEST_URI = process.env['CVMWEB_KVM_TEST_URI'] ?? 'qemu:///system';
-const TEST_POOL = 'cvmweb-test';
-const TEST_POOL_PATH = '/var/lib/libvirt/images/cvmweb-test';
+// The same settings, test guest and lock as driver-kvm's real-libvirt tests (its test helpers).
 const SESSION = 'daemon-kvm';
 const VM_PREFIX = `cvmweb-${SESSION}-`;
 
-async function virsh(args: string[]): Promise<string> {
-  const result = await execa('virsh', ['-c', TEST_URI, ...args], {
-    reject: false,
-    env: { LC_ALL: 'C' },
-    timeout: 60_000,
-  });
-  return result.exitCode === 0 ? String(result.stdout) : '';
-}
-
-async function libvirtUnavailable(): Promise<string | undefined> {
-  if (process.env['CVMWEB_KVM_TESTS'] === '0') return 'CVMWEB_KVM_TESTS=0';
-  const version = await execa('virsh', ['-c', TEST_URI, 'version'], {
-    reject: false,
-    timeout: 10_000,
-    env: { LC_ALL: 'C' },
-  }).catch((error: unknown) => ({ exitCode: 1, stderr: String(error) }));
-  return version.exitCode === 0
-    ? undefined
-    : `libvirt does not answer at ${TEST_URI} (run: npm run setup:libvirt): ${String(version.stderr).trim()}`;
-}
-
-/** The driver's test guest (built once by scripts/build-test-guest.sh and cached), as file: URLs with their sha256. */
-async function guestCache(directory: string): Promise<ImageCache> {
-  const { stdout } = await execa('bash', [join(REPO, 'scripts/build-test-guest.sh')], {
-    timeout: 10 * 60_000,
-  });
-  const guest = stdout.trim().split('\n').at(-1) ?? '';
-  const sums: Record<string, string> = {};
-  for (const line of (await readFile(join(guest, 'SHA256SUMS'), 'utf8')).split('\n')) {
-    const [sum, name] = line.trim().split(/\s+/);
-    if (sum && name) sums[name] = sum;
-  }
-  const url = (name: string) => pathToFileURL(join(guest, name)).href;
-  const catalog = new ImageCatalog(
-    [
-      {
-        version: 'test-kernel',
-        kind: 'kernel',
-        context: 'cernvm',
-        url: url('vmlinux'),
-        sha256: sums['vmlinux'] ?? '',
-        initrdUrl: url('initrd.gz'),
-        initrdSha256: sums['initrd.gz'] ?? '',
-        cmdline: (await readFile(join(guest, 'cmdline'), 'utf8')).trim(),
-      },
-    ],
-    { defaults: [] },
-  );
-  return new ImageCache({ directory, catalog });
-}
-
 /** Our domains and volumes (left by an interrupted run, or by this one). */
-async function leftovers(): Promise<string[]> {
-  const domains = (await virsh(['list', '--all', '--name'])).split('\n').map((l) => l.trim());
-  const volumes = (await virsh(['vol-list', TEST_POOL]))
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '');
-  return [...domains, ...volumes].filter((name) => name.startsWith(VM_PREFIX));
-}
-
-async function purge(): Promise<void> {
-  for (const name of await leftovers()) {
-    if ((await virsh(['dominfo', name])) !== '') {
-      await virsh(['destroy', name]);
-      await virsh(['undefine', name, '--managed-save']);
-    } else {
-      await virsh(['vol-delete', '--pool', TEST_POOL, name]);
-    }
-  }
-}
+const leftovers = () => leftoversOf(VM_PREFIX);
+const purge = () => purgeVms(VM_PREFIX);
 
 /** Polls `check` until it holds or `timeoutMs` passes; returns the last value. */
 async function until<T>(
@@ -121,11 +60,16 @@ describe.skipIf(unavailable !== undefined)(
     let dir: string;
     let cvmweb: Cvmweb | undefined;
     let daemon: IdleDaemon | undefined;
+    let server: FileServer;
+    let release: () => Promise<void> = async () => undefined;
 
     beforeAll(async () => {
+      // Waits while driver-kvm's kvm.restart.test.ts restarts libvirtd (and keeps it from doing so).
+      release = await lockLibvirt('shared');
       await purge();
       dir = await mkdtemp(join(tmpdir(), 'cvmweb-daemon-kvm-'));
-    });
+      server = await new FileServer().start();
+    }, 10 * 60_000);
     afterAll(async () => {
       await daemon?.stop().catch(() => undefined);
       for (const record of cvmweb?.sessions() ?? []) {
@@ -134,7 +78,9 @@ describe.skipIf(unavailable !== undefined)(
       }
       await cvmweb?.dispose().catch(() => undefined);
       await purge();
+      await server?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
+      await release();
     }, 120_000);
 
     it('cap, pause/resume and hibernate/start happen on the domain as the seed’s table says', async () => {
@@ -142,7 +88,10 @@ describe.skipIf(unavailable !== undefined)(
         driver: kvm({ uri: TEST_URI, pool: TEST_POOL, poolPath: TEST_POOL_PATH, shutdownTimeoutMs: 8000 }),
         stateDir: join(dir, 'state'),
         secretCost: TEST_SCRYPT_COST,
-        images: await guestCache(join(dir, 'images')),
+        images: guestCache(
+          join(dir, 'images'),
+          guestEntries(server, await testGuest()).filter((e) => e.version === 'test-kernel'),
+        ),
         stopTimeoutMs: 8000,
       });
       const session: Session = await cvmweb.requestSession(SESSION, 'key');

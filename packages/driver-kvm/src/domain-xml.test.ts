@@ -22,10 +22,10 @@ const model = (over: Partial<DomainModel> = {}): DomainModel => ({
     },
   ],
   metadataXml: buildMetadata({
+    installation: nasty,
     sessionId: 's',
     apiPort: 1234,
     volumes: [nasty],
-    properties: { [nasty]: nasty },
   }),
   apiForward: { hostPort: 40000, guestPort: 80 },
   ...over,
@@ -45,7 +45,7 @@ describe('buildDomainXml', () => {
     // No raw markup from the values: every < in the document starts one of our elements.
     const elements = new Set([...xml.matchAll(/<\/?([^\s/>]+)/g)].map((m) => m[1]));
     const ours =
-      'domain name uuid metadata cvmweb:vm cvmweb:session cvmweb:api cvmweb:volumes cvmweb:volume cvmweb:properties cvmweb:property memory vcpu os type kernel initrd cmdline features acpi apic clock on_poweroff on_reboot on_crash devices disk driver source target serial memballoon qemu:commandline qemu:arg';
+      'domain name uuid metadata cvmweb:vm cvmweb:installation cvmweb:session cvmweb:api cvmweb:volumes cvmweb:volume memory vcpu os type kernel initrd cmdline features acpi apic clock on_poweroff on_reboot on_crash devices disk driver source target serial memballoon qemu:commandline qemu:arg';
     expect([...elements].filter((name) => !ours.split(' ').includes(name ?? ''))).toEqual([]);
     expect(xml).toContain(escapeXml(nasty));
     expect(xml).not.toContain(nasty);
@@ -70,12 +70,12 @@ describe('buildDomainXml', () => {
 });
 
 describe('metadata', () => {
-  it('round-trips sessions, volumes and properties with any content', () => {
+  it('round-trips installations, sessions and volumes with any content', () => {
     const metadata = {
+      installation: nasty,
       sessionId: 'abc',
       apiPort: 4242,
       volumes: ['a', nasty],
-      properties: { k: nasty, e: '' },
     };
     expect(parseMetadata(buildMetadata(metadata))).toEqual(metadata);
     expect(parseMetadata(buildMetadata(metadata, 'set'))).toEqual(metadata);
@@ -86,8 +86,13 @@ describe('metadata', () => {
 
   it('is not found in foreign metadata', () => {
     expect(parseMetadata('<other><thing/></other>')).toBeUndefined();
-    expect(buildMetadata({ sessionId: 's', apiPort: 1, volumes: [], properties: {} }, 'set')).not.toContain(
-      'xmlns',
-    );
+    expect(
+      buildMetadata({ installation: 'i', sessionId: 's', apiPort: 1, volumes: [] }, 'set'),
+    ).not.toContain('xmlns');
+  });
+
+  it('reads a domain of an older release (no installation) as owned by no installation', () => {
+    const old = "<vm><session>s</session><api port='7'/><volumes/><properties/></vm>";
+    expect(parseMetadata(old)).toEqual({ installation: '', sessionId: 's', apiPort: 7, volumes: [] });
   });
 });

@@ -12,7 +12,13 @@ export {
   type DomainModel,
 } from './domain-xml.js';
 export { kvm } from './kvm.js';
-export { defaultUri, isRemoteUri, isSessionUri, type KvmOptions } from './kvm-options.js';
+export {
+  defaultInstallationId,
+  defaultUri,
+  isRemoteUri,
+  isSessionUri,
+  type KvmOptions,
+} from './kvm-options.js';
 export { KVM_SCORE, TCG_SCORE } from './probe.js';
 export {
   createRunner,

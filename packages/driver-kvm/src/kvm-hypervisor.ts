@@ -5,7 +5,6 @@ import {
   type ActionOptions,
   type Hypervisor,
   HypervisorError,
-  isHypervisorError,
   type ProgressOptions,
   type ResolvedImage,
   type VmSpec,
@@ -13,7 +12,7 @@ import {
 } from '@cvmweb/core';
 import type { DomainEvent } from './domain-events.js';
 import { type BootModel, buildDomainXml, type DiskModel } from './domain-xml.js';
-import { freeLoopbackPort, releasePort } from './free-port.js';
+import { freeLoopbackPort, releasePort, reservePort } from './free-port.js';
 import {
   CAP_PERIOD_US,
   contextVolumeName,
@@ -23,15 +22,20 @@ import {
   retry,
 } from './kvm-vm.js';
 import { checkBytes } from './storage-pool.js';
+import { isNotFound, isVirshFailure } from './virsh.js';
 import { parseNames } from './virsh-parsers.js';
-import { buildMetadata, METADATA_NAMESPACE, parseMetadata } from './vm-metadata.js';
+import { buildMetadata, METADATA_NAMESPACE, parseMetadata, type VmMetadata } from './vm-metadata.js';
 
 /** What {@link KvmHypervisor} is built from. */
 export interface KvmHypervisorSettings extends KvmVmContext {
   readonly version: string;
   readonly virtType: 'kvm' | 'qemu';
   readonly serialLogDirectory?: string | undefined;
+  /** Recorded in each domain; only domains that carry it are listed and found. */
+  readonly installationId: string;
 }
+
+type Described = { id: string; name: string; sessionId: string; port: number };
 
 const MIB = 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,6 +45,9 @@ export class KvmHypervisor implements Hypervisor {
   readonly name = 'kvm';
   readonly version: string;
   readonly #settings: KvmHypervisorSettings;
+  #portsSeeded = false;
+  /** Names of this installation's domains seen on this connection → their UUIDs. */
+  readonly #known = new Map<string, string>();
 
   constructor(settings: KvmHypervisorSettings) {
     this.#settings = settings;
@@ -50,6 +57,8 @@ export class KvmHypervisor implements Hypervisor {
   async createVm(spec: VmSpec, options: ProgressOptions = {}): Promise<KvmVm> {
     const { virsh, pool } = this.#settings;
     const signal = options.signal;
+    const onDebug = options.onDebug;
+    const call = { signal, onDebug };
     const aborted = () => {
       if (signal?.aborted)
         throw new HypervisorError('CONTROL', `creating ${spec.name} was aborted`, {
@@ -59,18 +68,20 @@ export class KvmHypervisor implements Hypervisor {
     };
     aborted();
     const diskBytes = checkBytes(spec.disk * MIB, 'disk');
-    await pool.ensure({ signal });
+    await pool.ensure(call);
+    aborted();
+    // Ports our existing domains forward (made by another process, or before a restart).
+    await this.#seedPorts(call);
     aborted();
     const image = await spec.image.resolve({
       ...(signal ? { signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     aborted();
-    const base = await this.#bases(image, signal);
+    const base = await this.#bases(image, call);
     aborted();
 
     const uuid = randomUUID();
-    const port = await freeLoopbackPort();
     const volumes: string[] = [];
     const disks: DiskModel[] = [];
     const scratch = `${spec.name}-scratch.qcow2`;
@@ -114,83 +125,95 @@ export class KvmHypervisor implements Hypervisor {
       bus: 'ide',
       readonly: true,
     });
-    let boot: BootModel;
-    if (image.kind === 'kernel' && base.kernel) {
-      boot = {
-        kind: 'kernel',
-        kernel: await pool.path(base.kernel, { signal }),
-        ...(base.initrd ? { initrd: await pool.path(base.initrd, { signal }) } : {}),
-        ...(image.cmdline !== undefined ? { cmdline: image.cmdline } : {}),
-      };
-    } else {
-      boot = { kind: image.kind === 'iso' ? 'cdrom' : 'disk' };
-    }
-    const xml = buildDomainXml({
-      name: spec.name,
-      uuid,
-      memoryMiB: spec.ram,
-      vcpus: spec.cpus,
-      virtType: this.#settings.virtType,
-      boot,
-      disks,
-      ...(spec.executionCap < 100 && this.#settings.executionCap
-        ? {
-            cputune: {
-              periodUs: CAP_PERIOD_US,
-              quotaUs: Math.round((CAP_PERIOD_US * spec.executionCap) / 100),
-            },
-          }
-        : {}),
-      metadataXml: buildMetadata({ sessionId: spec.sessionId, apiPort: port, volumes, properties: {} }),
-      apiForward: { hostPort: port, guestPort: 80 },
-      ...(this.#settings.serialLogDirectory !== undefined
-        ? { serialLog: `${this.#settings.serialLogDirectory}/${spec.name}.serial.log` }
-        : {}),
-    });
-
     // The domain is defined first and carries the names of its volumes, so a crash at any later
-    // point leaves something listVms() finds and destroy() removes completely.
+    // point leaves something listVms() finds and destroy() removes completely. The port is
+    // reserved inside the try, so every failure below releases it.
     let defined = false;
+    let port = 0;
     try {
+      port = await freeLoopbackPort();
+      let boot: BootModel;
+      if (image.kind === 'kernel' && base.kernel) {
+        boot = {
+          kind: 'kernel',
+          kernel: await pool.path(base.kernel, call),
+          ...(base.initrd ? { initrd: await pool.path(base.initrd, call) } : {}),
+          ...(image.cmdline !== undefined ? { cmdline: image.cmdline } : {}),
+        };
+      } else {
+        boot = { kind: image.kind === 'iso' ? 'cdrom' : 'disk' };
+      }
+      const xml = buildDomainXml({
+        name: spec.name,
+        uuid,
+        memoryMiB: spec.ram,
+        vcpus: spec.cpus,
+        virtType: this.#settings.virtType,
+        boot,
+        disks,
+        ...(spec.executionCap < 100 && this.#settings.executionCap
+          ? {
+              cputune: {
+                periodUs: CAP_PERIOD_US,
+                quotaUs: Math.round((CAP_PERIOD_US * spec.executionCap) / 100),
+              },
+            }
+          : {}),
+        metadataXml: buildMetadata({
+          installation: this.#settings.installationId,
+          sessionId: spec.sessionId,
+          apiPort: port,
+          volumes,
+        }),
+        apiForward: { hostPort: port, guestPort: 80 },
+        ...(this.#settings.serialLogDirectory !== undefined
+          ? { serialLog: `${this.#settings.serialLogDirectory}/${spec.name}.serial.log` }
+          : {}),
+      });
       aborted();
       const file = join(spec.directory, 'domain.xml');
       await writeFile(file, xml, { mode: 0o600 });
-      await virsh.run(['define', file], { signal, code: 'CREATE' });
+      await virsh.run(['define', file], { ...call, code: 'CREATE' });
       defined = true;
       aborted();
       if (image.kind === 'disk' && base.image) {
-        const bytes = (await pool.volumeBytes(base.image, { signal })) ?? 0;
+        const bytes = (await pool.volumeBytes(base.image, call)) ?? 0;
         await pool.create(overlay, bytes, 'qcow2', {
-          signal,
-          backing: { volume: await pool.path(base.image, { signal }), format: image.diskFormat ?? 'qcow2' },
+          ...call,
+          backing: { volume: await pool.path(base.image, call), format: image.diskFormat ?? 'qcow2' },
         });
         aborted();
       }
       if (spec.disk > 0) {
-        await pool.create(scratch, diskBytes, 'qcow2', { signal });
+        await pool.create(scratch, diskBytes, 'qcow2', call);
         aborted();
       }
     } catch (error) {
       if (defined)
-        await retry(() => virsh.run(['undefine', spec.name, '--managed-save'], { code: 'DELETE' })).catch(
-          () => undefined,
-        );
+        await retry(() =>
+          virsh.run(['undefine', spec.name, '--managed-save'], { onDebug, code: 'DELETE' }),
+        ).catch(() => undefined);
       for (const volume of ownVolumeNames(spec.name))
-        await retry(() => pool.remove(volume)).catch(() => undefined);
-      releasePort(port);
+        await retry(() => pool.remove(volume, { onDebug })).catch(() => undefined);
+      if (port > 0) releasePort(port);
       throw error;
     }
-    return new KvmVm(this.#settings, uuid, spec.name, port);
+    return this.#vm(uuid, spec.name, port);
   }
 
   async findVm(id: string, options: ActionOptions = {}): Promise<KvmVm | undefined> {
     const found = await this.#describe(id, options.signal);
-    return found ? new KvmVm(this.#settings, found.id, found.name, found.port) : undefined;
+    return found ? this.#vm(found.id, found.name, found.port) : undefined;
   }
 
+  /**
+   * This installation's domains. Only persistent domains are looked at: cvmweb defines every
+   * domain it makes, so a transient one (`virsh create`) is never ours. The API ports of all
+   * cvmweb domains seen are reserved, so a new VM never gets one of them.
+   */
   async listVms(options: ActionOptions = {}): Promise<VmSummary[]> {
     const names = parseNames(
-      await this.#settings.virsh.run(['list', '--all', '--name'], {
+      await this.#settings.virsh.run(['list', '--all', '--persistent', '--name'], {
         signal: options.signal,
         cheap: true,
         code: 'QUERY',
@@ -200,13 +223,14 @@ export class KvmHypervisor implements Hypervisor {
     for (const name of names) {
       const found = await this.#describe(name, options.signal);
       if (!found) continue;
-      const vm = new KvmVm(this.#settings, found.id, found.name, found.port);
+      const vm = this.#vm(found.id, found.name, found.port);
       const state = await vm.state(options).catch((error: unknown) => {
-        if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       });
       if (state) out.push({ id: found.id, name: found.name, sessionId: found.sessionId, state });
     }
+    this.#portsSeeded = true;
     return out;
   }
 
@@ -220,25 +244,37 @@ export class KvmHypervisor implements Hypervisor {
    * ours or not), from `virsh event --loop`, restarted when it ends; returns the unsubscribe
    * function. Nothing when the stream is unavailable: poll {@link KvmVm.state} then.
    */
-  watch(listener: (event: DomainEvent) => void): () => void {
+  watchDomains(listener: (event: DomainEvent) => void): () => void {
     return this.#settings.events?.subscribe(listener) ?? (() => undefined);
   }
 
+  /**
+   * Core's {@link Hypervisor.watch}: calls `listener` with the id of one of this installation's
+   * VMs (one this connection created, found or listed) whenever libvirt reports a lifecycle event
+   * of it.
+   */
+  watch(listener: (vmId: string) => void): () => void {
+    return this.watchDomains((event) => {
+      const id = this.#known.get(event.domain);
+      if (id !== undefined) listener(id);
+    });
+  }
+
+  /** A handle of our domain, remembered for {@link KvmHypervisor.watch}. */
+  #vm(id: string, name: string, port: number): KvmVm {
+    this.#known.set(name, id);
+    return new KvmVm(this.#settings, id, name, port);
+  }
+
   /** The domain `ref` (name or UUID) when it is ours; `undefined` when it is missing or foreign. */
-  async #describe(
-    ref: string,
-    signal: AbortSignal | undefined,
-  ): Promise<{ id: string; name: string; sessionId: string; port: number } | undefined> {
+  async #describe(ref: string, signal: AbortSignal | undefined): Promise<Described | undefined> {
     const { virsh } = this.#settings;
     try {
-      const metadata = parseMetadata(
-        await virsh.run(['metadata', ref, '--uri', METADATA_NAMESPACE, '--config'], {
-          signal,
-          cheap: true,
-          code: 'QUERY',
-        }),
-      );
+      const metadata = await this.#readMetadata(ref, signal);
       if (!metadata) return undefined;
+      // Any cvmweb domain's port is taken, whichever installation made it.
+      reservePort(metadata.apiPort);
+      if (metadata.installation !== this.#settings.installationId) return undefined;
       // domname takes an id or UUID, domuuid a name or id.
       const byUuid = UUID.test(ref);
       const id = byUuid
@@ -249,28 +285,64 @@ export class KvmHypervisor implements Hypervisor {
         : ref;
       return { id, name, sessionId: metadata.sessionId, port: metadata.apiPort };
     } catch (error) {
-      if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * cvmweb's metadata of domain `ref`; `undefined` when it has none or is transient (a domain
+   * cvmweb never makes, whose persistent config libvirt refuses to read).
+   */
+  async #readMetadata(ref: string, signal: AbortSignal | undefined): Promise<VmMetadata | undefined> {
+    try {
+      return parseMetadata(
+        await this.#settings.virsh.run(['metadata', ref, '--uri', METADATA_NAMESPACE, '--config'], {
+          signal,
+          cheap: true,
+          code: 'QUERY',
+        }),
+      );
+    } catch (error) {
+      if (isNotFound(error) || isVirshFailure(error, 'transient')) return undefined;
+      throw error;
+    }
+  }
+
+  /** Reserves the API ports of the cvmweb domains defined at this URI (once per connection). */
+  async #seedPorts(call: { signal?: AbortSignal | undefined }): Promise<void> {
+    if (this.#portsSeeded) return;
+    const names = parseNames(
+      await this.#settings.virsh.run(['list', '--all', '--persistent', '--name'], {
+        ...call,
+        cheap: true,
+        code: 'QUERY',
+      }),
+    );
+    for (const name of names) {
+      const metadata = await this.#readMetadata(name, call.signal);
+      if (metadata) reservePort(metadata.apiPort);
+    }
+    this.#portsSeeded = true;
   }
 
   /** Uploads the image's files as shared base volumes named by checksum (once). */
   async #bases(
     image: ResolvedImage,
-    signal: AbortSignal | undefined,
+    call: { signal?: AbortSignal | undefined; onDebug?: ((message: string) => void) | undefined },
   ): Promise<{ image?: string; kernel?: string; initrd?: string }> {
     const { pool } = this.#settings;
     const tag = image.sha256.slice(0, 24);
     if (image.kind === 'iso')
-      return { image: await pool.shared(`cvmweb-base-${tag}.iso`, image.path, 'raw', { signal }) };
+      return { image: await pool.shared(`cvmweb-base-${tag}.iso`, image.path, 'raw', call) };
     if (image.kind === 'disk') {
       const format = image.diskFormat ?? 'qcow2';
-      return { image: await pool.shared(`cvmweb-base-${tag}.${format}`, image.path, format, { signal }) };
+      return { image: await pool.shared(`cvmweb-base-${tag}.${format}`, image.path, format, call) };
     }
-    const kernel = await pool.shared(`cvmweb-base-${tag}.kernel`, image.path, 'raw', { signal });
+    const kernel = await pool.shared(`cvmweb-base-${tag}.kernel`, image.path, 'raw', call);
     if (!image.initrdPath || !image.initrdSha256) return { kernel };
     const initrdTag = image.initrdSha256.slice(0, 24);
-    const initrd = await pool.shared(`cvmweb-base-${initrdTag}.initrd`, image.initrdPath, 'raw', { signal });
+    const initrd = await pool.shared(`cvmweb-base-${initrdTag}.initrd`, image.initrdPath, 'raw', call);
     return { kernel, initrd };
   }
 }

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Runner } from './runner.js';
 
@@ -41,6 +42,29 @@ export interface KvmOptions {
   onDebug?: (message: string) => void;
   /** Writes each guest's serial console to `<directory>/<vm name>.serial.log` on the hypervisor host. */
   serialLogDirectory?: string;
+  /**
+   * Which cvmweb installation this is. It is recorded in every domain the driver defines, and
+   * `listVms()`/`findVm()` see only the domains of this installation, so `reconcile()` (and its
+   * `removeOrphans`) never touches the VMs of another user or of another installation sharing
+   * the libvirt daemon (e.g. `qemu:///system`). Default: {@link defaultInstallationId}, one id per
+   * OS user and machine. Two installations of one user (two state directories) on one daemon
+   * must pass distinct ids, e.g. derived from their state directories.
+   */
+  installationId?: string;
+}
+
+/**
+ * The installation id used when none is given: `user-<name>-<hash>`, where the hash covers this
+ * machine's host name, the user's id and home directory. It is stable across restarts, and
+ * differs between the users of one machine and between machines using one remote daemon.
+ */
+export function defaultInstallationId(): string {
+  const user = userInfo();
+  const hash = createHash('sha256')
+    .update(`${hostname()}\0${user.uid}\0${homedir()}`)
+    .digest('hex')
+    .slice(0, 16);
+  return `user-${user.username.replace(/[^\w.-]/g, '_')}-${hash}`;
 }
 
 /** The URI used when none is given (see {@link KvmOptions.uri}). */

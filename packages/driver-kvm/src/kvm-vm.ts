@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ActionOptions,
@@ -10,17 +13,11 @@ import {
   type VmPowerState,
 } from '@cvmweb/core';
 import type { DomainEvents } from './domain-events.js';
-import { releasePort } from './free-port.js';
+import { freeLoopbackPort, loopbackPortIsFree, releasePort } from './free-port.js';
 import type { StoragePool } from './storage-pool.js';
-import type { Virsh } from './virsh.js';
+import { isNotFound, isVirshFailure, type Virsh } from './virsh.js';
 import { parseDomState, parseKeyValues, toPowerState } from './virsh-parsers.js';
-import {
-  buildMetadata,
-  METADATA_KEY,
-  METADATA_NAMESPACE,
-  parseMetadata,
-  type VmMetadata,
-} from './vm-metadata.js';
+import { METADATA_NAMESPACE, parseMetadata, type VmMetadata } from './vm-metadata.js';
 
 /** What a {@link KvmVm} shares with its hypervisor. */
 export interface KvmVmContext {
@@ -32,7 +29,18 @@ export interface KvmVmContext {
   readonly events?: DomainEvents | undefined;
   /** Receives notable facts no return value carries (e.g. a state libvirt reports that cvmweb does not know). */
   readonly onDebug?: ((message: string) => void) | undefined;
+  /**
+   * The URI reaches another machine: the API port is bound there, so this machine cannot tell
+   * whether it is free before a start (a start that fails on it still moves it).
+   */
+  readonly remote?: boolean | undefined;
 }
+
+/** A call's signal and debug listener (a session's `debug` event), passed to every virsh command. */
+type Call = { signal?: AbortSignal | undefined; onDebug?: ((message: string) => void) | undefined };
+
+/** QEMU's refusal when the forward's host port is taken. */
+const HOSTFWD_FAILED = /host forwarding rule|hostfwd/i;
 
 /** The libvirt `vcpu_period` cvmweb uses (µs); the quota is period × cap / 100. */
 export const CAP_PERIOD_US = 100_000;
@@ -49,7 +57,7 @@ export class KvmVm implements VmHandle {
   readonly id: string;
   readonly name: string;
   readonly #context: KvmVmContext;
-  readonly #apiPort: number;
+  #apiPort: number;
 
   constructor(context: KvmVmContext, id: string, name: string, apiPort: number) {
     this.#context = context;
@@ -58,13 +66,10 @@ export class KvmVm implements VmHandle {
     this.#apiPort = apiPort;
   }
 
-  async state(options: ActionOptions = {}): Promise<VmPowerState> {
+  async state(options: ActionOptions & Call = {}): Promise<VmPowerState> {
     const v = this.#context.virsh;
-    const raw = await v.run(['domstate', this.name, '--reason'], {
-      signal: options.signal,
-      cheap: true,
-      code: 'QUERY',
-    });
+    const call = callOf(options);
+    const raw = await v.run(['domstate', this.name, '--reason'], { ...call, cheap: true, code: 'QUERY' });
     const { state } = parseDomState(raw);
     if (state !== 'shut off') {
       const power = toPowerState(state, false);
@@ -72,16 +77,14 @@ export class KvmVm implements VmHandle {
         this.#context.onDebug?.(`${this.name}: libvirt reports state '${raw.trim()}', taken as 'error'`);
       return power;
     }
-    const info = parseKeyValues(
-      await v.run(['dominfo', this.name], { signal: options.signal, cheap: true, code: 'QUERY' }),
-    );
+    const info = parseKeyValues(await v.run(['dominfo', this.name], { ...call, cheap: true, code: 'QUERY' }));
     return toPowerState(state, info['Managed save'] === 'yes');
   }
 
   async start(spec: StartSpec, options: ProgressOptions = {}): Promise<void> {
     const { virsh, pool } = this.#context;
-    const signal = options.signal;
-    const before = await this.state({ signal });
+    const call = callOf(options);
+    const before = await this.state(call);
     if (before === 'running' || before === 'paused') {
       throw new HypervisorError('INVALID_STATE', `${this.name} is already ${before}`, {
         details: { state: before },
@@ -93,30 +96,42 @@ export class KvmVm implements VmHandle {
           details: { field: 'context' },
         });
       }
-      await pool.upload(contextVolumeName(this.name), spec.context.path, 'raw', { signal });
+      await pool.upload(contextVolumeName(this.name), spec.context.path, 'raw', call);
+      // The port was free when the domain was defined; another process (or a VM defined before a
+      // restart) may hold it now. The domain is off, so its forward can still move.
+      if (!this.#context.remote && this.#apiPort > 0 && !(await loopbackPortIsFree(this.#apiPort)))
+        await this.#movePort(call);
     }
-    await virsh.run(['start', this.name], { signal, code: 'CONTROL', timeoutMs: 5 * 60_000 });
-    await this.#waitFor((state) => state === 'running', 30_000, signal, 'to run');
+    try {
+      await virsh.run(['start', this.name], { ...call, code: 'CONTROL', timeoutMs: 5 * 60_000 });
+    } catch (error) {
+      // Taken between the check and QEMU's bind (or on a remote host): move it once and retry.
+      const stderr = isHypervisorError(error) ? String(error.details['stderr'] ?? '') : '';
+      if (before === 'saved' || !HOSTFWD_FAILED.test(stderr)) throw error;
+      await this.#movePort(call);
+      await virsh.run(['start', this.name], { ...call, code: 'CONTROL', timeoutMs: 5 * 60_000 });
+    }
+    await this.#waitFor((state) => state === 'running', 30_000, call, 'to run');
   }
 
   async stop(options: ProgressOptions & { timeoutMs?: number } = {}): Promise<void> {
     const { virsh } = this.#context;
-    const signal = options.signal;
-    let state = await this.state({ signal });
+    const call = callOf(options);
+    let state = await this.state(call);
     if (state === 'poweroff') return;
     if (state === 'saved') {
-      await virsh.run(['managedsave-remove', this.name], { signal, code: 'CONTROL' });
+      await virsh.run(['managedsave-remove', this.name], { ...call, code: 'CONTROL' });
       return;
     }
     if (state === 'paused') {
-      await virsh.run(['resume', this.name], { signal, cheap: true, code: 'CONTROL' });
+      await virsh.run(['resume', this.name], { ...call, cheap: true, code: 'CONTROL' });
       state = 'running';
     }
     const timeoutMs = options.timeoutMs ?? this.#context.shutdownTimeoutMs;
     const graceful = await virsh
-      .run(['shutdown', this.name, '--mode', 'acpi'], { signal, cheap: true, code: 'CONTROL' })
+      .run(['shutdown', this.name, '--mode', 'acpi'], { ...call, cheap: true, code: 'CONTROL' })
       .then(
-        () => this.#waitFor((s) => s === 'poweroff', timeoutMs, signal, 'to power off').then(() => true),
+        () => this.#waitFor((s) => s === 'poweroff', timeoutMs, call, 'to power off').then(() => true),
         (error: unknown) => {
           if (isHypervisorError(error) && error.aborted) throw error;
           return false;
@@ -127,36 +142,37 @@ export class KvmVm implements VmHandle {
         return false;
       });
     if (graceful) return;
-    await this.#destroyDomain(signal);
+    await this.#destroyDomain(call);
   }
 
-  async destroy(_options: ProgressOptions = {}): Promise<void> {
+  async destroy(options: ProgressOptions = {}): Promise<void> {
     // Removal must finish even when the caller gives up: a half-removed VM is worse.
     const { virsh, pool } = this.#context;
+    const call: Call = { onDebug: options.onDebug };
     let metadata: VmMetadata | undefined;
     try {
-      metadata = await this.#metadata();
-      await this.#destroyDomain(undefined);
-      await retry(() => virsh.run(['undefine', this.name, '--managed-save'], { code: 'DELETE' }));
+      metadata = await this.#metadata(call);
+      await this.#destroyDomain(call);
+      await retry(() => virsh.run(['undefine', this.name, '--managed-save'], { ...call, code: 'DELETE' }));
     } catch (error) {
-      if (!(isHypervisorError(error) && error.codeName === 'NOT_FOUND')) throw error;
+      if (!isNotFound(error)) throw error;
     }
     const volumes = new Set([...(metadata?.volumes ?? []), ...ownVolumeNames(this.name)]);
-    for (const volume of volumes) await retry(() => pool.remove(volume));
+    for (const volume of volumes) await retry(() => pool.remove(volume, call));
     releasePort(this.#apiPort);
   }
 
-  async pause(options: ActionOptions = {}): Promise<void> {
+  async pause(options: ActionOptions & Call = {}): Promise<void> {
     await this.#context.virsh.run(['suspend', this.name], {
-      signal: options.signal,
+      ...callOf(options),
       cheap: true,
       code: 'CONTROL',
     });
   }
 
-  async resume(options: ActionOptions = {}): Promise<void> {
+  async resume(options: ActionOptions & Call = {}): Promise<void> {
     await this.#context.virsh.run(['resume', this.name], {
-      signal: options.signal,
+      ...callOf(options),
       cheap: true,
       code: 'CONTROL',
     });
@@ -164,21 +180,17 @@ export class KvmVm implements VmHandle {
 
   async hibernate(options: ProgressOptions = {}): Promise<void> {
     await this.#context.virsh.run(['managedsave', this.name, '--running'], {
-      signal: options.signal,
+      ...callOf(options),
       code: 'CONTROL',
       timeoutMs: 10 * 60_000,
     });
   }
 
-  async reset(options: ActionOptions = {}): Promise<void> {
-    await this.#context.virsh.run(['reset', this.name], {
-      signal: options.signal,
-      cheap: true,
-      code: 'CONTROL',
-    });
+  async reset(options: ActionOptions & Call = {}): Promise<void> {
+    await this.#context.virsh.run(['reset', this.name], { ...callOf(options), cheap: true, code: 'CONTROL' });
   }
 
-  async setExecutionCap(cap: number, options: ActionOptions = {}): Promise<void> {
+  async setExecutionCap(cap: number, options: ActionOptions & Call = {}): Promise<void> {
     if (!this.#context.executionCap) {
       throw new HypervisorError(
         'NOT_SUPPORTED',
@@ -191,7 +203,8 @@ export class KvmVm implements VmHandle {
       });
     }
     const quota = Math.round((CAP_PERIOD_US * cap) / 100);
-    const live = await this.#isActive(options.signal);
+    const call = callOf(options);
+    const live = await this.#isActive(call);
     await this.#context.virsh.run(
       [
         'schedinfo',
@@ -202,68 +215,69 @@ export class KvmVm implements VmHandle {
         '--set',
         `vcpu_quota=${quota}`,
       ],
-      { signal: options.signal, cheap: true, code: 'MODIFY' },
+      { ...call, cheap: true, code: 'MODIFY' },
     );
-  }
-
-  async setProperty(key: string, value: string, options: ActionOptions = {}): Promise<void> {
-    const metadata = await this.#metadata(options.signal);
-    const properties = { ...metadata.properties, [key]: value };
-    await this.#writeMetadata({ ...metadata, properties }, options.signal);
-  }
-
-  async getProperty(key: string, options: ActionOptions = {}): Promise<string | undefined> {
-    const metadata = await this.#metadata(options.signal);
-    return Object.hasOwn(metadata.properties, key) ? metadata.properties[key] : undefined;
   }
 
   apiEndpoint(): ApiEndpoint | undefined {
     return this.#apiPort > 0 ? { host: '127.0.0.1', port: this.#apiPort, guestIp: GUEST_IP } : undefined;
   }
 
-  async #metadata(signal?: AbortSignal): Promise<VmMetadata> {
+  async #metadata(call: Call): Promise<VmMetadata> {
     const xml = await this.#context.virsh.run(
       ['metadata', this.name, '--uri', METADATA_NAMESPACE, '--config'],
-      {
-        signal,
-        cheap: true,
-        code: 'QUERY',
-      },
+      { ...call, cheap: true, code: 'QUERY' },
     );
     const metadata = parseMetadata(xml);
     if (!metadata) throw new HypervisorError('NOT_FOUND', `${this.name} is not a cvmweb domain`);
     return metadata;
   }
 
-  async #writeMetadata(metadata: VmMetadata, signal: AbortSignal | undefined): Promise<void> {
-    const live = await this.#isActive(signal);
-    await this.#context.virsh.run(
-      [
-        'metadata',
-        this.name,
-        '--uri',
-        METADATA_NAMESPACE,
-        '--key',
-        METADATA_KEY,
-        '--set',
-        buildMetadata(metadata, 'set'),
-        ...(live ? ['--live', '--config'] : ['--config']),
-      ],
-      { signal, cheap: true, code: 'MODIFY' },
-    );
+  /**
+   * Gives the (shut off) domain a new free API port: its definition is rewritten with the new
+   * forward and metadata. The old port stays reserved (another domain may forward it).
+   */
+  async #movePort(call: Call): Promise<void> {
+    const { virsh } = this.#context;
+    const old = this.#apiPort;
+    const xml = await virsh.run(['dumpxml', this.name, '--inactive'], { ...call, code: 'QUERY' });
+    const port = await freeLoopbackPort();
+    const forward = new RegExp(String.raw`hostfwd=tcp:127\.0\.0\.1:${old}-:`, 'g');
+    const api = new RegExp(String.raw`(<(?:[A-Za-z_][\w.-]*:)?api\s+port=["'])${old}(["'])`, 'g');
+    if (!forward.test(xml)) {
+      releasePort(port);
+      throw new HypervisorError('CONTROL', `${this.name}: its API forward on port ${old} was not found`, {
+        details: { port: old },
+      });
+    }
+    const moved = xml.replace(forward, `hostfwd=tcp:127.0.0.1:${port}-:`).replace(api, `$1${port}$2`);
+    const dir = await mkdtemp(join(tmpdir(), 'cvmweb-kvm-'));
+    try {
+      const file = join(dir, 'domain.xml');
+      await writeFile(file, moved, { mode: 0o600 });
+      await virsh.run(['define', file], { ...call, code: 'CONTROL' });
+    } catch (error) {
+      releasePort(port);
+      throw error;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    this.#apiPort = port;
+    call.onDebug?.(`${this.name}: API port ${old} is taken, moved to ${port}`);
+    this.#context.onDebug?.(`${this.name}: API port ${old} is taken, moved to ${port}`);
   }
 
-  async #isActive(signal: AbortSignal | undefined): Promise<boolean> {
-    const state = await this.state({ signal });
+  async #isActive(call: Call): Promise<boolean> {
+    const state = await this.state(call);
     return state === 'running' || state === 'paused';
   }
 
-  async #destroyDomain(signal: AbortSignal | undefined): Promise<void> {
+  async #destroyDomain(call: Call): Promise<void> {
     try {
-      await this.#context.virsh.run(['destroy', this.name], { signal, code: 'CONTROL' });
+      await this.#context.virsh.run(['destroy', this.name], { ...call, code: 'CONTROL' });
     } catch (error) {
       // "domain is not running" is the goal reached.
-      if (isHypervisorError(error) && /not running/i.test(error.message)) return;
+      if (isVirshFailure(error, 'not-running')) return;
       throw error;
     }
   }
@@ -271,9 +285,10 @@ export class KvmVm implements VmHandle {
   async #waitFor(
     done: (state: VmPowerState) => boolean,
     timeoutMs: number,
-    signal: AbortSignal | undefined,
+    call: Call,
     what: string,
   ): Promise<void> {
+    const signal = call.signal;
     const deadline = Date.now() + timeoutMs;
     let delay = 50;
     // An event of this domain ends the current pause at once; polling stays the fallback (an
@@ -288,7 +303,7 @@ export class KvmVm implements VmHandle {
     try {
       for (;;) {
         woken = false;
-        const state = await this.state({ signal });
+        const state = await this.state(call);
         if (done(state)) return;
         if (Date.now() >= deadline) {
           throw new HypervisorError(
@@ -330,8 +345,13 @@ export async function retry<T>(action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {
-    if (isHypervisorError(error) && (error.codeName === 'NOT_FOUND' || error.aborted)) throw error;
+    if (isNotFound(error) || (isHypervisorError(error) && error.aborted)) throw error;
     await sleep(100);
     return action();
   }
+}
+
+/** The signal and debug listener of a call's options (both optional). */
+function callOf(options: ActionOptions & Call): Call {
+  return { signal: options.signal, onDebug: options.onDebug };
 }

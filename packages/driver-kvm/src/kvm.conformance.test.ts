@@ -16,7 +16,7 @@ import {
   TEST_POOL_PATH,
   TEST_URI,
   testGuest,
-} from './test-support.js';
+} from './testing.js';
 
 // The core conformance suite on a real libvirt daemon, booting the test guest (TCG here).
 const unavailable = await libvirtUnavailable();

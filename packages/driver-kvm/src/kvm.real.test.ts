@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cvmweb, createCvmweb, type Session, SessionState } from '@cvmweb/core';
+import { type Cvmweb, createCvmweb, isHypervisorError, type Session, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ import {
   testGuest,
   virshOut,
   waitForGuest,
-} from './test-support.js';
+} from './testing.js';
 
 // Driver-specific tests on the real libvirt daemon.
 const unavailable = await libvirtUnavailable();
@@ -166,8 +166,9 @@ describe.skipIf(unavailable !== undefined)(
         if (errors.length === 0) await session.start('x').catch((e: unknown) => errors.push(e));
         await session.close().catch((e: unknown) => errors.push(e));
         // Whatever failed, closing again (as a user or reconcile would) must clean up completely.
-        if (session.state !== 0) await session.close().catch(() => undefined);
+        if (session.state !== SessionState.Closed) await session.close().catch(() => undefined);
         const calls = Number(await readFile(counter, 'utf8'));
+        expect(session.state, `failure at call ${failAt}`).toBe(SessionState.Closed);
         expect(await leftovers(session.vmName), `failure at call ${failAt}`).toEqual([]);
         await cvmweb.dispose();
         opened.splice(opened.indexOf(cvmweb), 1);
@@ -175,10 +176,24 @@ describe.skipIf(unavailable !== undefined)(
       };
       const clean = await run(0);
       expect(clean.errors).toEqual([]);
+      let surfaced = 0;
       for (let n = 1; n <= clean.calls; n++) {
         const { errors } = await run(n);
-        expect(errors.length, `call ${n}`).toBeGreaterThanOrEqual(0);
+        // A failure either surfaces as the injected one (a HypervisorError with a code, never
+        // another, unrelated error), or the driver recovered from it (a retried removal, a
+        // graceful stop that fell back to a hard one): the checks above hold either way.
+        for (const [index, error] of errors.entries()) {
+          expect(isHypervisorError(error), `call ${n}: ${String(error)}`).toBe(true);
+          if (!isHypervisorError(error)) continue;
+          expect(error.code, `call ${n}`).toBeLessThan(0);
+          expect(['UNKNOWN', 'INVALID_USAGE'], `call ${n}`).not.toContain(error.codeName);
+          // The first failure is the injected one (a later one may be close refusing a state).
+          if (index === 0) expect(error.message, `call ${n}`).toContain(`injected failure at call ${n}`);
+        }
+        if (errors.length > 0) surfaced++;
       }
+      // Most injected failures reach the caller (open and start have no retries).
+      expect(surfaced).toBeGreaterThan(clean.calls / 2);
     }, 600_000);
 
     it('notices a guest that powers itself off, from the event stream', async () => {
@@ -187,7 +202,7 @@ describe.skipIf(unavailable !== undefined)(
       await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
       const hypervisor = cvmweb.hypervisor.inner as KvmHypervisor;
       const events: DomainEvent[] = [];
-      const unsubscribe = hypervisor.watch((event) => {
+      const unsubscribe = hypervisor.watchDomains((event) => {
         if (event.domain === session.vmName) events.push(event);
       });
       await session.start('');
@@ -212,10 +227,17 @@ describe.skipIf(unavailable !== undefined)(
       const vm = (await cvmweb.hypervisor.listVms()).find((v) => v.sessionId === session.id);
       expect(vm?.state).toBe('poweroff');
       const found = await cvmweb.hypervisor.findVm(vm?.id ?? '');
-      const t0 = performance.now();
-      for (let i = 0; i < 20; i++) expect(await found?.state()).toBe('poweroff');
-      const elapsed = performance.now() - t0;
-      expect(elapsed / 20).toBeLessThan(15);
+      // Against the same queries spawning one virsh each, in the same run (no wall-clock
+      // threshold: a loaded machine slows both; the absolute timings are bench:kvm's).
+      const timed = async (query: () => Promise<unknown>) => {
+        const t0 = performance.now();
+        for (let i = 0; i < 20; i++) await query();
+        return performance.now() - t0;
+      };
+      await found?.state();
+      const channel = await timed(async () => expect(await found?.state()).toBe('poweroff'));
+      const spawned = await timed(() => virshOut(['domstate', session.vmName, '--reason']));
+      expect(channel).toBeLessThan(spawned / 2);
       expect(await guestGet(1, '/')).toBeUndefined();
     }, 120_000);
   },

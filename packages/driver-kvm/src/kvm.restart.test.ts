@@ -23,7 +23,7 @@ import {
   testGuest,
   virshOut,
   waitForGuest,
-} from './test-support.js';
+} from './testing.js';
 
 // libvirtd restarted under a running session: the guest keeps running, and the session keeps
 // working through the same persistent virsh channel. Runs only when the daemon was started by
@@ -88,7 +88,7 @@ describe.skipIf(unavailable !== undefined)(
       const channels = debug.filter((line) => line.endsWith('(persistent)') && !line.includes(' event '));
       expect(channels).toHaveLength(1);
       const events: DomainEvent[] = [];
-      const unsubscribe = (cvmweb.hypervisor.inner as KvmHypervisor).watch((event) => {
+      const unsubscribe = (cvmweb.hypervisor.inner as KvmHypervisor).watchDomains((event) => {
         if (event.domain === session.vmName) events.push(event);
       });
       onTestFinished(unsubscribe);

@@ -3,7 +3,14 @@ import { HypervisorError } from '@cvmweb/core';
 import { detectAcceleration } from './acceleration.js';
 import { DomainEvents } from './domain-events.js';
 import { KvmHypervisor } from './kvm-hypervisor.js';
-import { defaultPoolPath, defaultUri, isRemoteUri, isSessionUri, type KvmOptions } from './kvm-options.js';
+import {
+  defaultInstallationId,
+  defaultPoolPath,
+  defaultUri,
+  isRemoteUri,
+  isSessionUri,
+  type KvmOptions,
+} from './kvm-options.js';
 import { probeKvm } from './probe.js';
 import { createRunner } from './runner.js';
 import { StoragePool } from './storage-pool.js';
@@ -33,12 +40,19 @@ export function kvm(options: KvmOptions = {}): Driver {
   const virshPath = options.virsh ?? 'virsh';
   const acceleration = options.acceleration ?? 'auto';
   const session = isSessionUri(uri);
+  const installationId = options.installationId ?? defaultInstallationId();
+  if (installationId.trim() === '') {
+    throw new HypervisorError('INVALID_USAGE', 'installationId must not be empty', {
+      details: { field: 'installationId' },
+    });
+  }
   const capabilities: DriverCapabilities = Object.freeze({
     executionCap: !session,
     pause: true,
     hibernate: true,
     reset: true,
-    guestProperties: true,
+    // libvirt's <metadata> is not visible inside the guest: core keeps properties in its registry.
+    guestProperties: false,
     apiPortForwarding: true,
   });
   return {
@@ -75,6 +89,8 @@ export function kvm(options: KvmOptions = {}): Driver {
           version: `libvirt ${version.libvirt ?? '?'}, QEMU ${version.hypervisor ?? '?'}`,
           virtType: await chooseVirtType(acceleration, virsh, uri, o?.signal),
           serialLogDirectory: options.serialLogDirectory,
+          installationId,
+          remote: isRemoteUri(uri),
           onDebug: options.onDebug,
         });
       } catch (error) {

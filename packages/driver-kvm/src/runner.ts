@@ -1,6 +1,28 @@
 import type { Readable, Writable } from 'node:stream';
 import { HypervisorError } from '@cvmweb/core';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
+
+let pdeathsig: boolean | undefined;
+
+/**
+ * True when util-linux's `setpriv --pdeathsig` is available (Linux): long-lived children then get
+ * SIGKILL when this process dies, even by SIGKILL, instead of outliving it (`virsh event --loop`
+ * reads no input, so nothing else would end it).
+ */
+function canTieToParent(): boolean {
+  if (pdeathsig === undefined) {
+    try {
+      pdeathsig =
+        process.platform === 'linux' &&
+        String(execaSync('setpriv', ['--help'], { reject: false, timeout: 5000 }).stdout).includes(
+          '--pdeathsig',
+        );
+    } catch {
+      pdeathsig = false;
+    }
+  }
+  return pdeathsig;
+}
 
 /** What one command printed and how it ended. */
 export interface RunResult {
@@ -19,6 +41,8 @@ export interface RunOptions {
   input?: string;
   /** Resolve with the result instead of rejecting when the command exits non-zero. */
   reject?: boolean;
+  /** Receives this command's debug line too (a session's `debug` event), besides the runner's own. */
+  onDebug?: ((message: string) => void) | undefined;
 }
 
 /**
@@ -64,6 +88,7 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     async run(file, args, runOptions = {}) {
       const command = formatCommand(file, args);
       options.onDebug?.(command);
+      runOptions.onDebug?.(command);
       const result = await execa(file, [...args], {
         env: { ...options.env, LC_ALL: 'C' },
         reject: false,
@@ -107,7 +132,11 @@ export function createRunner(options: RunnerOptions = {}): Runner {
     },
     spawn(file, args, env) {
       options.onDebug?.(`${formatCommand(file, args)} (persistent)`);
-      const child = execa(file, [...args], {
+      // setpriv execs the command (same pid), so kill() still reaches it.
+      const [program, programArgs] = canTieToParent()
+        ? ['setpriv', ['--pdeathsig', 'KILL', '--', file, ...args]]
+        : [file, [...args]];
+      const child = execa(program, programArgs, {
         env: { ...options.env, ...env, LC_ALL: 'C' },
         reject: false,
         buffer: false,

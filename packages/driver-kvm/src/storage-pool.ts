@@ -1,9 +1,10 @@
 import { stat } from 'node:fs/promises';
-import { HypervisorError, isHypervisorError } from '@cvmweb/core';
-import type { Virsh } from './virsh.js';
+import { HypervisorError } from '@cvmweb/core';
+import { isNotFound, type Virsh } from './virsh.js';
 import { parseKeyValues, parseVolumeList } from './virsh-parsers.js';
 
-type Signal = { signal?: AbortSignal | undefined };
+/** A call's signal and debug listener (a session's `debug` event), passed to every virsh command. */
+type Signal = { signal?: AbortSignal | undefined; onDebug?: ((message: string) => void) | undefined };
 
 /**
  * cvmweb's libvirt storage pool (a `dir` pool, created when missing). Media reach the hypervisor
@@ -39,7 +40,7 @@ export class StoragePool {
         await v.run(['pool-info', this.name], { ...options, cheap: true, code: 'QUERY' }),
       );
     } catch (error) {
-      if (!(isHypervisorError(error) && error.codeName === 'NOT_FOUND')) throw error;
+      if (!isNotFound(error)) throw error;
       await v.run(['pool-define-as', this.name, 'dir', '--target', this.#target], {
         ...options,
         code: 'CREATE',
@@ -69,7 +70,7 @@ export class StoragePool {
       );
       return Number.parseInt(info['Capacity'] ?? '0', 10);
     } catch (error) {
-      if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -95,7 +96,7 @@ export class StoragePool {
     const args = ['vol-create-as', this.name, volume, String(bytes), '--format', format];
     if (options.backing)
       args.push('--backing-vol', options.backing.volume, '--backing-vol-format', options.backing.format);
-    await this.#virsh.run(args, { signal: options.signal, code: 'CREATE' });
+    await this.#virsh.run(args, { signal: options.signal, onDebug: options.onDebug, code: 'CREATE' });
   }
 
   /** Creates `volume` holding the local `file` (replacing an existing volume of that name). */
@@ -106,11 +107,12 @@ export class StoragePool {
     try {
       await this.#virsh.run(['vol-upload', '--pool', this.name, volume, file], {
         signal: options.signal,
+        onDebug: options.onDebug,
         code: 'IO',
         timeoutMs: 30 * 60_000,
       });
     } catch (error) {
-      await this.remove(volume).catch(() => undefined);
+      await this.remove(volume, { onDebug: options.onDebug }).catch(() => undefined);
       throw error;
     }
   }
@@ -151,7 +153,7 @@ export class StoragePool {
         code: 'DELETE',
       });
     } catch (error) {
-      if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return;
+      if (isNotFound(error)) return;
       throw error;
     }
   }
@@ -164,7 +166,7 @@ export class StoragePool {
         await this.#virsh.run(['vol-list', this.name], { ...options, cheap: true, code: 'QUERY' }),
       );
     } catch (error) {
-      if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return [];
+      if (isNotFound(error)) return [];
       throw error;
     }
   }

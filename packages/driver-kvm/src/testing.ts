@@ -1,4 +1,12 @@
-// Helpers of the real-libvirt tests (not exported by the package).
+/**
+ * `@cvmweb/driver-kvm/testing`: helpers of the tests that run on a real libvirt daemon (this
+ * package's, the daemon's and the web bridge's): the test URI and pool, the test guest built from
+ * Debian packages, a loopback file server for core's image cache, leftover checks and cleanup,
+ * the shared lock that keeps a libvirtd restart apart from the other tests, and a private sshd.
+ * No test framework is imported.
+ *
+ * @packageDocumentation
+ */
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -9,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
 import { execa } from 'execa';
 import { freeLoopbackPort } from './free-port.js';
+import { METADATA_NAMESPACE } from './vm-metadata.js';
 
 /** The repository root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -155,8 +164,9 @@ export async function virshOut(args: string[]): Promise<string> {
   return result.exitCode === 0 ? String(result.stdout) : '';
 }
 
-/** Domains and volumes of the test URI whose names start with `vmName`. */
+/** Domains (any state) and test-pool volumes whose names start with `vmName` (a VM name or a prefix). */
 export async function leftovers(vmName: string): Promise<string[]> {
+  await virshOut(['pool-refresh', TEST_POOL]);
   const domains = (await virshOut(['list', '--all', '--name'])).split('\n').map((l) => l.trim());
   const volumes = (await virshOut(['vol-list', TEST_POOL]))
     .split('\n')
@@ -194,33 +204,38 @@ export async function waitForGuest(port: number, path: string, timeoutMs = 60_00
  * would collide with this run's).
  */
 export async function purgeLeftovers(prefixes: readonly string[]): Promise<void> {
+  for (const prefix of prefixes) await purgeVms(`cvmweb-${prefix}-`);
+}
+
+/**
+ * Removes the cvmweb domains (those with cvmweb's metadata, of any installation) whose names
+ * start with `vmPrefix`, and the test pool's volumes whose names start with it.
+ */
+export async function purgeVms(vmPrefix: string): Promise<void> {
   const names = (await virshOut(['list', '--all', '--name'])).split('\n').map((l) => l.trim());
   for (const name of names) {
-    if (!prefixes.some((prefix) => name.startsWith(`cvmweb-${prefix}-`))) continue;
-    if (
-      !(await virshOut([
-        'metadata',
-        name,
-        '--uri',
-        'https://cvmweb.github.io/xmlns/libvirt-domain/1',
-        '--config',
-      ]))
-    )
-      continue;
+    if (name === '' || !name.startsWith(vmPrefix)) continue;
+    if (!(await virshOut(['metadata', name, '--uri', METADATA_NAMESPACE, '--config']))) continue;
     await virshOut(['destroy', name]);
     await virshOut(['undefine', name, '--managed-save']);
   }
+  await virshOut(['pool-refresh', TEST_POOL]);
   const volumes = (await virshOut(['vol-list', TEST_POOL]))
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '');
   for (const volume of volumes) {
-    if (prefixes.some((prefix) => volume.startsWith(`cvmweb-${prefix}-`)))
+    if (volume !== '' && volume.startsWith(vmPrefix))
       await virshOut(['vol-delete', '--pool', TEST_POOL, volume]);
   }
 }
 
+/** `virsh domstate` of `domain` ('running', 'paused', 'shut off', …), or '' when there is no such domain. */
+export async function domState(domain: string): Promise<string> {
+  return (await virshOut(['domstate', domain])).trim();
+}
+
 /** The lock file that keeps a libvirtd restart apart from the other real-libvirt test files. */
-const LIBVIRT_LOCK = join(tmpdir(), 'cvmweb-libvirt-tests.lock');
+export const LIBVIRT_LOCK = join(tmpdir(), 'cvmweb-libvirt-tests.lock');
 
 /**
  * Takes the real-libvirt tests' lock with `flock(1)`: `shared` for files that only use the

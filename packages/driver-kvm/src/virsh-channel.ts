@@ -14,6 +14,16 @@ export interface VirshChannelOptions {
   onDebug?: ((message: string) => void) | undefined;
 }
 
+/** Options of {@link VirshChannel.run}. */
+export interface ChannelRunOptions {
+  /** Time box of this command in ms (default: the channel's). */
+  timeoutMs?: number;
+  /** Cancels the command (the virsh process is restarted). */
+  signal?: AbortSignal | undefined;
+  /** Receives this command's debug line too, besides the channel's own `onDebug`. */
+  onDebug?: ((message: string) => void) | undefined;
+}
+
 interface Pending {
   readonly marker: string;
   readonly command: string;
@@ -69,10 +79,7 @@ export class VirshChannel {
    * Runs one virsh command (without `-c`). Resolves with its output; `exitCode` is 1 when virsh
    * reported an error.
    */
-  run(
-    args: readonly string[],
-    options: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
-  ): Promise<RunResult> {
+  run(args: readonly string[], options: ChannelRunOptions = {}): Promise<RunResult> {
     const next = this.#queue.then(() => this.#send(args, options));
     this.#queue = next.catch(() => undefined);
     return next;
@@ -84,12 +91,10 @@ export class VirshChannel {
     this.#kill();
   }
 
-  #send(
-    args: readonly string[],
-    options: { timeoutMs?: number; signal?: AbortSignal | undefined },
-  ): Promise<RunResult> {
+  #send(args: readonly string[], options: ChannelRunOptions): Promise<RunResult> {
     const command = formatCommand('virsh', args);
     this.#options.onDebug?.(`${command} (channel)`);
+    options.onDebug?.(`${command} (channel)`);
     if (this.#closed)
       return Promise.reject(
         new HypervisorError('EXTERNAL', 'the virsh channel is closed', { details: { command } }),

@@ -26,7 +26,20 @@ export interface VirshRunOptions {
   cheap?: boolean;
   /** Written to virsh's standard input (never through the channel). */
   input?: string;
+  /** Receives this command's debug line (the caller's, e.g. a session's `debug` event). */
+  onDebug?: ((message: string) => void) | undefined;
 }
+
+/**
+ * Why virsh refused, when cvmweb branches on it: `details.reason` of the {@link HypervisorError}
+ * that {@link Virsh.run} rejects with.
+ */
+export type VirshFailureReason = 'not-running' | 'transient';
+
+const REASONS: readonly [VirshFailureReason, RegExp][] = [
+  ['not-running', /domain is not running/i],
+  ['transient', /transient domains? (do|does) not have any persistent config/i],
+];
 
 const NOT_FOUND =
   /failed to get domain|Domain not found|no domain with matching|Storage (volume|pool) not found|no storage (vol|pool) with matching|metadata not found|Requested metadata element is not present/i;
@@ -34,6 +47,11 @@ const NOT_FOUND =
 /** True when `error` is virsh saying that the domain, volume, pool or metadata does not exist. */
 export function isNotFound(error: unknown): boolean {
   return isHypervisorError(error) && error.codeName === 'NOT_FOUND';
+}
+
+/** True when `error` is a virsh refusal classified as `reason` (see {@link VirshFailureReason}). */
+export function isVirshFailure(error: unknown, reason: VirshFailureReason): boolean {
+  return isHypervisorError(error) && error.details['reason'] === reason;
 }
 
 /**
@@ -100,12 +118,14 @@ export class Virsh {
       signal: options.signal,
       ...(options.input === undefined ? {} : { input: options.input }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.onDebug ? { onDebug: options.onDebug } : {}),
     });
   }
 }
 
 function virshError(args: readonly string[], result: RunResult, code: ErrorCodeName): HypervisorError {
   const command = formatCommand('virsh', args);
+  const reason = REASONS.find(([, pattern]) => pattern.test(result.stderr))?.[0];
   const message = result.stderr
     .split('\n')
     .map((line) => line.replace(/^error: /, '').trim())
@@ -116,7 +136,12 @@ function virshError(args: readonly string[], result: RunResult, code: ErrorCodeN
     `${command}: ${message || firstLine(result.stdout) || `exit code ${result.exitCode}`}`,
     {
       cause: new Error(result.stderr.trim() || `exit code ${result.exitCode}`),
-      details: { command, exitCode: result.exitCode, stderr: result.stderr },
+      details: {
+        command,
+        exitCode: result.exitCode,
+        stderr: result.stderr,
+        ...(reason === undefined ? {} : { reason }),
+      },
     },
   );
 }

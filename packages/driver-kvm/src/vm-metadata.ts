@@ -7,59 +7,53 @@ export const METADATA_KEY = 'cvmweb';
 
 /** What cvmweb records on a domain it made. */
 export interface VmMetadata {
+  /** The cvmweb installation that made the domain (see `KvmOptions.installationId`). */
+  readonly installation: string;
   /** The session that owns the domain. */
   readonly sessionId: string;
   /** The host port forwarded to the guest's port 80. */
   readonly apiPort: number;
   /** The names of the storage volumes made for this domain alone (removed with it). */
   readonly volumes: readonly string[];
-  /** Guest properties. */
-  readonly properties: Readonly<Record<string, string>>;
 }
 
 /**
  * The metadata element. `embedded` (default) is the prefixed form with its namespace declaration,
  * for the domain XML; `set` is the bare form `virsh metadata --key … --set` takes (libvirt adds
- * the namespace itself and refuses an element that declares one). Property values are base64 so
- * that libvirt's re-serialisation cannot alter whitespace or line breaks.
+ * the namespace itself and refuses an element that declares one).
  */
 export function buildMetadata(metadata: VmMetadata, form: 'embedded' | 'set' = 'embedded'): string {
   const p = form === 'set' ? '' : `${METADATA_KEY}:`;
   const volumes = metadata.volumes.map((name) => `<${p}volume>${escapeXml(name)}</${p}volume>`).join('');
-  const properties = Object.entries(metadata.properties)
-    .map(
-      ([key, value]) =>
-        `<${p}property key="${escapeXml(key)}">${Buffer.from(value, 'utf8').toString('base64')}</${p}property>`,
-    )
-    .join('');
   const declaration = form === 'set' ? '' : ` xmlns:${METADATA_KEY}="${METADATA_NAMESPACE}"`;
   return (
     `<${p}vm${declaration}>` +
+    `<${p}installation>${escapeXml(metadata.installation)}</${p}installation>` +
     `<${p}session>${escapeXml(metadata.sessionId)}</${p}session>` +
     `<${p}api port="${metadata.apiPort}"/>` +
     `<${p}volumes>${volumes}</${p}volumes>` +
-    `<${p}properties>${properties}</${p}properties>` +
     `</${p}vm>`
   );
 }
 
 /**
  * Reads {@link buildMetadata}'s element back, with any prefix or none (`virsh metadata --uri`
- * prints it without its namespace); `undefined` when it has no session.
+ * prints it without its namespace); `undefined` when it has no session. A domain made before
+ * installations were recorded has the installation `''` (no installation claims it).
  */
 export function parseMetadata(xml: string): VmMetadata | undefined {
   const tag = String.raw`(?:[A-Za-z_][\w.-]*:)?`;
   const session = new RegExp(String.raw`<${tag}session>([^<]*)</`).exec(xml)?.[1];
   if (session === undefined) return undefined;
-  const port = Number(new RegExp(String.raw`<${tag}api\s+port="(\d+)"`).exec(xml)?.[1] ?? 0);
+  const installation = new RegExp(String.raw`<${tag}installation>([^<]*)</`).exec(xml)?.[1] ?? '';
+  const port = Number(new RegExp(String.raw`<${tag}api\s+port=["'](\d+)["']`).exec(xml)?.[1] ?? 0);
   const volumes = [...xml.matchAll(new RegExp(String.raw`<${tag}volume>([^<]*)</`, 'g'))].map((m) =>
     unescapeXml(m[1] ?? ''),
   );
-  const properties: Record<string, string> = {};
-  for (const match of xml.matchAll(
-    new RegExp(String.raw`<${tag}property\s+key="([^"]*)"\s*(?:/>|>([^<]*)</)`, 'g'),
-  )) {
-    properties[unescapeXml(match[1] ?? '')] = Buffer.from((match[2] ?? '').trim(), 'base64').toString('utf8');
-  }
-  return { sessionId: unescapeXml(session.trim()), apiPort: port, volumes, properties };
+  return {
+    installation: unescapeXml(installation.trim()),
+    sessionId: unescapeXml(session.trim()),
+    apiPort: port,
+    volumes,
+  };
 }

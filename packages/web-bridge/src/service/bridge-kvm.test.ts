@@ -15,6 +15,7 @@ import {
   killPid,
   leftovers,
   libvirtUnavailable,
+  lockLibvirt,
   portClosed,
   purge,
   ServiceProcess,
@@ -81,7 +82,11 @@ describe.skipIf(unavailable !== undefined)(
     /** Pid files of hanging virsh wrappers (read again in afterEach, in case a test failed early). */
     const hangPidFiles: string[] = [];
 
+    let release: () => Promise<void> = async () => undefined;
+
     beforeAll(async () => {
+      // The lock driver-kvm's real-libvirt tests share: a libvirtd restart test waits for us.
+      release = await lockLibvirt('shared');
       await purge(PREFIX);
       server = await new FileServer().start();
       dir = await mkdtemp(join(tmpdir(), 'cvmweb-bridge-kvm-'));
@@ -95,6 +100,7 @@ describe.skipIf(unavailable !== undefined)(
       await purge(PREFIX);
       await server?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
+      await release();
     }, 120_000);
 
     afterEach(async () => {

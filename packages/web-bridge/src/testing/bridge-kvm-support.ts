@@ -1,26 +1,36 @@
-// Helpers of bridge-kvm.test.ts: the bridge service as a child process on the KVM driver, the
-// test guest served to core's ImageCache, and libvirt inspection. The libvirt and guest helpers
-// follow packages/driver-kvm/src/test-support.ts (not exported by that package, and outside this
-// package's rootDir, hence repeated here in a reduced form).
+// Helpers of bridge-kvm.test.ts: the bridge service as a child process on the KVM driver. The
+// libvirt, test-guest and lock helpers are driver-kvm's (`@cvmweb/driver-kvm/testing`).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { type AddressInfo, Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { ImageEntry } from '@cvmweb/core';
-import { packageRoot } from '../service/client-bundle.js';
+import {
+  libvirtUnavailable as driverLibvirtUnavailable,
+  type FileServer,
+  guestEntries,
+  purgeVms,
+  REPO,
+  TEST_POOL,
+  TEST_POOL_PATH,
+  TEST_URI,
+  testGuest,
+} from '@cvmweb/driver-kvm/testing';
 
-/** The URI the tests use (as driver-kvm's tests). */
-export const TEST_URI = process.env['CVMWEB_KVM_TEST_URI'] ?? 'qemu:///system';
-/** The pool the tests use (kept apart from a developer's `cvmweb` pool). */
-export const TEST_POOL = 'cvmweb-test';
-/** The test pool's directory. */
-export const TEST_POOL_PATH = '/var/lib/libvirt/images/cvmweb-test';
-/** The repository root. */
-export const REPO = resolve(packageRoot(), '../..');
+export {
+  domState,
+  FileServer,
+  leftovers,
+  lockLibvirt,
+  REPO,
+  TEST_POOL,
+  TEST_POOL_PATH,
+  TEST_URI,
+  virshOut as virsh,
+} from '@cvmweb/driver-kvm/testing';
 
 /** Runs a program; never rejects (exit code -1 when it could not run or timed out). */
 export function run(
@@ -41,127 +51,26 @@ export function run(
   });
 }
 
-/** Runs virsh at the test URI; its standard output, or '' when it failed. */
-export async function virsh(args: readonly string[]): Promise<string> {
-  const result = await run('virsh', ['-c', TEST_URI, ...args]);
-  return result.code === 0 ? result.stdout : '';
-}
-
-/** Why the real-libvirt tests cannot run here, or `undefined` when they can (driver-kvm's check). */
+/** Why the real-libvirt tests cannot run here, or `undefined` when they can (driver-kvm's check, and built packages). */
 export async function libvirtUnavailable(): Promise<string | undefined> {
   if (process.env['CVMWEB_KVM_TESTS'] === '0') return 'CVMWEB_KVM_TESTS=0';
   for (const pkg of ['core', 'driver-kvm', 'web-bridge']) {
     if (!existsSync(join(REPO, 'packages', pkg, 'dist', 'index.js')))
       return `@cvmweb/${pkg} is not built (run: npx turbo run build --filter=@cvmweb/web-bridge)`;
   }
-  const version = await run('virsh', ['-c', TEST_URI, 'version'], 10_000);
-  if (version.code !== 0) {
-    return `libvirt does not answer at ${TEST_URI} (run: npm run setup:libvirt): ${version.stderr.trim()}`;
-  }
-  return undefined;
+  return driverLibvirtUnavailable();
 }
 
 /** The test guest (scripts/build-test-guest.sh, cached between runs) as a `test-kernel` catalog entry. */
 export async function testGuestEntry(server: FileServer): Promise<ImageEntry> {
-  const built = await run('bash', [join(REPO, 'scripts/build-test-guest.sh')], 10 * 60_000);
-  if (built.code !== 0) throw new Error(`building the test guest failed: ${built.stderr}`);
-  const directory = built.stdout.trim().split('\n').at(-1) ?? '';
-  const sums: Record<string, string> = {};
-  for (const line of (await readFile(join(directory, 'SHA256SUMS'), 'utf8')).split('\n')) {
-    const [sum, name] = line.trim().split(/\s+/);
-    if (sum && name) sums[name] = sum;
-  }
-  return {
-    version: 'test-kernel',
-    kind: 'kernel',
-    context: 'cernvm',
-    url: server.serve('/vmlinux', join(directory, 'vmlinux')),
-    sha256: sums['vmlinux'] ?? '',
-    initrdUrl: server.serve('/initrd.gz', join(directory, 'initrd.gz')),
-    initrdSha256: sums['initrd.gz'] ?? '',
-    cmdline: (await readFile(join(directory, 'cmdline'), 'utf8')).trim(),
-  };
-}
-
-/** A loopback HTTP server of files, as a CernVM release server would serve them. */
-export class FileServer {
-  readonly #server: Server;
-  readonly #files = new Map<string, string>();
-  #base = '';
-
-  constructor() {
-    this.#server = createServer((request, response) => {
-      const file = this.#files.get(new URL(request.url ?? '/', 'http://x').pathname);
-      if (!file) {
-        response.writeHead(404).end();
-        return;
-      }
-      stat(file).then(
-        (info) => {
-          response.writeHead(200, { 'content-length': info.size });
-          createReadStream(file).pipe(response);
-        },
-        () => response.writeHead(500).end(),
-      );
-    });
-  }
-
-  /** Serves `file` at `path`; returns its URL. */
-  serve(path: string, file: string): string {
-    this.#files.set(path, file);
-    return `${this.#base}${path}`;
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((done) => this.#server.listen(0, '127.0.0.1', done));
-    this.#base = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((done) => this.#server.close(() => done()));
-  }
-}
-
-/** `virsh domstate` of `domain` ('running', 'paused', 'shut off', …), or '' when there is no such domain. */
-export async function domState(domain: string): Promise<string> {
-  return (await virsh(['domstate', domain])).trim();
-}
-
-/** Domains (any state) and test-pool volumes whose names start with `prefix`. */
-export async function leftovers(prefix: string): Promise<string[]> {
-  await virsh(['pool-refresh', TEST_POOL]);
-  const domains = (await virsh(['list', '--all', '--name'])).split('\n').map((l) => l.trim());
-  const volumes = (await virsh(['vol-list', TEST_POOL]))
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '');
-  return [...domains, ...volumes].filter((name) => name !== '' && name.startsWith(prefix));
+  const entry = guestEntries(server, await testGuest()).find((e) => e.version === 'test-kernel');
+  if (!entry) throw new Error('the test guest has no test-kernel entry');
+  return entry;
 }
 
 /** Removes the cvmweb domains and the volumes whose names start with `prefix` (cleanup after a failure). */
-export async function purge(prefix: string): Promise<void> {
-  const names = (await virsh(['list', '--all', '--name'])).split('\n').map((l) => l.trim());
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const metadata = await virsh([
-      'metadata',
-      name,
-      '--uri',
-      'https://cvmweb.github.io/xmlns/libvirt-domain/1',
-      '--config',
-    ]);
-    if (!metadata) continue;
-    await virsh(['destroy', name]);
-    await virsh(['undefine', name, '--managed-save']);
-  }
-  await virsh(['pool-refresh', TEST_POOL]);
-  const volumes = (await virsh(['vol-list', TEST_POOL]))
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '');
-  for (const volume of volumes) {
-    if (volume.startsWith(prefix)) await virsh(['vol-delete', '--pool', TEST_POOL, volume]);
-  }
+export function purge(prefix: string): Promise<void> {
+  return purgeVms(prefix);
 }
 
 /** True when nothing listens on 127.0.0.1:`port` (the connection is refused). */
