@@ -143,7 +143,7 @@ async function approveInSecondTab(origin: string): Promise<void> {
     await tab.reload();
   }
   await tab.locator(`section[data-origin="${origin}"] button[value="allow-once"]`).click();
-  await tab.waitForURL(/notice=/, { timeout: 5000 });
+  await tab.waitForURL(/notice=/, { timeout: 15_000 });
   expect(await tab.textContent('.notice')).toBe(consentNotices['allow-once']);
   await tab.close();
 }
@@ -303,7 +303,10 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
       const tab = await context.newPage();
       await tab.goto(bridge.service.consentUrl);
       await tab.locator(`section[data-origin="${origin}"] button[value="deny"]`).click({ timeout: 10_000 });
+      // The click returns before the form's POST is answered: closing the tab now could cancel it.
+      await tab.waitForURL(/notice=/, { timeout: 15_000 });
       await tab.close();
+      expect(bridge.service.consent.pending().map((r) => r.origin)).not.toContain(origin);
       expect(await result).toBe('-10:denied');
     }
     // Throttled now: the third request is refused at once instead of waiting for a person.
