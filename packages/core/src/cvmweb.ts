@@ -327,9 +327,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
  *
  * @example
  * ```ts
- * import { createCvmweb } from '@cvmweb/core';
- * import { mock } from '@cvmweb/driver-mock';
- *
+ * // createCvmweb comes from this package, mock() from the @cvmweb/driver-mock package.
  * const cvmweb = await createCvmweb({ driver: mock(), stateDir: '/tmp/cvmweb-demo' });
  * const session = await cvmweb.requestSession('my-session', 'secret');
  * session.addEventListener('apiAvailable', (ip, url) => console.log('API at', url));

@@ -23,8 +23,7 @@ import { parseVersion } from './virsh-parsers.js';
  *
  * @example
  * ```ts
- * import { createCvmweb } from '@cvmweb/core';
- * import { kvm } from '@cvmweb/driver-kvm';
+ * // createCvmweb comes from @cvmweb/core.
  * const cvmweb = await createCvmweb({ driver: kvm({ uri: 'qemu:///system' }) });
  * ```
  */

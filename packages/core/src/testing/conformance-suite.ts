@@ -50,7 +50,7 @@ export interface ConformanceOptions {
  * from a vitest test file of the driver package:
  *
  * ```ts
- * import { runConformanceSuite } from '@cvmweb/core/testing';
+ * // my-driver.conformance.test.ts; runConformanceSuite comes from the `@cvmweb/core/testing` export.
  * import { myDriver } from './my-driver.js';
  *
  * runConformanceSuite({ name: 'my', driver: () => myDriver() });
