@@ -64,7 +64,7 @@ export async function probeKvm(settings: ProbeSettings, options: ActionOptions =
       score: 0,
       reason: `libvirt does not answer at ${uri}: ${why}`,
       fix: isSessionUri(uri)
-        ? 'start a session daemon (virtqemud or libvirtd as this user), or use qemu:///system'
+        ? 'start the system daemon (sudo systemctl start libvirtd; without systemd: sudo libvirtd -d; in this repository: npm run setup:libvirt) and use qemu:///system, or start a session daemon (virtqemud or libvirtd) as this user'
         : 'sudo systemctl start libvirtd (without systemd: sudo libvirtd -d; in this repository: npm run setup:libvirt)',
       details,
     };
