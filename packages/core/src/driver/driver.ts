@@ -12,7 +12,10 @@ export type ProgressListener = (done: number, total: number, message: string) =>
 
 /** {@link ActionOptions} for long actions, which report progress steps. */
 export interface ProgressOptions extends ActionOptions {
-  /** Receives `(done, total, message)` for each step of a long action. */
+  /**
+   * Receives `(done, total, message)` for each step of a long action. The message can reach a
+   * web page through the bridge: say what happens in words, never a path, command line or secret.
+   */
   onProgress?: ProgressListener;
   /** Receives one line for each hypervisor command the driver runs (the seed's `debug` event). */
   onDebug?: (message: string) => void;
