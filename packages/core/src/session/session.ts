@@ -236,12 +236,7 @@ export class Session extends TypedEmitter<SessionEvents> {
           this.#driverOptions(signal),
         );
         this.#vm = vm;
-        await this.#save({
-          vmId: vm.id,
-          driver: hypervisor.name,
-          state: SessionState.Open,
-          pending: undefined,
-        });
+        await this.#save({ vmId: vm.id, state: SessionState.Open, pending: undefined });
       } catch (error) {
         // A VM the registry could not record would be an orphan: remove it.
         await vm?.destroy().catch(() => undefined);
@@ -252,7 +247,7 @@ export class Session extends TypedEmitter<SessionEvents> {
           vmId: undefined,
           driver: undefined,
           pending: undefined,
-        });
+        }).catch(() => undefined);
         throw error;
       }
       this.#progress(1, 1, 'Virtual machine created');
