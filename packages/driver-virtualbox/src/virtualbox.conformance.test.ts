@@ -21,7 +21,7 @@ runConformanceSuite({
   images: async () => testImages(await currentHome()),
   requirements: { version: TEST_VERSION, ram: 256, disk: 64 },
   timeoutMs: 60_000,
-  apiTimeoutMs: 15_000,
+  apiTimeoutMs: 30_000,
   leftovers: async (vmName) => leftovers(await currentHome(), vmName),
   cleanup: async () => {
     if (home) await removeHome(home);

@@ -1044,7 +1044,8 @@ function startServer(vm) {
     stdio: 'ignore',
     env,
   });
-  const deadline = Date.now() + 5000;
+  // Generous: on a loaded 2-core CI machine a new Node process can take seconds to start.
+  const deadline = Date.now() + 20_000;
   let ready = false;
   // Synchronous wait for the child's "ready"/"failed" line through a file it writes (the event loop is not running here).
   const marker = path.join(HOME, `vboxmanage-double.${vm.uuid}.ready`);
@@ -1094,7 +1095,7 @@ function serve(port, uuid) {
     const vm = current();
     if (vm?.serverPid === process.pid) adopted = true;
     if (!adopted) {
-      if (Date.now() - started > 5000) process.exit(0);
+      if (Date.now() - started > 25_000) process.exit(0);
       return;
     }
     if (!vm || !locked(vm) || vm.serverPid !== process.pid) process.exit(0);
