@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, type Session } from '@cvmweb/core';
-import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { releasePort, reservedPorts } from './free-port.js';
@@ -52,13 +52,7 @@ describe.skipIf(unavailable !== undefined)(
     });
     afterEach(async () => {
       for (const name of transient.splice(0)) await virshOut(['destroy', name]);
-      for (const cvmweb of opened.splice(0)) {
-        for (const record of cvmweb.sessions()) {
-          const session = await cvmweb.session(record.id).catch(() => undefined);
-          await session?.close().catch(() => undefined);
-        }
-        await cvmweb.dispose();
-      }
+      for (const cvmweb of opened.splice(0)) await closeAndDispose(cvmweb);
     }, 120_000);
 
     const connect = async (options: KvmOptions = {}, stateDir?: string) => {

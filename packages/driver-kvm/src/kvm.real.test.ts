@@ -2,7 +2,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, isHypervisorError, type Session, SessionState } from '@cvmweb/core';
-import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DomainEvent } from './domain-events.js';
@@ -51,13 +51,7 @@ describe.skipIf(unavailable !== undefined)(
       await release();
     });
     afterEach(async () => {
-      for (const cvmweb of opened.splice(0)) {
-        for (const record of cvmweb.sessions()) {
-          const session = await cvmweb.session(record.id).catch(() => undefined);
-          await session?.close().catch(() => undefined);
-        }
-        await cvmweb.dispose();
-      }
+      for (const cvmweb of opened.splice(0)) await closeAndDispose(cvmweb);
     }, 120_000);
 
     const connect = async (options: KvmOptions = {}, name = 'real') => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
-import { TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { DomainEvent } from './domain-events.js';
 import { kvm } from './kvm.js';
@@ -48,13 +48,7 @@ describe.skipIf(unavailable !== undefined)(
 
     afterAll(async () => {
       try {
-        if (cvmweb) {
-          for (const record of cvmweb.sessions()) {
-            const session = await cvmweb.session(record.id).catch(() => undefined);
-            await session?.close().catch(() => undefined);
-          }
-          await cvmweb.dispose();
-        }
+        if (cvmweb) await closeAndDispose(cvmweb);
         await purgeLeftovers(['restart']);
         await server?.stop();
         if (dir) await rm(dir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import type { Session } from '../session/session.js';
 import { type SessionEvents, seedEventNames } from '../session/session-events.js';
 import { isLegal, type SessionAction, sessionActions } from '../state/action-table.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
+import { closeAndDispose } from './close-and-dispose.js';
 
 /** Options of {@link runConformanceSuite}. */
 export interface ConformanceOptions {
@@ -101,14 +102,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     });
 
     afterEach(async () => {
-      for (const cvmweb of opened.splice(0)) {
-        for (const record of cvmweb.sessions()) {
-          if (record.state === SessionState.Closed) continue;
-          const session = await cvmweb.session(record.id).catch(() => undefined);
-          await session?.close().catch(() => undefined);
-        }
-        await cvmweb.dispose();
-      }
+      for (const cvmweb of opened.splice(0)) await closeAndDispose(cvmweb);
       await options.cleanup?.();
       await rm(stateDir, { recursive: true, force: true });
     }, timeout);

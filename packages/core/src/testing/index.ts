@@ -6,6 +6,7 @@
  */
 export { ManualClock } from '../clock/clock.js';
 export { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
+export { closeAndDispose } from './close-and-dispose.js';
 export {
   type ConformanceOptions,
   type EventLog,
