@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
@@ -23,7 +24,12 @@ const dropNodeBuiltins: Plugin = {
   },
 };
 
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const browser = {
+  define: { __CVMWEB_CLIENT_VERSION__: JSON.stringify(version) },
   format: ['esm'] as const,
   platform: 'browser' as const,
   target: 'es2022',
@@ -34,15 +40,15 @@ const browser = {
 };
 
 export default defineConfig([
-  packageConfig({ index: 'src/index.ts' }, { clean: ['!client/**', '!browser/**'] }),
+  packageConfig({ index: 'src/index.ts' }, { clean: ['!client/**', '!cvmweb.global.js*'] }),
   // The client for bundlers: self-contained, no Node built-ins.
   { ...browser, entry: { 'client/index': 'src/client/index.ts' }, dts: true, clean: false, splitting: false },
-  // The script served at /cvmweb.js: defines the global CVMWeb.
+  // One classic script defining the global CVMWeb: sites host it (also on CDNs, the package's
+  // `unpkg`/`jsdelivr` file); the service serves it at /cvmweb.js.
   {
     ...browser,
     entry: { cvmweb: 'src/client/browser-global.ts' },
     format: ['iife'],
-    outDir: 'dist/browser',
     dts: false,
     clean: false,
     minify: true,

@@ -11,6 +11,7 @@ import { ClientEmitter } from './client-emitter.js';
 import type { ConnectOptions } from './connect-options.js';
 import type { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
 import { CVMWebSession } from './cvmweb-session.js';
+import { unreachableError } from './local-network-access.js';
 import type { WebSocketLike } from './web-socket-like.js';
 import { wireToError } from './wire-to-error.js';
 
@@ -387,19 +388,14 @@ export function openSocket(
   options: ConnectOptions,
   base: string,
 ): Promise<{ ws: WebSocketLike; hello: HelloFrame }> {
-  const url = `${base.replace(/^http/, 'ws')}/bridge`;
+  const url = `${base.replace(/^http/, 'ws')}/bridge?v=${PROTOCOL_VERSION}`;
   const make =
     options.createWebSocket ??
     ((u: string) =>
       new (globalThis as unknown as { WebSocket: new (u: string) => WebSocketLike }).WebSocket(u));
   return new Promise((resolve, reject) => {
     let ws: WebSocketLike;
-    const fail = (reason: string) =>
-      reject(
-        new HypervisorError('NOT_FOUND', `no cvmweb service answers at ${base} (${reason})`, {
-          details: { reason: 'unreachable' },
-        }),
-      );
+    const fail = (reason: string) => void unreachableError(base, reason).then(reject);
     try {
       ws = make(url);
     } catch (error) {

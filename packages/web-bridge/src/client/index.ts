@@ -1,16 +1,23 @@
 /**
  * The browser client of the cvmweb service: `await CVMWeb.connect()` gives
- * the CVMWeb plugin's API to any web page. Load it from the service
- * (`<script src="http://127.0.0.1:5624/cvmweb.js">`, which defines the global
- * `CVMWeb`) or import `@cvmweb/web-bridge/client`.
+ * the CVMWeb plugin's API to any web page. Public sites host it themselves —
+ * `import { connect, status } from '@cvmweb/web-bridge/client'`, or the
+ * classic script `@cvmweb/web-bridge/cvmweb.global.js` that defines the global
+ * `CVMWeb` — and call {@link status} at load (it never prompts) and
+ * {@link connect} from a click. Pages served by the service itself (and local
+ * development) may load `<script src="http://127.0.0.1:5624/cvmweb.js">`.
  *
  * @packageDocumentation
  */
+import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
+import { CLIENT_VERSION } from './client-version.js';
 import { connect } from './connect.js';
+import { status } from './status.js';
 
 export type { SessionStateValue } from '@cvmweb/core';
 export type { SessionSnapshot, TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
 export { ClientEmitter, type ClientListener } from './client-emitter.js';
+export { CLIENT_VERSION } from './client-version.js';
 export { connect, DEFAULT_SERVICE_URL } from './connect.js';
 export type { ConnectOptions } from './connect-options.js';
 export { CVMWebBridge, type CVMWebBridgeEvents, type SessionSummary } from './cvmweb-bridge.js';
@@ -21,7 +28,19 @@ export {
   type DaemonSettingsChange,
   type OpenRequirements,
 } from './cvmweb-session.js';
+export type { LoopbackPermission } from './local-network-access.js';
+export { type CVMWebStatus, type StatusOptions, status } from './status.js';
 export type { WebSocketLike } from './web-socket-like.js';
+export { PROTOCOL_VERSION };
 
-/** The global of `/cvmweb.js`: `CVMWeb.connect(options)`. */
-export const CVMWeb = Object.freeze({ connect });
+/**
+ * The global `CVMWeb` of the classic-script builds (`cvmweb.global.js`,
+ * `/cvmweb.js`): `CVMWeb.status()`, `CVMWeb.connect(options)`, and the
+ * client's `version` and bridge `protocol`.
+ */
+export const CVMWeb = Object.freeze({
+  connect,
+  status,
+  version: CLIENT_VERSION,
+  protocol: PROTOCOL_VERSION,
+});

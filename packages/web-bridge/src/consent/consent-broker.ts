@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HypervisorError } from '@cvmweb/core';
 import type { PolicyStore } from '../policy/policy-store.js';
+import { siteOf } from '../policy/site-of.js';
 import { forPages } from '../service/wire-error.js';
 import type { ConsentDecision } from './consent-decision.js';
 import { DenialThrottle } from './denial-throttle.js';
@@ -41,12 +42,35 @@ export interface ConsentBrokerOptions {
   onDecision?: (origin: string, decision: ConsentDecision) => void;
   /** Current time; default `Date.now`. */
   now?: () => number;
-  /** Most origins waiting at once; more are refused. Default 32. */
+  /**
+   * Most origins waiting at once, default 32. When they are all waiting, a
+   * site with none waiting still gets through: the newest request of the
+   * site with the most waiting is refused (`busy`) to make room.
+   */
   maxPending?: number;
+  /**
+   * Most origins of one site (registrable domain, see {@link siteOf}) waiting
+   * at once, default 3; more are refused (`busy`). So no site's subdomains can
+   * crowd out another site's request.
+   */
+  maxPendingPerSite?: number;
+}
+
+/** Options of {@link ConsentBroker.authorize}. */
+export interface AuthorizeOptions {
+  /** Called once the request waits for the person (the page is told the consent page's address). */
+  onWaiting?: () => void;
+  /**
+   * The page went away (its connection closed): its wait ends with
+   * `CONTROL` (-3), `aborted`, and a request no page waits for any more is
+   * withdrawn from the consent page.
+   */
+  signal?: AbortSignal;
 }
 
 interface Pending {
   request: { origin: string; names: string[]; token: string; createdAt: number };
+  site: string;
   waiters: { resolve: () => void; reject: (error: HypervisorError) => void }[];
   timer: NodeJS.Timeout;
   abort: AbortController;
@@ -143,28 +167,62 @@ export class ConsentBroker {
   /**
    * Resolves when `origin` may create the session `name`; asks the person when
    * needed (calling `onWaiting` first). Rejects with `NOT_ALLOWED` when refused,
-   * denied or not decided in time.
+   * denied, not decided in time, or when too many requests of its site (or of
+   * all sites) wait (`busy`); with `CONTROL` when `signal` aborts.
    */
-  async authorize(origin: string, name: string, onWaiting?: () => void): Promise<void> {
+  async authorize(origin: string, name: string, options: AuthorizeOptions = {}): Promise<void> {
+    const { signal } = options;
     this.assertNotRefused(origin);
     if (this.isApproved(origin)) return;
+    if (signal?.aborted) throw aborted();
     let pending = this.#pending.get(origin);
     if (!pending) {
-      if (this.#pending.size >= (this.#options.maxPending ?? 32)) {
-        throw forPages(
-          new HypervisorError('NOT_ALLOWED', 'too many consent requests are waiting', {
-            details: { reason: 'busy' },
-          }),
-        );
-      }
+      this.#makeRoom(origin);
       pending = this.#open(origin, name);
     } else if (!pending.request.names.includes(name) && pending.request.names.length < 16) {
       pending.request.names.push(name);
     }
     const waiting = pending;
-    const decided = new Promise<void>((resolve, reject) => waiting.waiters.push({ resolve, reject }));
-    onWaiting?.();
+    const decided = new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      waiting.waiters.push(waiter);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const index = waiting.waiters.indexOf(waiter);
+          if (index < 0) return;
+          waiting.waiters.splice(index, 1);
+          reject(aborted());
+          // Nobody waits for this request any more: the person is not asked about it.
+          if (waiting.waiters.length === 0 && this.#pending.get(origin) === waiting) this.#settle(origin);
+        },
+        { once: true },
+      );
+    });
+    options.onWaiting?.();
     return decided;
+  }
+
+  /** Refuses a new request of `origin` when its site has its share waiting; evicts another site's newest when all are full. */
+  #makeRoom(origin: string): void {
+    const site = siteOf(origin);
+    const bySite = new Map<string, Pending[]>();
+    for (const entry of this.#pending.values())
+      bySite.set(entry.site, [...(bySite.get(entry.site) ?? []), entry]);
+    const perSite = this.#options.maxPendingPerSite ?? 3;
+    const own = bySite.get(site)?.length ?? 0;
+    if (own >= perSite)
+      throw busy(`at most ${perSite} consent requests of ${site} may wait at once`, perSite);
+    const max = this.#options.maxPending ?? 32;
+    if (this.#pending.size < max) return;
+    const crowded = [...bySite.values()].sort((a, b) => b.length - a.length)[0];
+    if (own > 0 || !crowded || crowded.length < 2) {
+      throw busy('too many consent requests are waiting', max);
+    }
+    const victim = crowded[crowded.length - 1]!;
+    this.#settle(victim.request.origin);
+    const error = busy('too many consent requests are waiting', max);
+    for (const waiter of victim.waiters) waiter.reject(error);
   }
 
   /**
@@ -243,6 +301,7 @@ export class ConsentBroker {
         token: randomBytes(24).toString('base64url'),
         createdAt: this.#now(),
       },
+      site: siteOf(origin),
       waiters: [],
       abort,
       timer: setTimeout(() => {
@@ -275,4 +334,14 @@ export class ConsentBroker {
     entry.abort.abort();
     return entry;
   }
+}
+
+function busy(message: string, limit: number): HypervisorError {
+  return forPages(new HypervisorError('NOT_ALLOWED', message, { details: { reason: 'busy', limit } }));
+}
+
+function aborted(): HypervisorError {
+  return new HypervisorError('CONTROL', 'the page stopped waiting for consent', {
+    details: { aborted: true },
+  });
 }

@@ -1,5 +1,6 @@
 import { escapeHtml } from '../page/escape-html.js';
 import type { OriginDecision } from '../policy/bridge-policy.js';
+import type { ClickGuard } from './click-guard.js';
 import type { ConsentRequest } from './consent-broker.js';
 
 /**
@@ -13,6 +14,8 @@ export const consentNotices = Object.freeze({
   deny: 'Decision recorded: the site was refused.',
   'deny-always': 'Decision recorded: the site is refused, and you will not be asked again.',
   forgot: 'The remembered decision was forgotten: the site will be asked again.',
+  'too-soon':
+    'Nothing was decided: that click came too soon after the page appeared. Read the request, then choose again.',
 } as const);
 
 /** A code of {@link consentNotices}. */
@@ -31,6 +34,10 @@ export interface ConsentPageModel {
   readonly remembered: Readonly<Record<string, OriginDecision>>;
   /** The per-run secret that the revoke form must carry (a CSRF token). */
   readonly formToken: string;
+  /** The page's signed time stamp ({@link ClickGuard}), sent back with each decision. */
+  readonly shown: string;
+  /** How long the buttons stay inert after the page appears, ms. */
+  readonly clickDelayMs: number;
   /** The fixed note to show on top (after a decision or a revocation). */
   readonly notice?: ConsentNotice;
 }
@@ -39,6 +46,8 @@ export interface ConsentPageModel {
  * The consent page (served only from the service's own origin, with
  * `frame-ancestors 'none'` and no script): each waiting origin with its
  * one-time token in a form, and the remembered decisions with revoke buttons.
+ * The decision buttons stay inert for `clickDelayMs` after the page appears
+ * (double-click-jacking); the service also ignores decisions posted sooner.
  */
 export function renderConsentPage(model: ConsentPageModel): string {
   const requests = model.pending
@@ -49,6 +58,7 @@ export function renderConsentPage(model: ConsentPageModel): string {
   Allow only if you trust this site and it told you it would do this.</p>
   <form method="post" action="/consent">
     <input type="hidden" name="token" value="${escapeHtml(request.token)}">
+    <input type="hidden" name="shown" value="${escapeHtml(model.shown)}">
     <button name="decision" value="allow-once">Allow</button>
     <button name="decision" value="allow-always">Allow and don't ask again</button>
     <button name="decision" value="deny">Deny</button>
@@ -71,7 +81,9 @@ export function renderConsentPage(model: ConsentPageModel): string {
 <html lang="en"><head><meta charset="utf-8"><title>cvmweb: allow a site to run virtual machines?</title>
 <style>body{font:16px system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em}
 .request{border:2px solid #b50;border-radius:8px;padding:1em;margin:1em 0}.origin{font-weight:bold;color:#b50}
-button{font-size:1em;margin:.2em}.inline{display:inline}.notice{background:#efe;padding:.5em}</style></head>
+button{font-size:1em;margin:.2em}
+.request button{pointer-events:none;opacity:.5;animation:ready 0s linear ${Math.max(0, Math.round(model.clickDelayMs))}ms forwards}
+@keyframes ready{to{pointer-events:auto;opacity:1}}.inline{display:inline}.notice{background:#efe;padding:.5em}</style></head>
 <body><h1>cvmweb consent</h1>
 ${model.notice && isConsentNotice(model.notice) ? `<p class="notice">${escapeHtml(consentNotices[model.notice])}</p>` : ''}
 ${requests || '<p id="none">No site is waiting for your decision.</p>'}

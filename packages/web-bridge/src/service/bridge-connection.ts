@@ -15,6 +15,7 @@ import { type ClientFrame, parseClientFrame } from '../protocol/client-frame.js'
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
 import type { FrameLimits } from './frame-limits.js';
+import type { KeyAttemptThrottle } from './key-attempt-throttle.js';
 import type { OriginReservations } from './origin-reservations.js';
 import { sessionSnapshot } from './session-snapshot.js';
 import { MAX_TIMELINE_ENTRIES, type TimelineFeed, visibleEntry } from './timeline-feed.js';
@@ -46,6 +47,8 @@ export interface ConnectionContext {
   readonly creating: OriginReservations;
   /** Sessions being opened per origin (the `sessions` limit counts them), shared by the service's connections. */
   readonly opening: OriginReservations;
+  /** Attempts at existing sessions' keys, shared by the service's connections. */
+  readonly keyAttempts: KeyAttemptThrottle;
 }
 
 interface Attached {
@@ -74,6 +77,8 @@ export class BridgeConnection {
     this.#onSocketClosed = resolve;
   });
   #unwatchTimeline: (() => void) | undefined;
+  /** Aborts what the page waits for (consent) when its connection closes. */
+  readonly #gone = new AbortController();
 
   constructor(ws: WebSocket, origin: string, context: ConnectionContext) {
     this.#ws = ws;
@@ -102,6 +107,25 @@ export class BridgeConnection {
         burst: limits.burst,
       },
     });
+  }
+
+  /**
+   * Refuses a client that asked for another protocol version (`/bridge?v=N`)
+   * after the hello frame told it the service's: an `error` frame
+   * (`INVALID_USAGE`, `details.reason` `version`, `supported`), then close 1002.
+   */
+  refuseProtocol(requested: string): void {
+    this.#fail(
+      null,
+      forPages(
+        new HypervisorError(
+          'INVALID_USAGE',
+          `this service speaks bridge protocol ${PROTOCOL_VERSION}, not ${requested.slice(0, 16)}`,
+          { details: { reason: 'version', supported: [PROTOCOL_VERSION] } },
+        ),
+      ),
+    );
+    this.close(1002, 'unsupported protocol version');
   }
 
   /** The page's origin: the scope of its sessions. */
@@ -299,7 +323,7 @@ export class BridgeConnection {
     name: string,
     key: string,
   ): Promise<{ value: unknown; snapshot: SessionSnapshot }> {
-    const { broker, cvmweb, policy, creating } = this.#context;
+    const { broker, cvmweb, policy, creating, keyAttempts } = this.#context;
     const origin = this.#origin;
     validateSessionName(name);
     if (key.length === 0 || key.length > 256) {
@@ -326,11 +350,15 @@ export class BridgeConnection {
       // Re-attaching a session the person approved earlier (reload, service restart) asks nobody,
       // unless the person denied the origin or revoked its decision since.
       if (!own && (!exists || broker.isWithdrawn(origin))) {
-        await broker.authorize(origin, name, () =>
-          this.#send({ v: PROTOCOL_VERSION, type: 'consent', id, url: this.#context.consentUrl }),
-        );
+        await broker.authorize(origin, name, {
+          onWaiting: () =>
+            this.#send({ v: PROTOCOL_VERSION, type: 'consent', id, url: this.#context.consentUrl }),
+          signal: this.#gone.signal,
+        });
       }
+      if (exists) keyAttempts.attempt(origin, name);
       const session = await cvmweb.requestSession(name, key, { scope: origin });
+      if (exists) keyAttempts.succeeded(origin, name);
       if (this.#closed) return { value: sessionSnapshot(session), snapshot: sessionSnapshot(session) };
       this.#attach(session);
       const snapshot = sessionSnapshot(session);
@@ -506,6 +534,7 @@ export class BridgeConnection {
   #dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#gone.abort();
     this.#unwatchTimeline?.();
     this.#unwatchTimeline = undefined;
     for (const attached of this.#attached.values()) attached.detach();

@@ -12,6 +12,7 @@ import { defaultLimits } from '../policy/bridge-policy.js';
 import type { ServerFrame } from '../protocol/server-frame.js';
 import {
   connectClient,
+  consentPageStamp,
   decideConsent,
   RawClient,
   startTestBridge,
@@ -219,7 +220,7 @@ describe('revocation and denial', () => {
 
 describe('the consent page', () => {
   it('shows only fixed notices chosen by code, never the words of its query', async () => {
-    bridge = await startTestBridge();
+    bridge = await startTestBridge({ service: { consentClickDelayMs: 0 } });
     const { port } = bridge.service;
     const forged = await http(
       port,
@@ -237,10 +238,11 @@ describe('the consent page', () => {
     const pending = client.request({ op: 'requestSession', name: 's', key: 'k' });
     await client.next((f) => f.type === 'consent');
     const [request] = bridge.service.consent.pending();
+    const shown = encodeURIComponent(await consentPageStamp(port));
     const posted = await http(port, '/consent', {
       method: 'POST',
       headers: { origin: `http://127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: `token=${request!.token}&decision=allow-once`,
+      body: `token=${request!.token}&decision=allow-once&shown=${shown}`,
     });
     expect(posted.status).toBe(303);
     expect(posted.headers['location']).toBe('/consent?notice=allow-once');

@@ -3,6 +3,7 @@ import { ErrorCode, SessionState } from '@cvmweb/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   connectClient,
+  consentPageStamp,
   decideConsent,
   RawClient,
   startTestBridge,
@@ -117,16 +118,17 @@ describe('HTTP surface', () => {
     expect(bundle.body).not.toMatch(/\brequire\(|from ?"node:|import ?"node:/);
   });
 
-  it('accepts consent decisions only from its own origin, once per token', async () => {
-    bridge = await startTestBridge();
+  it('accepts consent decisions only from its own origin, once per token, not too soon after the page appeared', async () => {
+    bridge = await startTestBridge({ service: { consentClickDelayMs: 400 } });
     const { port } = bridge.service;
     const client = await open();
     const pending = client.request({ op: 'requestSession', name: 's', key: 'k' });
     await client.next((f) => f.type === 'consent');
     const [request] = bridge.service.consent.pending();
-    const body = `token=${request!.token}&decision=allow-once`;
+    const shown = await consentPageStamp(port);
+    let body = `token=${request!.token}&decision=allow-once&shown=${encodeURIComponent(shown)}`;
     const post = (origin: string) =>
-      new Promise<number>((resolve) => {
+      new Promise<string>((resolve) => {
         const req = httpRequest(
           {
             host: '127.0.0.1',
@@ -137,15 +139,25 @@ describe('HTTP surface', () => {
           },
           (res) => {
             res.resume();
-            resolve(res.statusCode ?? 0);
+            resolve(`${res.statusCode ?? 0} ${res.headers.location ?? ''}`.trim());
           },
         );
         req.end(body);
       });
-    expect(await post(PAGE)).toBe(403);
+    expect(await post(PAGE)).toBe('403');
+    // The second click of a double-click aimed elsewhere lands right after the page appears: ignored.
+    expect(await post(`http://127.0.0.1:${port}`)).toBe('303 /consent?notice=too-soon');
     expect(bridge.service.consent.pending()).toHaveLength(1);
-    expect(await post(`http://127.0.0.1:${port}`)).toBe(303);
-    expect(await post(`http://127.0.0.1:${port}`)).toBe(400);
+    // A stamp that is not the service's is refused whatever its age.
+    const forged = `${Date.now() - 60_000}.${shown.split('.')[1]}`;
+    const good = body;
+    body = body.replace(encodeURIComponent(shown), encodeURIComponent(forged));
+    expect(await post(`http://127.0.0.1:${port}`)).toBe('400');
+    body = good;
+    await expect
+      .poll(() => post(`http://127.0.0.1:${port}`), { timeout: 5000 })
+      .toBe('303 /consent?notice=allow-once');
+    expect(await post(`http://127.0.0.1:${port}`)).toBe('400');
     expect((await pending).type).toBe('result');
   });
 });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type Cvmweb, HypervisorError } from '@cvmweb/core';
@@ -10,16 +9,17 @@ import {
   type ConsentRequest,
 } from '../consent/consent-broker.js';
 import type { ConsentDecision } from '../consent/consent-decision.js';
-import { isConsentDecision } from '../consent/consent-decision.js';
-import { type ConsentNotice, isConsentNotice, renderConsentPage } from '../consent/consent-page.js';
 import { testPageHtml, testPageScript } from '../page/test-page.js';
 import { normalizeOrigin } from '../policy/normalize-origin.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import { BridgeConnection } from './bridge-connection.js';
 import { bridgeVersion, clientBundle } from './client-bundle.js';
+import { ConsentRoutes } from './consent-routes.js';
 import { defaultFrameLimits, type FrameLimits } from './frame-limits.js';
 import { isAllowedHost, ownOrigins } from './host-allow-list.js';
+import { listen, pathOf, refuse, securityHeaders, send, sendText } from './http-responses.js';
+import { KeyAttemptThrottle } from './key-attempt-throttle.js';
 import { OriginReservations } from './origin-reservations.js';
 import type { TimelineFeed } from './timeline-feed.js';
 
@@ -50,6 +50,8 @@ export interface BridgeServiceOptions {
   onConsentDecision?: (origin: string, decision: ConsentDecision) => void;
   /** How long a consent request waits; default 5 minutes. */
   consentTimeoutMs?: number;
+  /** How long the consent page's buttons ignore clicks after it appears, ms; default 800 (double-click-jacking). */
+  consentClickDelayMs?: number;
   /** Frame, rate and connection limits (defaults: {@link defaultFrameLimits}). */
   limits?: Partial<FrameLimits>;
   /** The version reported by `/info` and the hello frame. */
@@ -60,12 +62,6 @@ export interface BridgeServiceOptions {
    */
   timeline?: TimelineFeed;
 }
-
-const securityHeaders = {
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-} as const;
 
 /**
  * The loopback service: an HTTP server (`/info`, `/cvmweb.js`, the test page,
@@ -87,12 +83,13 @@ export class BridgeService {
   readonly #servers: Server[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #connections = new Set<BridgeConnection>();
-  readonly #formToken = randomBytes(24).toString('base64url');
+  readonly #keyAttempts = new KeyAttemptThrottle();
   readonly #creating = new OriginReservations();
   readonly #opening = new OriginReservations();
   #wss: WebSocketServer | undefined;
   #policy: PolicyStore | undefined;
   #broker: ConsentBroker | undefined;
+  #consent: ConsentRoutes | undefined;
   #port = 0;
   #own: ReadonlySet<string> = new Set();
 
@@ -141,6 +138,12 @@ export class BridgeService {
       ...(this.#options.prompter ? { prompter: this.#options.prompter } : {}),
       onRequest: (request) => this.#options.onConsentRequest?.(request, this.consentUrl),
       ...(this.#options.onConsentDecision ? { onDecision: this.#options.onConsentDecision } : {}),
+    });
+    this.#consent = new ConsentRoutes({
+      broker: this.#broker,
+      policy,
+      isOwn: (origin) => this.#isOwn(origin),
+      clickDelayMs: this.#options.consentClickDelayMs,
     });
     // maxPayload closes (1009) frames far above the limit; frames up to twice the limit get an error frame.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#limits.maxFrameBytes * 2 });
@@ -243,9 +246,12 @@ export class BridgeService {
         timeline: this.#options.timeline,
         creating: this.#creating,
         opening: this.#opening,
+        keyAttempts: this.#keyAttempts,
       });
       this.#connections.add(connection);
       ws.on('close', () => this.#connections.delete(connection));
+      const requested = new URL(request.url ?? '/', 'http://x').searchParams.get('v');
+      if (requested !== null && requested !== String(PROTOCOL_VERSION)) connection.refuseProtocol(requested);
     });
   }
 
@@ -253,17 +259,23 @@ export class BridgeService {
     try {
       this.#route(request, response);
     } catch {
-      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'Internal error');
+      if (!response.headersSent) sendText(response, 500, 'Internal error');
     }
   }
 
   #route(request: IncomingMessage, response: ServerResponse): undefined {
     if (!isAllowedHost(request.headers.host, this.#port)) {
-      return send(response, 403, 'text/plain; charset=utf-8', 'Forbidden host');
+      return sendText(response, 403, 'Forbidden host');
     }
     const origin = this.#origin(request);
-    if (origin === null) return send(response, 403, 'text/plain; charset=utf-8', 'Forbidden origin');
     const path = pathOf(request);
+    if (origin === null) {
+      // A site the person denied may read that much from /info, so its client can say so.
+      const denied = normalizeOrigin(request.headers.origin);
+      const cors: Record<string, string> =
+        denied && path === '/info' ? { 'Access-Control-Allow-Origin': denied, Vary: 'Origin' } : {};
+      return sendText(response, 403, 'Forbidden origin', cors);
+    }
     const method = request.method ?? 'GET';
     // CORS (never a wildcard) only for pages that may use the service, and only for the public resources.
     const cors: Record<string, string> =
@@ -277,7 +289,7 @@ export class BridgeService {
         !cors['Access-Control-Allow-Origin'] ||
         this.#broker!.blockedFor(origin) > 0
       ) {
-        return send(response, 403, 'text/plain; charset=utf-8', 'Forbidden');
+        return sendText(response, 403, 'Forbidden');
       }
       const preflight: Record<string, string> = {
         ...cors,
@@ -296,11 +308,11 @@ export class BridgeService {
     }
     if (method === 'POST') {
       if (path === '/consent' || path === '/consent/revoke')
-        return this.#post(request, response, path, origin);
-      return send(response, 405, 'text/plain; charset=utf-8', 'Method not allowed', { Allow: 'GET' });
+        return this.#consent!.post(request, response, path, origin);
+      return sendText(response, 405, 'Method not allowed', { Allow: 'GET' });
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      return send(response, 405, 'text/plain; charset=utf-8', 'Method not allowed', { Allow: 'GET' });
+      return sendText(response, 405, 'Method not allowed', { Allow: 'GET' });
     }
     const own = `http://127.0.0.1:${this.#port} ws://127.0.0.1:${this.#port} http://localhost:${this.#port} ws://localhost:${this.#port} http://[::1]:${this.#port} ws://[::1]:${this.#port}`;
     switch (path) {
@@ -321,8 +333,7 @@ export class BridgeService {
         );
       case '/cvmweb.js': {
         const bundle = clientBundle();
-        if (!bundle)
-          return send(response, 503, 'text/plain; charset=utf-8', 'The client bundle is not built');
+        if (!bundle) return sendText(response, 503, 'The client bundle is not built');
         return send(response, 200, 'text/javascript; charset=utf-8', bundle, {
           ...cors,
           'Cross-Origin-Resource-Policy': 'cross-origin',
@@ -336,136 +347,12 @@ export class BridgeService {
       case '/test-page.js':
         return send(response, 200, 'text/javascript; charset=utf-8', testPageScript);
       case '/consent':
-        return this.#consentPage(
+        return this.#consent!.page(
           response,
           new URL(request.url ?? '/', 'http://x').searchParams.get('notice'),
         );
       default:
-        return send(response, 404, 'text/plain; charset=utf-8', 'Not found');
+        return sendText(response, 404, 'Not found');
     }
   }
-
-  #consentPage(response: ServerResponse, notice: string | null): undefined {
-    // Only the fixed sentences of known codes: any site can open this page with a query of its own.
-    const html = renderConsentPage({
-      pending: this.#broker!.pending(),
-      remembered: this.#policy!.policy.origins,
-      formToken: this.#formToken,
-      ...(isConsentNotice(notice) ? { notice } : {}),
-    });
-    send(response, 200, 'text/html; charset=utf-8', html, {
-      'Content-Security-Policy':
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-      'X-Frame-Options': 'DENY',
-      // With no-referrer, Chromium sends `Origin: null` on the form's POST; same-origin keeps the real origin.
-      'Referrer-Policy': 'same-origin',
-    });
-  }
-
-  /** Consent decisions and revocations: only from the service's own pages (Origin and Sec-Fetch-Site). */
-  #post(
-    request: IncomingMessage,
-    response: ServerResponse,
-    path: string,
-    origin: string | undefined,
-  ): undefined {
-    const site = request.headers['sec-fetch-site'];
-    if (!origin || !this.#isOwn(origin) || (site !== undefined && site !== 'same-origin')) {
-      request.resume();
-      return send(
-        response,
-        403,
-        'text/plain; charset=utf-8',
-        'Decisions are accepted only from the consent page',
-      );
-    }
-    readForm(request, 4096)
-      .then(
-        async (form) => {
-          let notice: ConsentNotice;
-          try {
-            if (path === '/consent') {
-              const decision = form.get('decision');
-              const ok =
-                isConsentDecision(decision) &&
-                (await this.#broker!.decide(form.get('token') ?? '', decision));
-              if (!ok) {
-                return send(response, 400, 'text/plain; charset=utf-8', 'Unknown or spent consent token');
-              }
-              notice = decision;
-            } else {
-              const target = normalizeOrigin(form.get('origin') ?? '');
-              if (form.get('form') !== this.#formToken || !target) {
-                return send(response, 400, 'text/plain; charset=utf-8', 'Bad revocation form');
-              }
-              await this.#broker!.revoke(target);
-              notice = 'forgot';
-            }
-          } catch {
-            // The policy file could not be written (the revocation still holds while the service runs).
-            if (!response.headersSent) {
-              send(response, 500, 'text/plain; charset=utf-8', 'The decision could not be saved');
-            }
-            return;
-          }
-          response.writeHead(303, { ...securityHeaders, Location: `/consent?notice=${notice}` });
-          response.end();
-        },
-        () => send(response, 413, 'text/plain; charset=utf-8', 'Form too large'),
-      )
-      // Nothing may reject unhandled: that would end the service.
-      .catch(() => response.destroy());
-  }
-}
-
-function pathOf(request: IncomingMessage): string {
-  const url = request.url ?? '/';
-  const end = url.indexOf('?');
-  return end < 0 ? url : url.slice(0, end);
-}
-
-function send(
-  response: ServerResponse,
-  status: number,
-  type: string,
-  body: string,
-  headers: Record<string, string> = {},
-): undefined {
-  response.writeHead(status, {
-    ...securityHeaders,
-    'Content-Type': type,
-    'Content-Length': String(Buffer.byteLength(body)),
-    ...headers,
-  });
-  response.end(response.req.method === 'HEAD' ? undefined : body);
-}
-
-function refuse(socket: Socket, status: number, text: string): undefined {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-function listen(server: Server, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: address, ipv6Only: address.includes(':'), exclusive: true }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function readForm(request: IncomingMessage, max: number): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        request.destroy();
-        reject(new Error('too large'));
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
-    request.on('error', reject);
-  });
 }

@@ -15,9 +15,9 @@ export function packageRoot(): string {
   return directory;
 }
 
-/** The path of the browser bundle built by `tsup` (`dist/browser/cvmweb.global.js`). */
+/** The path of the classic-script client built by `tsup` (`dist/cvmweb.global.js`). */
 export function clientBundlePath(): string {
-  return join(packageRoot(), 'dist', 'browser', 'cvmweb.global.js');
+  return join(packageRoot(), 'dist', 'cvmweb.global.js');
 }
 
 /** The browser bundle served at `/cvmweb.js` (read once), or `undefined` before the package is built. */

@@ -202,3 +202,11 @@ export async function decideConsent(
   }
   throw new Error(`no consent request of ${origin}`);
 }
+
+/** The signed time stamp of a freshly served consent page (its forms send it back as `shown`). */
+export async function consentPageStamp(port: number): Promise<string> {
+  const html = await (await fetch(`http://127.0.0.1:${port}/consent`)).text();
+  const stamp = /name="shown" value="([^"]+)"/.exec(html)?.[1];
+  if (!stamp) throw new Error('the consent page has no pending request form');
+  return stamp;
+}
