@@ -1,18 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSessionRegistry } from './file-session-registry.js';
+import { writeRegistryChild } from './registry-child-code.js';
 import { crashVersion } from './registry-test-support.js';
 import type { SessionRecord } from './session-record.js';
 
 // A child process writes records in a loop and is killed with SIGKILL at random moments. The
 // child runs the real registry code, transpiled to JavaScript (Node 20 cannot run TypeScript).
 
-const src = join(dirname(fileURLToPath(import.meta.url)), '..');
 const IDS = ['s0', 's1', 's2', 's3'];
 const KILLS = 6;
 
@@ -21,32 +19,11 @@ const version = crashVersion;
 let work: string;
 let childScript: string;
 
-async function transpile(folder: string, out: string): Promise<void> {
-  for (const name of await readdir(join(src, folder))) {
-    if (!name.endsWith('.ts') || name.endsWith('.test.ts')) continue;
-    const file = join(src, folder, name);
-    const { outputText } = ts.transpileModule(await readFile(file, 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-      fileName: file,
-    });
-    const target = join(out, relative(src, file)).replace(/\.ts$/, '.js');
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, outputText);
-  }
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'cvmweb-crash-'));
-  const out = join(work, 'code');
-  for (const folder of ['errors', 'state', 'registry', 'files']) await transpile(folder, out);
-  await writeFile(join(out, 'package.json'), '{"type":"module"}');
-  childScript = join(out, 'child.js');
-  await writeFile(
-    childScript,
+  childScript = await writeRegistryChild(
+    join(work, 'code'),
+    'child',
     `
 import { openSessionRegistry } from './registry/file-session-registry.js';
 import { crashVersion as version } from './registry/registry-test-support.js';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isHypervisorError } from '../errors/hypervisor-error.js';
 import { openSessionRegistry } from './file-session-registry.js';
+import { observeLock } from './registry-lock.js';
 import { makeRecord } from './registry-test-support.js';
 import type { SessionRegistry } from './session-registry.js';
 
@@ -219,6 +220,49 @@ describe('openSessionRegistry: lock', () => {
     const { utimes } = await import('node:fs/promises');
     await utimes(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     await openRegistry();
+  });
+
+  it('writes the lock whole (pid, startedAt, nonce) and leaves no temporary file', async () => {
+    await openRegistry();
+    const lock = JSON.parse(await readFile(join(dir, 'registry.lock'), 'utf8'));
+    expect(lock).toEqual({ pid: process.pid, startedAt: expect.any(Number), nonce: expect.any(String) });
+    expect((await readdir(dir)).sort()).toEqual(['registry.lock', 'sessions']);
+  });
+
+  it('takes over a stale lock whose takeover marker a dead process left, and sweeps the leftovers', async () => {
+    const pid = await deadPid();
+    const file = join(dir, 'registry.lock');
+    const dead = (nonce: string) => JSON.stringify({ pid, startedAt: 5, nonce });
+    await writeFile(file, dead('a'));
+    const seen = await observeLock(file);
+    if (seen.state !== 'held') throw new Error('no lock');
+    // A process died after marking its takeover of this very lock, another one left its temporary file.
+    await writeFile(`${file}.break-${seen.key}`, dead('b'));
+    await writeFile(join(dir, `registry.lock.${pid}.0123456789abcdef.tmp`), dead('c'));
+    await writeFile(join(dir, 'registry.lock.break-0000000000000000'), dead('d'));
+    await openRegistry();
+    expect(JSON.parse(await readFile(file, 'utf8')).pid).toBe(process.pid);
+    expect((await readdir(dir)).sort()).toEqual(['registry.lock', 'sessions']);
+  });
+
+  it('leaves a stale lock alone while a live process is taking it over (STILL_WORKING)', async () => {
+    const file = join(dir, 'registry.lock');
+    const stale = JSON.stringify({ pid: await deadPid(), startedAt: 5, nonce: 'x' });
+    await writeFile(file, stale);
+    const seen = await observeLock(file);
+    if (seen.state !== 'held') throw new Error('no lock');
+    // A live process (this one) marked its takeover of this very lock.
+    const marker = `${file}.break-${seen.key}`;
+    const live = JSON.stringify({ pid: process.pid, startedAt: 6, nonce: 'y' });
+    await writeFile(marker, live);
+    expect(await rejection(openSessionRegistry({ directory: dir }))).toMatchObject({
+      codeName: 'STILL_WORKING',
+      details: { directory: dir },
+    });
+    expect(await readFile(file, 'utf8')).toBe(stale);
+    expect(await readFile(marker, 'utf8')).toBe(live);
+    // A failed start leaves nothing of its own: not even the sessions folder it made.
+    expect((await readdir(dir)).sort()).toEqual(['registry.lock', `registry.lock.break-${seen.key}`]);
   });
 
   it('close() leaves a lock that is no longer its own', async () => {

@@ -1,10 +1,12 @@
-import { chmod, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { ActionOptions, Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { isErrno } from '../files/is-errno.js';
 import { syncDirectory, writeFileAtomic } from '../files/write-file-atomic.js';
 import { reconcile } from './reconcile.js';
 import { deepFreeze, nameKey, nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
+import { acquireLock, type LockContent, releaseLock } from './registry-lock.js';
 import type { SessionRecord } from './session-record.js';
 import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './session-registry.js';
 import { SESSION_ID_PATTERN, validateSessionRecord } from './validate-session-record.js';
@@ -28,16 +30,7 @@ export interface OpenSessionRegistryOptions extends ActionOptions {
   onWarning?: (message: string, details: { file: string; cause: unknown }) => void;
 }
 
-/** The content of `registry.lock`. */
-interface LockContent {
-  pid: number;
-  startedAt: number;
-}
-
-const LOCK_FILE = 'registry.lock';
 const SESSIONS = 'sessions';
-/** A lock file that cannot be parsed is in the middle of being written for this long, then it is stale. */
-const UNREADABLE_LOCK_GRACE_MS = 5_000;
 /** Records read at once while loading. */
 const LOAD_CONCURRENCY = 32;
 
@@ -47,9 +40,11 @@ const LOAD_CONCURRENCY = 32;
  * - `<directory>/sessions/<id>.json`: one JSON file per record, mode 0600, in a 0700 directory.
  *   Each write goes to `<id>.json.<random>.tmp`, is fsynced (when `durable`), renamed over the
  *   record, and the directory is fsynced, so a crash leaves the old or the new record, never a torn one.
- * - `<directory>/registry.lock`: `{ pid, startedAt }`, created exclusively, so one process at a
- *   time writes. A lock whose process is gone (or an unreadable lock older than a few seconds)
- *   is stale and taken over.
+ * - `<directory>/registry.lock`: `{ pid, startedAt, nonce }`, written whole and then linked into
+ *   place exclusively, so one process at a time writes. A lock whose process is gone (or an
+ *   unreadable lock older than a few seconds) is stale and taken over atomically: of any number
+ *   of processes starting at once, exactly one gets it (see `docs/architecture.md`). A start that
+ *   fails leaves no lock, temporary file or directory of its own behind.
  *
  * On open every record is loaded into memory (reads are synchronous afterwards, `find` is O(1));
  * leftover `*.tmp` files of a crashed write are deleted; unparsable or invalid records are
@@ -86,27 +81,41 @@ export async function openSessionRegistry(options: OpenSessionRegistryOptions): 
   const sessions = join(directory, SESSIONS);
 
   let lock: LockContent | undefined;
-  if (!readOnly) {
-    try {
-      await mkdir(directory, { recursive: true, mode: 0o700 });
-      await mkdir(sessions, { recursive: true, mode: 0o700 });
-      await chmod(sessions, 0o700);
-    } catch (error) {
-      throw toHypervisorError(error, 'IO', `Could not create the session registry at ${directory}`, {
-        directory,
-      });
-    }
-    checkAbort();
-    lock = await acquireLock(directory, durable);
-  }
+  // Directories this call created: a failed open removes them again (when still empty).
+  const created: string[] = [];
+  const undo = async () => {
+    if (lock) await releaseLock(directory, lock);
+    for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined);
+  };
   try {
+    if (!readOnly) {
+      try {
+        for (const folder of [directory, sessions]) {
+          const first = await mkdir(folder, { recursive: true, mode: 0o700 });
+          // `first` is the outermost folder made; record it and each one below it, down to `folder`.
+          const chain: string[] = [];
+          for (let at = folder; first !== undefined; at = dirname(at)) {
+            chain.unshift(at);
+            if (at === first || dirname(at) === at) break;
+          }
+          created.push(...chain);
+        }
+        await chmod(sessions, 0o700);
+      } catch (error) {
+        throw toHypervisorError(error, 'IO', `Could not create the session registry at ${directory}`, {
+          directory,
+        });
+      }
+      checkAbort();
+      lock = await acquireLock(directory, durable);
+    }
     checkAbort();
     const index = new RecordIndex();
     await loadRecords(sessions, index, readOnly, options.onWarning, signal);
     checkAbort();
     return new FileSessionRegistry(directory, sessions, index, readOnly, durable, lock);
   } catch (error) {
-    if (lock) await releaseLock(directory, lock);
+    await undo();
     throw toHypervisorError(error, 'IO', `Could not load the session registry at ${directory}`, {
       directory,
     });
@@ -316,99 +325,4 @@ async function loadRecords(
     }
     index.set(deepFreeze(record));
   }
-}
-
-/** Takes `<directory>/registry.lock`, taking over a stale one. */
-async function acquireLock(directory: string, durable: boolean): Promise<LockContent> {
-  const file = join(directory, LOCK_FILE);
-  const mine: LockContent = { pid: process.pid, startedAt: Date.now() };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(file, 'wx', 0o600);
-      try {
-        await handle.writeFile(JSON.stringify(mine), 'utf8');
-        if (durable) await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      return mine;
-    } catch (error) {
-      if (!isErrno(error, 'EEXIST') || attempt >= 3) {
-        throw toHypervisorError(error, 'IO', `Could not lock the session registry at ${directory}`, {
-          directory,
-          file,
-        });
-      }
-    }
-    const holder = await readLock(file);
-    if (holder === 'gone') continue;
-    if (holder === 'unreadable') {
-      const age = await stat(file).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => Number.POSITIVE_INFINITY,
-      );
-      if (age < UNREADABLE_LOCK_GRACE_MS) {
-        throw new HypervisorError(
-          'STILL_WORKING',
-          `The session registry at ${directory} is being locked by another process`,
-          {
-            details: { directory },
-          },
-        );
-      }
-    } else if (isAlive(holder.pid)) {
-      throw new HypervisorError(
-        'STILL_WORKING',
-        `The session registry at ${directory} is in use by process ${holder.pid}`,
-        { details: { pid: holder.pid, directory } },
-      );
-    }
-    // Stale: its process is gone. Remove it and try again.
-    await unlink(file).catch((error: unknown) => {
-      if (!isErrno(error, 'ENOENT')) {
-        throw toHypervisorError(error, 'IO', `Could not remove the stale lock ${file}`, { directory, file });
-      }
-    });
-  }
-}
-
-/** Removes the lock file if it still holds `lock` (a process that took it over keeps its own). */
-async function releaseLock(directory: string, lock: LockContent): Promise<void> {
-  const file = join(directory, LOCK_FILE);
-  const holder = await readLock(file);
-  if (typeof holder === 'object' && holder.pid === lock.pid && holder.startedAt === lock.startedAt) {
-    await unlink(file).catch(() => undefined);
-  }
-}
-
-async function readLock(file: string): Promise<LockContent | 'gone' | 'unreadable'> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    return isErrno(error, 'ENOENT') ? 'gone' : 'unreadable';
-  }
-  try {
-    const value = JSON.parse(text) as Partial<LockContent>;
-    if (Number.isInteger(value.pid) && (value.pid as number) > 0 && typeof value.startedAt === 'number') {
-      return { pid: value.pid as number, startedAt: value.startedAt };
-    }
-  } catch {
-    // fall through
-  }
-  return 'unreadable';
-}
-
-/** True when process `pid` exists (`EPERM`: it exists but belongs to another user). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
-  }
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
 }
