@@ -87,4 +87,73 @@ describe('PolicyStore', () => {
     await expect(PolicyStore.open({ file })).rejects.toMatchObject({ code: ErrorCode.INVALID_USAGE });
     expect(await readFile(file, 'utf8')).toContain('-1');
   });
+
+  it('bounds waiting requests per site, so one site’s subdomains never crowd out another site', async () => {
+    const { broker } = await brokerWith();
+    const outcomes = Array.from({ length: 40 }, (_, i) =>
+      broker.authorize(`https://s${i}.flood.example`, 'x').then(
+        () => 'granted',
+        (error: { code: number; details: { reason: string } }) => `${error.code}:${error.details.reason}`,
+      ),
+    );
+    const refused = await Promise.all(outcomes.slice(3));
+    expect(new Set(refused)).toEqual(new Set(['-10:busy']));
+    expect(broker.pending().map((r) => r.origin)).toEqual(
+      [0, 1, 2].map((i) => `https://s${i}.flood.example`),
+    );
+    // Another site, and a private suffix's own sites (github.io pages are sites of their own).
+    const others = ['https://other.example', 'https://a.github.io', 'https://b.github.io'].map((origin) =>
+      broker.authorize(origin, 'y').catch((error: { details: { reason: string } }) => error.details.reason),
+    );
+    expect(broker.pending()).toHaveLength(6);
+    broker.close();
+    expect(await Promise.all(others)).toEqual(['stopping', 'stopping', 'stopping']);
+    await Promise.all(outcomes);
+  });
+
+  it('when every slot waits, a site with none waiting still reaches the person: the most crowded site’s newest yields', async () => {
+    const policy = await PolicyStore.open();
+    const broker = new ConsentBroker({ policy, maxPending: 4, maxPendingPerSite: 3 });
+    const reasons: Record<string, string> = {};
+    const ask = (origin: string) =>
+      broker.authorize(origin, 'n').catch((error: { details: { reason: string } }) => {
+        reasons[origin] = error.details.reason;
+      });
+    const waits = [
+      'https://a.one.example',
+      'https://b.one.example',
+      'https://c.one.example',
+      'https://two.example',
+    ].map(ask);
+    expect(broker.pending()).toHaveLength(4);
+    const third = ask('https://three.example');
+    expect(broker.pending().map((r) => r.origin)).toEqual([
+      'https://a.one.example',
+      'https://b.one.example',
+      'https://two.example',
+      'https://three.example',
+    ]);
+    await waits[2];
+    expect(reasons).toEqual({ 'https://c.one.example': 'busy' });
+    // A site that already waits gets no second slot that way.
+    await ask('https://x.two.example');
+    expect(reasons['https://x.two.example']).toBe('busy');
+    broker.close();
+    await Promise.all([...waits, third]);
+  });
+
+  it('withdraws a request when the page that waits for it goes away', async () => {
+    const { broker } = await brokerWith();
+    const first = new AbortController();
+    const second = new AbortController();
+    const a = broker.authorize(SITE, 'a', { signal: first.signal }).catch((error: unknown) => error);
+    const b = broker.authorize(SITE, 'b', { signal: second.signal }).catch((error: unknown) => error);
+    first.abort();
+    expect(await a).toMatchObject({ code: ErrorCode.CONTROL, details: { aborted: true } });
+    // Another page of the origin still waits: the person is still asked.
+    expect(broker.pending()).toHaveLength(1);
+    second.abort();
+    expect(await b).toMatchObject({ code: ErrorCode.CONTROL });
+    expect(broker.pending()).toEqual([]);
+  });
 });

@@ -30,6 +30,7 @@ const CHROMIUM = '/usr/bin/chromium';
 type Win = Record<string, any>;
 declare const window: Win;
 declare const document: Win;
+declare const navigator: Win;
 
 let bridge: TestBridge;
 let browser: Browser;
