@@ -284,6 +284,29 @@ describe('sessions, consent and scope', () => {
     expect(code).toBe(-20);
   });
 
+  it('throttles guessing a key per origin and name: refused at once with PASSWORD_DENIED, throttled', async () => {
+    bridge = await startTestBridge({ policy: { origins: { [PAGE]: 'allow', [OTHER]: 'allow' } } });
+    const client = await connectClient(bridge.service.port, PAGE);
+    const other = await connectClient(bridge.service.port, OTHER);
+    clients.push(client, other);
+    await client.requestSession('owned', 'right');
+    await other.requestSession('owned', 'theirs');
+    const guess = () =>
+      client.requestSession('owned', 'wrong').catch((e: { code: number; details: { reason?: string } }) => ({
+        code: e.code,
+        reason: e.details.reason,
+      }));
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await guess());
+    expect(answers.slice(0, 5)).toEqual(Array(5).fill({ code: -20, reason: undefined }));
+    expect(answers[5]).toEqual({ code: -20, reason: 'throttled' });
+    // Even the right key waits out the delay; another origin's session of the same name is not affected.
+    await expect(client.requestSession('owned', 'right')).rejects.toMatchObject({
+      details: { reason: 'throttled' },
+    });
+    await expect(other.requestSession('owned', 'theirs')).resolves.toBeDefined();
+  });
+
   it('keeps origins apart: another origin can neither see nor control a session', async () => {
     bridge = await startTestBridge({ policy: { origins: { [PAGE]: 'allow', [OTHER]: 'allow' } } });
     const owner = await open(PAGE);
