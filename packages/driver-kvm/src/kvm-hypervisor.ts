@@ -5,6 +5,7 @@ import {
   type ActionOptions,
   type Hypervisor,
   HypervisorError,
+  isHypervisorError,
   type ProgressOptions,
   type ResolvedImage,
   type VmSpec,
@@ -13,14 +14,9 @@ import {
 import type { DomainEvent } from './domain-events.js';
 import { type BootModel, buildDomainXml, type DiskModel } from './domain-xml.js';
 import { freeLoopbackPort, releasePort, reservePort } from './free-port.js';
-import {
-  CAP_PERIOD_US,
-  contextVolumeName,
-  KvmVm,
-  type KvmVmContext,
-  ownVolumeNames,
-  retry,
-} from './kvm-vm.js';
+import { CAP_PERIOD_US, KvmVm, type KvmVmContext, retry } from './kvm-vm.js';
+import { installationTag, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
+import { removeOrphanVolumes } from './remove-orphan-volumes.js';
 import { checkBytes } from './storage-pool.js';
 import { isNotFound, isVirshFailure } from './virsh.js';
 import { parseNames } from './virsh-parsers.js';
@@ -31,8 +27,6 @@ export interface KvmHypervisorSettings extends KvmVmContext {
   readonly version: string;
   readonly virtType: 'kvm' | 'qemu';
   readonly serialLogDirectory?: string | undefined;
-  /** Recorded in each domain; only domains that carry it are listed and found. */
-  readonly installationId: string;
 }
 
 type Described = { id: string; name: string; sessionId: string; port: number };
@@ -84,8 +78,10 @@ export class KvmHypervisor implements Hypervisor {
     const uuid = randomUUID();
     const volumes: string[] = [];
     const disks: DiskModel[] = [];
-    const scratch = `${spec.name}-scratch.qcow2`;
-    const overlay = `${spec.name}-overlay.qcow2`;
+    const tag = installationTag(this.#settings.installationId);
+    const scratch = ownVolumeName(spec.name, tag, 'scratch');
+    const overlay = ownVolumeName(spec.name, tag, 'overlay');
+    const context = ownVolumeName(spec.name, tag, 'context');
     if (image.kind === 'disk') {
       volumes.push(overlay);
       disks.push({
@@ -116,10 +112,10 @@ export class KvmHypervisor implements Hypervisor {
         readonly: true,
       });
     }
-    volumes.push(contextVolumeName(spec.name));
+    volumes.push(context);
     disks.push({
       device: 'cdrom',
-      source: { pool: pool.name, volume: contextVolumeName(spec.name) },
+      source: { pool: pool.name, volume: context },
       format: 'raw',
       target: 'hdd',
       bus: 'ide',
@@ -193,7 +189,7 @@ export class KvmHypervisor implements Hypervisor {
         await retry(() =>
           virsh.run(['undefine', spec.name, '--managed-save'], { onDebug, code: 'DELETE' }),
         ).catch(() => undefined);
-      for (const volume of ownVolumeNames(spec.name))
+      for (const volume of ownVolumeNames(spec.name, tag))
         await retry(() => pool.remove(volume, { onDebug })).catch(() => undefined);
       if (port > 0) releasePort(port);
       throw error;
@@ -210,6 +206,11 @@ export class KvmHypervisor implements Hypervisor {
    * This installation's domains. Only persistent domains are looked at: cvmweb defines every
    * domain it makes, so a transient one (`virsh create`) is never ours. The API ports of all
    * cvmweb domains seen are reserved, so a new VM never gets one of them.
+   *
+   * It also finishes interrupted removals, so `reconcile()` leaves nothing behind: this
+   * installation's volumes whose domain is gone (a close killed after `undefine`) are deleted
+   * (see {@link removeOrphanVolumes}). A failure there is logged (`onDebug`), not thrown: the
+   * next listing tries again.
    */
   async listVms(options: ActionOptions = {}): Promise<VmSummary[]> {
     const names = parseNames(
@@ -231,6 +232,7 @@ export class KvmHypervisor implements Hypervisor {
       if (state) out.push({ id: found.id, name: found.name, sessionId: found.sessionId, state });
     }
     this.#portsSeeded = true;
+    await this.#removeOrphanVolumes(new Set(names), options.signal);
     return out;
   }
 
@@ -258,6 +260,18 @@ export class KvmHypervisor implements Hypervisor {
       const id = this.#known.get(event.domain);
       if (id !== undefined) listener(id);
     });
+  }
+
+  async #removeOrphanVolumes(domains: Set<string>, signal: AbortSignal | undefined): Promise<void> {
+    const { pool, virsh, onDebug } = this.#settings;
+    const tag = installationTag(this.#settings.installationId);
+    try {
+      const removed = await removeOrphanVolumes(pool, virsh, tag, domains, { signal });
+      for (const volume of removed) onDebug?.(`removed volume ${volume}: its domain is gone`);
+    } catch (error) {
+      if (isHypervisorError(error) && error.aborted) throw error;
+      onDebug?.(`removing volumes left without their domain failed: ${String(error)}`);
+    }
   }
 
   /** A handle of our domain, remembered for {@link KvmHypervisor.watch}. */

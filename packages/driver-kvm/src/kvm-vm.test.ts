@@ -27,6 +27,7 @@ function vmWith(domstate: string, debug: string[]): KvmVm {
   return new KvmVm(
     {
       virsh,
+      installationId: 'test',
       pool: new StoragePool(virsh, 'cvmweb', '/nowhere'),
       executionCap: true,
       shutdownTimeoutMs: 1000,

@@ -14,6 +14,7 @@ import {
 } from '@cvmweb/core';
 import type { DomainEvents } from './domain-events.js';
 import { freeLoopbackPort, loopbackPortIsFree, releasePort } from './free-port.js';
+import { installationTag, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import type { StoragePool } from './storage-pool.js';
 import { isNotFound, isVirshFailure, type Virsh } from './virsh.js';
 import { parseDomState, parseKeyValues, toPowerState } from './virsh-parsers.js';
@@ -22,6 +23,11 @@ import { METADATA_NAMESPACE, parseMetadata, type VmMetadata } from './vm-metadat
 /** What a {@link KvmVm} shares with its hypervisor. */
 export interface KvmVmContext {
   readonly virsh: Virsh;
+  /**
+   * Which cvmweb installation this is: recorded in each domain's metadata, and its
+   * {@link installationTag} in the name of each volume made for one VM.
+   */
+  readonly installationId: string;
   readonly pool: StoragePool;
   readonly executionCap: boolean;
   readonly shutdownTimeoutMs: number;
@@ -47,20 +53,17 @@ export const CAP_PERIOD_US = 100_000;
 /** The guest's address on QEMU's user network. */
 export const GUEST_IP = '10.0.2.15';
 
-/** The volume that holds the context ISO of VM `name`. */
-export function contextVolumeName(name: string): string {
-  return `${name}-context.iso`;
-}
-
 /** One cvmweb domain. Commands use its name, which core keeps unique. */
 export class KvmVm implements VmHandle {
   readonly id: string;
   readonly name: string;
   readonly #context: KvmVmContext;
+  readonly #tag: string;
   #apiPort: number;
 
   constructor(context: KvmVmContext, id: string, name: string, apiPort: number) {
     this.#context = context;
+    this.#tag = installationTag(context.installationId);
     this.id = id;
     this.name = name;
     this.#apiPort = apiPort;
@@ -96,7 +99,7 @@ export class KvmVm implements VmHandle {
           details: { field: 'context' },
         });
       }
-      await pool.upload(contextVolumeName(this.name), spec.context.path, 'raw', call);
+      await pool.upload(ownVolumeName(this.name, this.#tag, 'context'), spec.context.path, 'raw', call);
       // The port was free when the domain was defined; another process (or a VM defined before a
       // restart) may hold it now. The domain is off, so its forward can still move.
       if (!this.#context.remote && this.#apiPort > 0 && !(await loopbackPortIsFree(this.#apiPort)))
@@ -145,6 +148,12 @@ export class KvmVm implements VmHandle {
     await this.#destroyDomain(call);
   }
 
+  /**
+   * Removes the domain (with its managed save), then its own volumes, then releases its port.
+   * What is left to remove is on record at every step: the volumes in the domain's metadata while
+   * it exists, and in their own marked names once it is undefined (see `removeOrphanVolumes`,
+   * which `listVms()` runs), so a process killed anywhere here leaves nothing for good.
+   */
   async destroy(options: ProgressOptions = {}): Promise<void> {
     // Removal must finish even when the caller gives up: a half-removed VM is worse.
     const { virsh, pool } = this.#context;
@@ -157,7 +166,7 @@ export class KvmVm implements VmHandle {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    const volumes = new Set([...(metadata?.volumes ?? []), ...ownVolumeNames(this.name)]);
+    const volumes = new Set([...(metadata?.volumes ?? []), ...ownVolumeNames(this.name, this.#tag)]);
     for (const volume of volumes) await retry(() => pool.remove(volume, call));
     releasePort(this.#apiPort);
   }
@@ -333,11 +342,6 @@ export class KvmVm implements VmHandle {
       unsubscribe?.();
     }
   }
-}
-
-/** The names of the volumes a VM called `name` may own (removed by `destroy` whatever the metadata says). */
-export function ownVolumeNames(name: string): string[] {
-  return [`${name}-scratch.qcow2`, `${name}-overlay.qcow2`, contextVolumeName(name)];
 }
 
 /** Runs `action` once more when it fails for another reason than "not found" (a transient virsh error). */

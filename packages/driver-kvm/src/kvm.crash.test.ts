@@ -25,8 +25,9 @@ import {
   virshOut,
 } from './testing.js';
 
-// The driver process killed with SIGKILL at several points of open(): a new process over the same
-// state directory reconciles, and nothing of the session is left (domain, volumes, port).
+// The driver process killed with SIGKILL at several points of open() and of close(): a new process
+// over the same state directory reconciles, and nothing of the session is left (domain, volumes,
+// port).
 const unavailable = await libvirtUnavailable();
 const CHILD = join(REPO, 'packages/driver-kvm/test/crash-child.mjs');
 const BUILT = join(REPO, 'packages/driver-kvm/dist/index.js');
@@ -103,12 +104,14 @@ describe.skipIf(unavailable !== undefined)(
      * Runs the child until a debug line matches `trigger` (and then `ready()` holds, polled), kills
      * it with SIGKILL, then its helpers (virsh children left behind would finish their commands
      * unobserved, as they would not when a service manager kills the driver's process group).
+     * With `close`, the child opens, starts and closes, and `trigger` counts from the close on.
      */
     const killDuring = async (
       name: string,
       version: string,
       trigger: RegExp,
       ready: () => Promise<boolean> = async () => true,
+      close = false,
     ) => {
       const stateDir = join(dir, `state-${name}`);
       const child = execa(
@@ -124,6 +127,7 @@ describe.skipIf(unavailable !== undefined)(
             entries,
             session: name,
             version,
+            close,
           }),
         ],
         { cwd: REPO, detached: true, reject: false, buffer: false, stdin: 'ignore', stderr: 'pipe' },
@@ -137,9 +141,10 @@ describe.skipIf(unavailable !== undefined)(
       const seen: string[] = [];
       let session: { id: string; vmName: string } | undefined;
       let domainXml: string | undefined;
-      const outcome = await new Promise<'killed' | 'exited' | 'opened'>((done) => {
+      const outcome = await new Promise<'killed' | 'exited' | 'opened' | 'closed'>((done) => {
         let buffer = '';
         let triggered = false;
+        let armed = !close;
         let exited = false;
         void child.then(() => {
           exited = true;
@@ -156,8 +161,9 @@ describe.skipIf(unavailable !== undefined)(
             if (s?.[1] && s[2]) session = { id: s[1], vmName: s[2] };
             const define = /^debug \S*virsh -c \S+ define (\S+)/.exec(line);
             if (define?.[1]) domainXml = define[1];
-            if (line === 'opened') done('opened');
-            if (!triggered && line.startsWith('debug ') && trigger.test(line)) {
+            if (line === (close ? 'closed' : 'opened')) done(close ? 'closed' : 'opened');
+            if (line === 'started') armed = true;
+            if (armed && !triggered && line.startsWith('debug ') && trigger.test(line)) {
               triggered = true;
               void (async () => {
                 while (!exited && !(await ready())) await new Promise((wait) => setTimeout(wait, 2));
@@ -171,7 +177,7 @@ describe.skipIf(unavailable !== undefined)(
         void child.then(() => done('exited'));
       });
       // The driver process first, as `kill -9 <pid>`; then what it left running in its group.
-      if (outcome !== 'killed') process.kill(pid, 'SIGKILL');
+      if (outcome !== 'killed' && outcome !== 'exited') process.kill(pid, 'SIGKILL');
       await child;
       try {
         process.kill(-pid, 'SIGKILL');
@@ -230,7 +236,11 @@ describe.skipIf(unavailable !== undefined)(
     }, 120_000);
 
     it('killed right after the domain was defined (creating its scratch volume)', async () => {
-      const killed = await killDuring('crash-defined', 'test-kernel', /vol-create-as \S+ \S+-scratch\.qcow2/);
+      const killed = await killDuring(
+        'crash-defined',
+        'test-kernel',
+        /vol-create-as \S+ \S+\.scratch\.qcow2/,
+      );
       expect(killed.port).toBeGreaterThan(0);
       const { report, records } = await reconcileAfter(killed.stateDir);
       expect(report.rolledBack.map((r) => r.id)).toContain(killed.session.id);
@@ -274,5 +284,31 @@ describe.skipIf(unavailable !== undefined)(
         await cvmweb.dispose();
       }
     }, 180_000);
+
+    // close() = destroy, undefine, then one vol-delete per volume (scratch first, then the context
+    // medium). Killed at each: reconcile finishes the close, also once no domain is left to say
+    // which volumes were its own. The kill lands as the command's debug line appears, so the
+    // command itself may or may not have run.
+    it.each([
+      ['crash-close-destroy', 'while the domain is destroyed', / destroy /],
+      ['crash-close-undefine', 'as undefine is issued', / undefine /],
+      ['crash-close-vol1', 'after undefine, during the first vol-delete', / vol-delete .*\.scratch\.qcow2/],
+      ['crash-close-vol2', 'during the last vol-delete', / vol-delete .*\.context\.iso/],
+    ])(
+      '%s: killed mid-close %s',
+      async (name, _what, trigger) => {
+        const killed = await killDuring(name, 'test-kernel', trigger, async () => true, true);
+        const before = await leftovers(killed.session.vmName);
+        const { report, records } = await reconcileAfter(killed.stateDir);
+        expect(report.rolledBack.map((r) => r.id)).toContain(killed.session.id);
+        await expectNothingLeft(killed, records);
+        if (name === 'crash-close-vol1') {
+          // Killed after undefine: no domain (domain names hold no '.'), its context medium still in the pool.
+          expect(before.filter((v) => !v.includes('.'))).toEqual([]);
+          expect(before.some((v) => v.endsWith('.context.iso'))).toBe(true);
+        }
+      },
+      120_000,
+    );
   },
 );

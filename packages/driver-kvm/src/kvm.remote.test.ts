@@ -96,7 +96,11 @@ describe.skipIf(unavailable !== undefined)(
       // Every command went to the ssh URI; the context medium went up as a volume.
       expect(debug.filter((line) => line.includes('qemu:///'))).toEqual([]);
       expect(
-        debug.some((line) => line.includes(`vol-upload --pool ${TEST_POOL} ${session.vmName}-context.iso`)),
+        debug.some((line) =>
+          new RegExp(`vol-upload --pool ${TEST_POOL} ${session.vmName}\\.[0-9a-f]{12}\\.context\\.iso`).test(
+            line,
+          ),
+        ),
       ).toBe(true);
     }, 300_000);
   },

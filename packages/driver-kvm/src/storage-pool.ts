@@ -158,12 +158,18 @@ export class StoragePool {
     }
   }
 
-  /** The names of the pool's volumes (empty when the pool does not exist). */
-  async list(options: Signal = {}): Promise<string[]> {
+  /**
+   * The names of the pool's volumes (empty when the pool does not exist). `refresh` (default
+   * true) rescans the pool's directory first, to see files made without libvirt; volumes made and
+   * deleted through libvirt are listed without it.
+   */
+  async list(options: Signal & { refresh?: boolean } = {}): Promise<string[]> {
+    const { refresh = true, ...call } = options;
     try {
-      await this.#virsh.run(['pool-refresh', this.name], { ...options, cheap: true, code: 'QUERY' });
+      if (refresh)
+        await this.#virsh.run(['pool-refresh', this.name], { ...call, cheap: true, code: 'QUERY' });
       return parseVolumeList(
-        await this.#virsh.run(['vol-list', this.name], { ...options, cheap: true, code: 'QUERY' }),
+        await this.#virsh.run(['vol-list', this.name], { ...call, cheap: true, code: 'QUERY' }),
       );
     } catch (error) {
       if (isNotFound(error)) return [];

@@ -1,8 +1,10 @@
-// A driver process for kvm.crash.test.ts, killed with SIGKILL by the test while it opens a session.
-// Plain ESM over the built packages (run `npm run build` first), so it is a process like a user's.
-// Argument: a JSON object { uri, pool, poolPath, stateDir, imagesDir, entries, session, version, disk }.
+// A driver process for kvm.crash.test.ts, killed with SIGKILL by the test while it opens (or, with
+// `close: true`, starts and then closes) a session. Plain ESM over the built packages (run
+// `npm run build` first), so it is a process like a user's.
+// Argument: a JSON object { uri, pool, poolPath, stateDir, imagesDir, entries, session, version, disk, close }.
 // Prints `debug <virsh command line>` before each command, `session <id> <vm name>` once the
-// session exists, and `opened` when open() resolves; then waits to be killed.
+// session exists, `opened` when open() resolves, and with `close`, `started` then `closed`; then
+// waits to be killed.
 import { createCvmweb, ImageCache, ImageCatalog } from '@cvmweb/core';
 import { kvm } from '@cvmweb/driver-kvm';
 
@@ -28,4 +30,10 @@ const session = await cvmweb.requestSession(config.session, 'key');
 say(`session ${session.id} ${session.vmName}`);
 await session.open({ ram: 128, disk: config.disk ?? 16, version: config.version });
 say('opened');
+if (config.close) {
+  await session.start('crash');
+  say('started');
+  await session.close();
+  say('closed');
+}
 setInterval(() => undefined, 60_000);
