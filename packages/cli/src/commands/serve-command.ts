@@ -108,7 +108,8 @@ export async function serveCommand(
           `${report.vanished.length} vanished, ${report.rolledBack.length} rolled back, ${report.orphans.length} orphan VMs)\n` +
           `Policy: ${policy.file}\n\n` +
           `Test page: ${service.url}\nConsent page: ${service.consentUrl}\n` +
-          `Pages use: <script src="http://127.0.0.1:${service.port}/cvmweb.js"></script>\n\n` +
+          `Local pages use: <script src="http://127.0.0.1:${service.port}/cvmweb.js"></script>\n` +
+          'Public sites host the client themselves (@cvmweb/web-bridge/cvmweb.global.js) and connect from a click.\n\n' +
           'Press Ctrl+C to stop (running virtual machines keep running).\n',
       );
     }

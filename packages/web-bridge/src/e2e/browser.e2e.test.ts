@@ -320,6 +320,7 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
     await page.goto(bridge.service.url);
     await page.waitForSelector('body[data-ready="true"]');
     expect(await page.textContent('#hypervisor')).toBe('mock 1.0.0');
+    expect(await page.textContent('#status')).toMatch(/^permission \w+, service running /);
     await page.click('#request');
     await page.waitForSelector('.v-state');
     await page.click('#open');

@@ -24,6 +24,8 @@ progress{width:20em}button{margin:.15em}
 <div id="banner">SIMULATED HYPERVISOR: the service runs on the mock driver; no real virtual machine is made.</div>
 <p>Bridge: <span id="bridge" class="bad">connecting…</span> · Hypervisor: <span id="hypervisor">?</span>
  · Origin: <span id="origin">?</span></p>
+<p>Status (no prompt): <span id="status">?</span>
+ <button id="enable" hidden>Enable local VMs</button></p>
 <p id="consent" hidden>Waiting for approval on the <a id="consent-link" target="_blank" rel="noopener">consent page</a>.</p>
 <fieldset><legend>Session</legend>
  Name <input id="name" value="test-session"> Secret key <input id="key" value="test-key">
@@ -245,7 +247,17 @@ export const testPageScript = `(() => {
     }
     redraw();
   }
+  // The pattern for every site: status() at load never prompts; connect() only from a click,
+  // unless the service already answers (granted, or a page of the service itself like this one).
   async function main() {
+    const status = await CVMWeb.status({ url: location.origin });
+    $('status').textContent = 'permission ' + status.permission + ', service ' + status.service +
+      (status.version ? ' ' + status.version : '') + (status.secureContext ? '' : ', not a secure context');
+    if (status.service === 'running' && status.compatible) return start();
+    $('enable').hidden = false;
+    $('enable').onclick = () => { $('enable').hidden = true; start(); };
+  }
+  async function start() {
     try {
       bridge = await CVMWeb.connect({
         url: location.origin,
@@ -253,6 +265,7 @@ export const testPageScript = `(() => {
       });
     } catch (e) {
       $('bridge').textContent = 'not available: ' + e.message;
+      $('enable').hidden = false;
       return;
     }
     $('bridge').textContent = 'connected';
