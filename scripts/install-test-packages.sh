@@ -3,8 +3,9 @@
 #   genisoimage: isoinfo, to read back the ISO images core writes
 #   xorriso:     a second, independent ISO reader
 #   chromium:    headless browser for the web bridge end-to-end tests (driven by playwright-core)
+#   openssl:     the self-signed certificate of the public https test sites
 set -euo pipefail
-packages=(genisoimage xorriso chromium)
+packages=(genisoimage xorriso chromium openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
