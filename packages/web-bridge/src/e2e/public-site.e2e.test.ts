@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { type Browser, type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,21 +41,43 @@ let httpPort: number;
 let downPort: number;
 let work: string;
 
-const served = (client: string) => (request: IncomingMessage, response: ServerResponse) => {
-  const url = new URL(request.url ?? '/', 'https://x');
-  const html = (body: string) => {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end(`<!doctype html><meta charset="utf-8"><script src="/cvmweb.global.js"></script>${body}`);
+/** The first `js` example of the README's way (a): what a public site copies. */
+async function readmeSnippet(): Promise<string> {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  const way = readme.slice(readme.indexOf('**(a) Public sites host the client themselves.**'));
+  const snippet = /```js\n([\s\S]*?)```/.exec(way)?.[1];
+  if (!snippet) throw new Error('README: no js example under way (a)');
+  // As written, but aimed at the test's service instead of the default port 5624.
+  return snippet
+    .replace(/\b(status|connect)\(\)/g, '$1({ url })')
+    .replace(/\bconnect\(\{ /g, 'connect({ url, ');
+}
+
+const served =
+  (client: string, esm: string, snippet: string) => (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'https://x');
+    const html = (body: string) => {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(`<!doctype html><meta charset="utf-8"><script src="/cvmweb.global.js"></script>${body}`);
+    };
+    if (url.pathname === '/cvmweb.global.js' || url.pathname === '/client.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
+      response.end(url.pathname === '/client.js' ? esm : client);
+    } else if (url.pathname === '/readme') {
+      // The README's example as a module, the package name mapped to the site's copy of the ES module.
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(`<!doctype html><meta charset="utf-8">
+<script type="importmap">{"imports":{"@cvmweb/web-bridge/client":"/client.js"}}</script>
+<button id="enableButton">Enable local VMs</button>
+<script>window.start = (bridge) => { window.started = bridge.hypervisorName; }; window.showLink = () => {};</script>
+<script type="module">const url = ${JSON.stringify(`http://127.0.0.1:${bridge.service.port}`)};
+${snippet}\nwindow.ready = true;</script>`);
+    } else if (url.pathname === '/framed') {
+      // The embedding page: one iframe of another public site, with the `allow` attribute asked for.
+      const allow = url.searchParams.get('allow');
+      html(`<iframe src="https://frame.example:${httpsPort}/"${allow ? ` allow="${allow}"` : ''}></iframe>`);
+    } else html('<p>a public site</p>');
   };
-  if (url.pathname === '/cvmweb.global.js') {
-    response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
-    response.end(client);
-  } else if (url.pathname === '/framed') {
-    // The embedding page: one iframe of another public site, with the `allow` attribute asked for.
-    const allow = url.searchParams.get('allow');
-    html(`<iframe src="https://frame.example:${httpsPort}/"${allow ? ` allow="${allow}"` : ''}></iframe>`);
-  } else html('<p>a public site</p>');
-};
 
 beforeAll(async () => {
   bridge = await startTestBridge({ service: { consentClickDelayMs: 0 } });
@@ -80,11 +102,13 @@ beforeAll(async () => {
     { env: { LC_ALL: 'C' } },
   );
   const client = await readFile(clientBundlePath(), 'utf8');
+  const esm = await readFile(join(dirname(clientBundlePath()), 'client', 'index.js'), 'utf8');
+  const snippet = await readmeSnippet();
   https = createHttpsServer(
     { key: await readFile(join(work, 'key.pem')), cert: await readFile(join(work, 'cert.pem')) },
-    served(client),
+    served(client, esm, snippet),
   );
-  http = createHttpServer(served(client));
+  http = createHttpServer(served(client, esm, snippet));
   const down = createHttpServer();
   for (const server of [https, http, down]) {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -283,6 +307,32 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await delegated.close();
     });
 
+    it('the README’s example for public sites runs as written: connects when allowed, else asks only on the click', async () => {
+      const allowed = await newContext(site('site.example'));
+      const page = await allowed.newPage();
+      await page.goto(`${site('site.example')}/readme`);
+      await page.waitForFunction(() => window['started'] === 'mock');
+      await allowed.close();
+
+      const asking = await newContext();
+      const tab = await asking.newPage();
+      await tab.goto(`${site('site.example')}/readme`);
+      await tab.waitForFunction(() => window['ready'] === true);
+      const permission = () =>
+        tab.evaluate(
+          async () => (await navigator.permissions.query({ name: 'loopback-network' } as never)).state,
+        );
+      // Nothing asked at load; the button is the example's way in.
+      expect(await permission()).toBe('prompt');
+      expect(await tab.evaluate(() => typeof document.getElementById('enableButton').onclick)).toBe(
+        'function',
+      );
+      await tab.click('#enableButton');
+      // The click made the browser ask (headless Chromium answers "block").
+      await expect.poll(permission).toBe('denied');
+      await asking.close();
+    });
+
     it('forty origins of one site waiting for consent cannot keep another site from the person; they are withdrawn when their page closes', async () => {
       const context = await newContext('*');
       const url = `http://127.0.0.1:${bridge.service.port}`;
@@ -331,10 +381,13 @@ describe.skipIf(!existsSync(CHROMIUM))(
 
       // A page of another site still reaches the person: its request is on the consent page.
       const other = await open(context, `${site('other.example')}/`);
-      void other.evaluate(async (url) => {
-        const cvmweb = await window['CVMWeb'].connect({ url, reconnect: false });
-        return cvmweb.requestSession('mine', 'k').catch(() => undefined);
-      }, url);
+      other
+        .evaluate(async (url) => {
+          const cvmweb = await window['CVMWeb'].connect({ url, reconnect: false });
+          return cvmweb.requestSession('mine', 'k').catch(() => undefined);
+        }, url)
+        // It waits until its page closes with the context.
+        .catch(() => undefined);
       const consent = await context.newPage();
       await expect
         .poll(async () => {
