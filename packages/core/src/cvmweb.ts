@@ -124,11 +124,17 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
     this.#stateDir = init.stateDir;
     this.#options = init.options;
     this.#daemon = init.options.daemon;
-    this.#unwatch = init.hypervisor.watch((vmId) => {
+    // A VM the driver names is re-read; after a gap in its events (a resync), every session's VM.
+    const refresh = (which: (vmId: string) => boolean) => {
       for (const session of this.#sessions.values()) {
-        if (session.record.vmId === vmId) void session.refresh().catch(() => undefined);
+        const { vmId } = session.record;
+        if (vmId !== undefined && which(vmId)) void session.refresh().catch(() => undefined);
       }
-    });
+    };
+    this.#unwatch = init.hypervisor.watch(
+      (vmId) => refresh((id) => id === vmId),
+      () => refresh(() => true),
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type DomainEvent, DomainEvents, parseDomainEvent } from './domain-events.js';
 import type { LongRunning, Runner } from './runner.js';
 
@@ -40,21 +40,29 @@ describe('parseDomainEvent', () => {
 
 /** A runner whose `spawn` hands out processes the test ends by hand. */
 function fakeRunner() {
-  const spawned: { args: readonly string[]; stdout: PassThrough; end: () => void; killed: boolean }[] = [];
+  const spawned: {
+    args: readonly string[];
+    env: Readonly<Record<string, string>> | undefined;
+    stdout: PassThrough;
+    stderr: PassThrough;
+    end: () => void;
+    killed: boolean;
+  }[] = [];
   const runner: Runner = {
     run: async () => ({ stdout: '', stderr: '', exitCode: 0 }),
-    spawn: (_file, args) => {
+    spawn: (_file, args, env) => {
       const stdout = new PassThrough();
+      const stderr = new PassThrough();
       let end: () => void = () => undefined;
       const exited = new Promise<void>((resolve) => {
         end = resolve;
       });
-      const entry = { args, stdout, end, killed: false };
+      const entry = { args, env, stdout, stderr, end, killed: false };
       spawned.push(entry);
       const child: LongRunning = {
         stdin: new PassThrough(),
         stdout,
-        stderr: new PassThrough(),
+        stderr,
         exited,
         kill: () => {
           entry.killed = true;
@@ -96,6 +104,54 @@ describe('DomainEvents', () => {
     expect(spawned[1]?.killed).toBe(true);
     await new Promise((done) => setTimeout(done, 50));
     expect(spawned).toHaveLength(2);
+  });
+
+  it('calls onResync once a restarted stream registered for events, never for the first stream', async () => {
+    const { runner, spawned } = fakeRunner();
+    const events = new DomainEvents(runner, {
+      virsh: 'virsh',
+      uri: 'qemu:///system',
+      restartDelayMs: 1,
+      listeningFallbackMs: 60_000,
+    });
+    let resyncs = 0;
+    events.onResync(() => resyncs++);
+    events.subscribe(() => undefined);
+    expect(spawned[0]?.env).toEqual({
+      LIBVIRT_LOG_FILTERS: '1:libvirt.domain',
+      LIBVIRT_LOG_OUTPUTS: '1:stderr',
+    });
+    const registering = (id: number) =>
+      `2026-12-02 18:46:49.059+0000: 6536: debug : virConnectDomainEventRegisterAny:9933 : dom=(nil), (VM: name=<null>, uuid=), conn=0x5, eventID=${id}, cb=0x5\n`;
+    spawned[0]?.stderr.write(registering(0) + registering(1));
+    await vi.waitFor(() => expect(spawned[0]?.stderr.readableLength).toBe(0));
+    expect(resyncs).toBe(0);
+    spawned[0]?.end();
+    await vi.waitFor(() => expect(spawned).toHaveLength(2));
+    // Lifecycle (id 0) registration begun is not enough: the next one shows it finished.
+    spawned[1]?.stderr.write(registering(0));
+    await vi.waitFor(() => expect(spawned[1]?.stderr.readableLength).toBe(0));
+    expect(resyncs).toBe(0);
+    spawned[1]?.stderr.write(registering(1) + registering(2));
+    await vi.waitFor(() => expect(resyncs).toBe(1));
+    events.close();
+  });
+
+  it('takes a restarted stream as listening after listeningFallbackMs without a registration line', async () => {
+    const { runner, spawned } = fakeRunner();
+    const events = new DomainEvents(runner, {
+      virsh: 'virsh',
+      uri: 'qemu:///system',
+      restartDelayMs: 1,
+      listeningFallbackMs: 20,
+    });
+    let resyncs = 0;
+    events.onResync(() => resyncs++);
+    events.subscribe(() => undefined);
+    spawned[0]?.end();
+    await vi.waitFor(() => expect(resyncs).toBe(1));
+    expect(spawned).toHaveLength(2);
+    events.close();
   });
 
   it('gives the stream up after ten starts in a row that end at once (polling stays)', async () => {

@@ -21,11 +21,22 @@ export interface DomainEventsOptions {
   onDebug?: ((message: string) => void) | undefined;
   /** First delay before a restart after the stream ended, in ms (doubles up to 2 s). */
   restartDelayMs?: number;
+  /**
+   * How long a started stream may stay silent about its registration before it is taken as
+   * listening anyway, in ms (default 2000; see {@link DomainEvents.onResync}).
+   */
+  listeningFallbackMs?: number;
 }
 
 /** Starts that end within a second, in a row, after which the stream is given up. */
 const MAX_FAILED_STARTS = 10;
 const LIFECYCLE = /^(?:\S+ \S+: )?event 'lifecycle' for domain '(.*)': (\S+)(?: (.*))?$/;
+/**
+ * libvirt's client library logs each event registration as it begins (with the environment
+ * below): the one of an event after the lifecycle event (id 0) means lifecycle events flow.
+ */
+const REGISTERING = /virConnectDomainEventRegisterAny\b.*\beventID=([1-9]\d*)/;
+const REGISTRATION_LOG = { LIBVIRT_LOG_FILTERS: '1:libvirt.domain', LIBVIRT_LOG_OUTPUTS: '1:stderr' };
 
 /** A `virsh event` lifecycle line as a {@link DomainEvent}, or `undefined` for any other line. */
 export function parseDomainEvent(line: string): DomainEvent | undefined {
@@ -57,17 +68,23 @@ function eventState(event: string, detail: string): VmPowerState | undefined {
 /**
  * libvirt's event stream of one connection: one long-lived `virsh event --loop --all --timestamp`,
  * started with the first subscriber and restarted (with back-off) whenever it ends — it does when
- * libvirtd restarts. Events only wake waiters up; states are still read with `domstate`.
+ * libvirtd restarts. Events only wake waiters up; states are still read with `domstate`. What
+ * happened while no stream listened is lost: {@link DomainEvents.onResync} says when to re-read.
  */
 export class DomainEvents {
   readonly #runner: Runner;
   readonly #options: DomainEventsOptions;
   readonly #listeners = new Set<(event: DomainEvent) => void>();
+  readonly #resyncs = new Set<() => void>();
   #process: LongRunning | undefined;
   #timer: NodeJS.Timeout | undefined;
   #delay: number;
   #failures = 0;
   #closed = false;
+  /** A stream ended since the last one listened: events may have been missed. */
+  #gap = false;
+  /** libvirt logged a registration for an earlier stream, so a later one waits for its line. */
+  #logsRegistration = false;
 
   constructor(runner: Runner, options: DomainEventsOptions) {
     this.#runner = runner;
@@ -84,6 +101,22 @@ export class DomainEvents {
     };
   }
 
+  /**
+   * Calls `listener` each time a restarted stream listens again after a gap (the previous stream
+   * ended: libvirtd restarted, the connection dropped), when events of the gap may have been
+   * missed; returns the unsubscribe function. "Listens" means libvirt's client library began
+   * registering the event after the lifecycle one (its debug log, which the stream's `virsh`
+   * writes to standard error), or, with a libvirt that never logged such a line here, that the
+   * stream ran for `listeningFallbackMs`. A state read after this call sees every change the
+   * stream did not report.
+   */
+  onResync(listener: () => void): () => void {
+    this.#resyncs.add(listener);
+    return () => {
+      this.#resyncs.delete(listener);
+    };
+  }
+
   /** Ends the stream for good. */
   close(): void {
     this.#closed = true;
@@ -97,15 +130,35 @@ export class DomainEvents {
   #start(): void {
     if (this.#closed) return;
     const started = Date.now();
-    const child = this.#runner.spawn(this.#options.virsh, [
-      '-c',
-      this.#options.uri,
-      'event',
-      '--loop',
-      '--all',
-      '--timestamp',
-    ]);
+    const child = this.#runner.spawn(
+      this.#options.virsh,
+      ['-c', this.#options.uri, 'event', '--loop', '--all', '--timestamp'],
+      REGISTRATION_LOG,
+    );
     this.#process = child;
+    let listening = false;
+    const listens = () => {
+      clearTimeout(fallback);
+      if (listening || this.#process !== child) return;
+      listening = true;
+      if (!this.#gap) return;
+      this.#gap = false;
+      this.#options.onDebug?.('virsh event listens again; re-reading the state of watched domains');
+      for (const listener of [...this.#resyncs]) listener();
+    };
+    const fallback = setTimeout(() => {
+      if (!this.#logsRegistration) listens();
+    }, this.#options.listeningFallbackMs ?? 2000);
+    fallback.unref();
+    let errors = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      if (listening) return;
+      errors = (errors + chunk).slice(-4096);
+      if (!REGISTERING.test(errors)) return;
+      this.#logsRegistration = true;
+      listens();
+    });
     let buffer = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -119,11 +172,12 @@ export class DomainEvents {
         for (const listener of [...this.#listeners]) listener(event);
       }
     });
-    child.stderr.resume();
     void child.exited.then(() => {
+      clearTimeout(fallback);
       if (this.#process !== child) return;
       this.#process = undefined;
       if (this.#closed) return;
+      this.#gap = true;
       // A stream that ran a while ended (a daemon restart): come back quickly; one that could not
       // start backs off, and after many such failures in a row polling alone is left.
       const ranFor = Date.now() - started;

@@ -253,13 +253,19 @@ export class KvmHypervisor implements Hypervisor {
   /**
    * Core's {@link Hypervisor.watch}: calls `listener` with the id of one of this installation's
    * VMs (one this connection created, found or listed) whenever libvirt reports a lifecycle event
-   * of it.
+   * of it, and `onResync` when the event stream listens again after it ended (libvirtd
+   * restarted): what changed in between was not reported (see {@link DomainEvents.onResync}).
    */
-  watch(listener: (vmId: string) => void): () => void {
-    return this.watchDomains((event) => {
+  watch(listener: (vmId: string) => void, onResync?: () => void): () => void {
+    const unwatch = this.watchDomains((event) => {
       const id = this.#known.get(event.domain);
       if (id !== undefined) listener(id);
     });
+    const unresync = onResync ? this.#settings.events?.onResync(onResync) : undefined;
+    return () => {
+      unwatch();
+      unresync?.();
+    };
   }
 
   async #removeOrphanVolumes(domains: Set<string>, signal: AbortSignal | undefined): Promise<void> {

@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { DomainEvent } from './domain-events.js';
 import { kvm } from './kvm.js';
@@ -25,8 +26,9 @@ import {
   waitForGuest,
 } from './testing.js';
 
-// libvirtd restarted under a running session: the guest keeps running, and the session keeps
-// working through the same persistent virsh channel. Runs only when the daemon was started by
+// libvirtd restarted under a running session: the guest keeps running, the session keeps working
+// through the same persistent virsh channel, and a pause made with virsh while the event stream
+// reconnects reaches the session. Runs only when the daemon was started by
 // scripts/setup-libvirt.sh (restarted by its pid file), and alone (an exclusive lock).
 const unavailable = (await libvirtUnavailable()) ?? (await libvirtdRestartable());
 
@@ -57,13 +59,25 @@ describe.skipIf(unavailable !== undefined)(
       }
     }, 120_000);
 
-    it('keeps the guest running and the session working: pause, resume, stop, close', async () => {
+    it('keeps the guest running and the session working: a pause during the reconnect, resume, stop, close', async () => {
+      // The driver's virsh is a wrapper that holds `virsh event` back while the gate file is
+      // missing, so the test decides when the event stream may reconnect.
+      const gate = join(dir, 'event-gate');
+      const wrapper = join(dir, 'virsh');
+      const real = (await execa('sh', ['-c', 'command -v virsh'])).stdout.trim();
+      await writeFile(
+        wrapper,
+        `#!/bin/sh\ncase " $* " in *" event --loop "*) while [ ! -e "${gate}" ]; do sleep 0.05; done;; esac\nexec "${real}" "$@"\n`,
+      );
+      await chmod(wrapper, 0o755);
+      await writeFile(gate, '');
       cvmweb = await createCvmweb({
         driver: kvm({
           uri: TEST_URI,
           pool: TEST_POOL,
           poolPath: TEST_POOL_PATH,
           shutdownTimeoutMs: 8000,
+          virsh: wrapper,
           onDebug: (line) => debug.push(line),
         }),
         stateDir: join(dir, 'state'),
@@ -87,7 +101,19 @@ describe.skipIf(unavailable !== undefined)(
       });
       onTestFinished(unsubscribe);
 
+      await rm(gate);
       await restartLibvirtd();
+      // The VM is paused with virsh itself while the driver's event stream is still away: no
+      // event of it will ever come, the session must re-read the state once the stream is back.
+      await virshOut(['suspend', session.vmName]);
+      expect((await virshOut(['domstate', session.vmName])).trim()).toBe('paused');
+      expect(session.state).toBe(SessionState.Started);
+      const reopened = Date.now();
+      await writeFile(gate, '');
+      await expect.poll(() => session.state, { timeout: 5000, interval: 20 }).toBe(SessionState.Paused);
+      expect(Date.now() - reopened).toBeLessThan(5000);
+      expect(debug.some((line) => line.startsWith('virsh event listens again'))).toBe(true);
+      await session.resume();
 
       // The guest survived: same boot, still serving.
       expect((await virshOut(['domstate', session.vmName])).trim()).toBe('running');

@@ -113,6 +113,25 @@ export class MockHypervisorState {
   }
 
   /**
+   * Drops the event stream, as a hypervisor daemon restarting would: changes made from outside
+   * ({@link MockHypervisorState.crash}, {@link MockHypervisorState.guestShutdown}) are not
+   * reported to `watch()` listeners until {@link MockHypervisorState.restoreEvents}.
+   */
+  dropEvents(): void {
+    this.#world.eventsDropped = true;
+  }
+
+  /**
+   * Brings the event stream back after {@link MockHypervisorState.dropEvents}: connections'
+   * `watch()` resync callbacks are called, so core re-reads every VM and sees what it missed.
+   */
+  restoreEvents(): void {
+    if (!this.#world.eventsDropped) return;
+    this.#world.eventsDropped = false;
+    for (const resync of [...this.#world.resyncers]) resync();
+  }
+
+  /**
    * Shuts the simulated hypervisor down, as a host shutdown would: closes every API server,
    * powers running and paused VMs off (saved VMs stay saved), and rejects calls hanging on an
    * injected fault. The VMs stay defined. Call it after each test.
@@ -137,6 +156,7 @@ export class MockHypervisorState {
     }
     off(vm, power);
     await this.#world.closeApi(vm);
+    if (this.#world.eventsDropped) return;
     for (const listener of [...this.#world.watchers]) listener(vm.id);
   }
 }

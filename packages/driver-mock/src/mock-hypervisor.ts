@@ -64,13 +64,24 @@ export class MockHypervisor implements Hypervisor {
     return list;
   }
 
-  /** Tells `listener` about our VMs changed from outside (see `MockHypervisorState.crash` and `guestShutdown`). */
-  watch(listener: (vmId: string) => void): () => void {
+  /**
+   * Tells `listener` about our VMs changed from outside (see `MockHypervisorState.crash` and
+   * `guestShutdown`), and calls `onResync` when the event stream comes back after
+   * `MockHypervisorState.dropEvents` (changes made meanwhile were not reported).
+   */
+  watch(listener: (vmId: string) => void, onResync?: () => void): () => void {
     const forward = (vmId: string) => {
       if (!this.#ctx.disposed && this.#ctx.world.vms.get(vmId)?.ours) listener(vmId);
     };
+    const resync = () => {
+      if (!this.#ctx.disposed) onResync?.();
+    };
     this.#ctx.world.watchers.add(forward);
-    return () => this.#ctx.world.watchers.delete(forward);
+    this.#ctx.world.resyncers.add(resync);
+    return () => {
+      this.#ctx.world.watchers.delete(forward);
+      this.#ctx.world.resyncers.delete(resync);
+    };
   }
 
   /** Closes this connection; its VMs, running or not, stay in the shared state. */

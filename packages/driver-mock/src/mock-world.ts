@@ -59,6 +59,10 @@ export class MockWorld {
   readonly hangs = new Set<(error: HypervisorError) => void>();
   /** Listeners of connections' `watch()`: told about changes made from outside (crash, guest shutdown). */
   readonly watchers = new Set<(vmId: string) => void>();
+  /** Connections' `watch()` resync callbacks: told when a dropped event stream is back. */
+  readonly resyncers = new Set<() => void>();
+  /** The event stream is down ({@link MockHypervisorState.dropEvents}): watchers are not told. */
+  eventsDropped = false;
   #faults: ArmedFault[] = [];
   #ids = 0;
   #boots = 0;

@@ -83,3 +83,19 @@ it('follows a guest that shuts itself down, and one that crashes', async () => {
   await hypervisor.crash(session.vmName);
   await vi.waitFor(() => expect(session.state).toBe(SessionState.Error));
 });
+
+it('catches up on a change made while the event stream was down', async () => {
+  cvmweb = await createCvmweb({
+    driver: mock({ instance: hypervisor }),
+    stateDir,
+    secretCost: TEST_SCRYPT_COST,
+  });
+  const session = await cvmweb.requestSession('missed', 'secret');
+  await session.open();
+  await session.start('user data');
+  hypervisor.dropEvents();
+  await hypervisor.guestShutdown(session.vmName);
+  expect(session.state).toBe(SessionState.Started); // not reported
+  hypervisor.restoreEvents();
+  await vi.waitFor(() => expect(session.state).toBe(SessionState.Open));
+});

@@ -225,9 +225,16 @@ export interface Hypervisor {
    * powered itself off, someone used the hypervisor's own tools). Core then re-reads that VM's
    * state and updates its session, with the usual events. Drivers that can follow the
    * hypervisor's own event stream implement it; without it such changes are seen at the next
-   * `refresh()`. Returns a function that stops the notifications.
+   * `refresh()`. Returns a function that stops both notifications.
+   *
+   * `onResync` is for the gaps of that stream: a driver calls it whenever it may have missed
+   * changes — after its event source reconnected (the hypervisor's daemon restarted, a
+   * connection dropped) — once the new source is listening again, not before, so a change is
+   * either reported by the new source or seen by the re-read. Core then re-reads the state of
+   * every session's VM, as if `listener` had named each. A driver whose event source cannot
+   * drop (in-process) never calls it.
    */
-  watch?(listener: (vmId: string) => void): () => void;
+  watch?(listener: (vmId: string) => void, onResync?: () => void): () => void;
   /** Releases connections and child processes. Running VMs keep running. */
   dispose(): Promise<void>;
 }

@@ -307,6 +307,31 @@ describe('GuardedDriver watch', () => {
     expect(late).toEqual([]);
   });
 
+  it('passes resyncs through, isolates a failing one, and is silent after dispose', async () => {
+    const driver = new FakeDriver();
+    const lines: string[] = [];
+    const { guard, hypervisor } = await connected(driver, (line) => lines.push(line));
+    let resyncs = 0;
+    hypervisor.watch(
+      () => undefined,
+      () => {
+        throw new Error('resync broke');
+      },
+    );
+    const stop = hypervisor.watch(
+      () => undefined,
+      () => resyncs++,
+    );
+    for (const resync of driver.resyncers) resync();
+    expect(resyncs).toBe(1);
+    expect(lines.some((line) => line.includes('a resync listener failed: resync broke'))).toBe(true);
+    stop();
+    expect(driver.resyncers.size).toBe(1);
+    await guard.dispose();
+    for (const resync of driver.resyncers) resync();
+    expect(resyncs).toBe(1);
+  });
+
   it('is a no-op for a driver without watch', async () => {
     const driver = new FakeDriver();
     const create = driver.create.bind(driver);

@@ -65,7 +65,7 @@ export interface GuardedHypervisor {
   findVm(id: string, options?: ActionOptions): Promise<GuardedVm | undefined>;
   listVms(options?: ActionOptions): Promise<VmSummary[]>;
   /** See {@link Hypervisor.watch}; a no-op for drivers without it. */
-  watch(listener: (vmId: string) => void): () => void;
+  watch(listener: (vmId: string) => void, onResync?: () => void): () => void;
   dispose(): Promise<void>;
 }
 
@@ -223,17 +223,22 @@ export class GuardedDriver {
           vm ? wrapVm(vm) : undefined,
         ),
       listVms: (o) => call('list', 'QUERY', o?.signal, () => inner.listVms(o)),
-      watch: (listener) => {
+      watch: (listener, onResync) => {
         if (!inner.watch) return () => undefined;
         // A listener's failure must not break the driver's event stream.
-        return inner.watch((vmId) => {
-          if (this.#disposed) return;
-          try {
-            listener(vmId);
-          } catch (error) {
-            this.#onDebug?.(`${name}: a state listener failed: ${describe(error)}`);
-          }
-        });
+        const guarded =
+          <A extends unknown[]>(what: string, f: (...args: A) => void) =>
+          (...args: A) => {
+            if (this.#disposed) return;
+            try {
+              f(...args);
+            } catch (error) {
+              this.#onDebug?.(`${name}: a ${what} listener failed: ${describe(error)}`);
+            }
+          };
+        return onResync
+          ? inner.watch(guarded('state', listener), guarded('resync', onResync))
+          : inner.watch(guarded('state', listener));
       },
       dispose: () => this.dispose(),
     };

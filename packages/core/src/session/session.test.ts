@@ -641,6 +641,16 @@ describe('Session and the hypervisor watch', () => {
     await cvmweb.dispose();
     expect(driver.watchers.size).toBe(0);
   });
+
+  it('re-reads every VM when the driver resyncs after a gap in its events (a change it never reported)', async () => {
+    const { session, driver, cvmweb } = await started();
+    const vm = [...driver.vms.values()][0]!;
+    vm.power = 'paused';
+    for (const resync of driver.resyncers) resync();
+    await vi.waitFor(() => expect(session.state).toBe(SessionState.Paused));
+    await cvmweb.dispose();
+    expect(driver.resyncers.size).toBe(0);
+  });
 });
 
 describe('Session changed event', () => {

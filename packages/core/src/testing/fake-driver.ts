@@ -41,6 +41,7 @@ export class FakeDriver implements D.Driver {
   readonly starts: D.StartSpec[] = []; // what every successful start() was given
   disposed = 0;
   readonly watchers = new Set<(vmId: string) => void>(); // what core subscribed through Hypervisor.watch
+  readonly resyncers = new Set<() => void>(); // the onResync callbacks core passed to Hypervisor.watch
   readonly #options: FakeDriverOptions;
   readonly #faults = new Map<FakeOp, { error: unknown; times: number }>();
   readonly #gates = new Map<FakeOp, { open: Promise<void>; entered: () => void }>();
@@ -94,9 +95,13 @@ export class FakeDriver implements D.Driver {
         await this.#enter('list', undefined, o);
         return [...this.vms.values()].map((v) => ({ ...v.spec, id: v.id, state: v.power }));
       },
-      watch: (listener) => {
+      watch: (listener, onResync) => {
         this.watchers.add(listener);
-        return () => this.watchers.delete(listener);
+        if (onResync) this.resyncers.add(onResync);
+        return () => {
+          this.watchers.delete(listener);
+          if (onResync) this.resyncers.delete(onResync);
+        };
       },
       dispose: async () => void this.disposed++,
     };
