@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,43 @@ describe('cvmweb', () => {
     const empty = capture();
     expect(await run(['sessions', '--state-dir', join(dir, 'nothing')], empty.io)).toBe(0);
     expect(empty.out()).toContain('No sessions');
+  });
+
+  it('sessions: reports damaged records on stderr and exits 4, moving nothing and not hanging on a FIFO', async () => {
+    const cvmweb = await createCvmweb({ driver: mock(), stateDir: dir, secretCost: TEST_SCRYPT_COST });
+    let sessionId: string;
+    try {
+      await cvmweb.requestSession('healthy', 'key');
+      sessionId = (await cvmweb.requestSession('torn one', 'key')).id;
+    } finally {
+      await cvmweb.dispose();
+    }
+    const sessions = join(dir, 'sessions');
+    const torn = join(sessions, `${sessionId}.json`);
+    await writeFile(torn, (await readFile(torn, 'utf8')).slice(0, 160));
+    execFileSync('mkfifo', [join(sessions, 'pipe.json')]);
+    const before = (await readdir(sessions)).sort();
+
+    const table = capture();
+    expect(await run(['sessions', '--state-dir', dir], table.io)).toBe(4);
+    expect(table.out()).toContain('healthy');
+    expect(table.out()).not.toContain('torn one');
+    const lines = table.err().trim().split('\n').sort();
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(
+      /^cvmweb: WARNING: damaged session record .*pipe\.json: session pipe: is a FIFO, not a record file; its name cannot be read/,
+    );
+    expect(lines[1]).toContain(
+      `damaged session record ${torn}: session ${sessionId}: is not complete JSON (truncated?); its name "torn one" in local stays reserved`,
+    );
+    expect(lines[0]).toMatch(/^cvmweb: 2 damaged session records: repair a file and move it back to /);
+
+    const json = capture();
+    expect(await run(['sessions', '--json', '--state-dir', dir], json.io)).toBe(4);
+    expect(JSON.parse(json.out()).map((r: { name: string }) => r.name)).toEqual(['healthy']);
+    expect(json.err()).toContain('WARNING: damaged session record');
+    // A reader changes nothing on disk.
+    expect((await readdir(sessions)).sort()).toEqual(before);
   });
 
   describe('images', () => {

@@ -1,8 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Cvmweb, type CvmwebOptions, createCvmweb } from './cvmweb.js';
+import { type Cvmweb, type CvmwebOptions, type CvmwebWarning, createCvmweb } from './cvmweb.js';
 import type { Daemon } from './daemon/daemon-contract.js';
 import type { HypervisorError } from './errors/hypervisor-error.js';
 import { ImageCache } from './images/image-cache.js';
@@ -261,5 +261,56 @@ describe('createCvmweb driver selection', () => {
     await cvmweb.requestSession('s', 'key');
     expect(listener).toHaveBeenCalledTimes(1);
     expect(listener).toHaveBeenCalledWith(session);
+  });
+});
+
+describe('Cvmweb and a damaged session record', () => {
+  it('warns while starting, keeps the name reserved (INVALID_STATE) and keeps its VM out of the orphans', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-entry-damaged-'));
+    cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+    const driver = new FakeDriver();
+    const options = {
+      driver,
+      stateDir,
+      secretCost: TEST_SCRYPT_COST,
+      images: new ImageCache({ directory: join(stateDir, 'cache') }),
+      env: {},
+    };
+    const first = await createCvmweb(options);
+    const session = await first.requestSession('analysis', 'owner-key');
+    await first.dispose();
+    // Its VM exists; then its record is torn (a disk fault, a bad edit).
+    const vm = { id: 'fake-vm', spec: { name: session.vmName, sessionId: session.id }, power: 'running' };
+    driver.vms.set(vm.id, { ...vm, cap: 100, properties: new Map() } as never);
+    const file = join(stateDir, 'sessions', `${session.id}.json`);
+    await writeFile(file, (await readFile(file, 'utf8')).slice(0, 150));
+
+    const warnings: CvmwebWarning[] = [];
+    const cvmweb = await createCvmweb({ ...options, onWarning: (warning) => warnings.push(warning) });
+    cleanups.push(() => cvmweb.dispose());
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.damaged).toMatchObject({ id: session.id, reason: 'not-json', foundAt: file });
+    expect(warnings[0]?.message).toContain('"analysis"');
+    expect(cvmweb.damaged()).toEqual([warnings[0]?.damaged]);
+
+    // Nobody gets the name, whatever the key.
+    for (const key of ['owner-key', 'another-key']) {
+      const error = await rejection(cvmweb.requestSession('analysis', key));
+      expect(error).toMatchObject({
+        codeName: 'INVALID_STATE',
+        details: { reason: 'damaged-record', id: session.id },
+      });
+    }
+    expect(cvmweb.sessions()).toEqual([]);
+
+    // Reconcile keeps its VM, even with removeOrphans, and says so again.
+    const events: CvmwebWarning[] = [];
+    cvmweb.on('warning', (warning) => events.push(warning));
+    const report = await cvmweb.reconcile({ removeOrphans: true });
+    expect(report.kept.map((kept) => kept.id)).toEqual(['fake-vm']);
+    expect(report.orphans).toEqual([]);
+    expect(driver.vms.has('fake-vm')).toBe(true);
+    expect(events).toMatchObject([{ damaged: { id: session.id }, keptVms: [session.vmName] }]);
+    expect(warnings).toHaveLength(2); // onWarning hears the events too
   });
 });

@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ApiWatchTiming } from './api/api-watcher.js';
-import { type Clock, systemClock } from './clock/clock.js';
+import { systemClock } from './clock/clock.js';
+import {
+  type CvmwebEvents,
+  type CvmwebOptions,
+  type RequestSessionOptions,
+  USER_CATALOG_FILE,
+} from './cvmweb-options.js';
 import {
   type Daemon,
   type DaemonAccess,
@@ -11,15 +16,21 @@ import {
 } from './daemon/daemon-contract.js';
 import { detect } from './detector/detect.js';
 import type { Detection } from './detector/detection.js';
-import type { ActionOptions, Driver } from './driver/driver.js';
+import type { ActionOptions } from './driver/driver.js';
 import { GuardedDriver, type GuardedHypervisor } from './driver/guarded-driver.js';
 import { HypervisorError } from './errors/hypervisor-error.js';
 import { TypedEmitter } from './events/typed-emitter.js';
 import { ImageCache } from './images/image-cache.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { defaultCacheDir, defaultStateDir } from './paths/default-paths.js';
+import {
+  type DamagedRecord,
+  damagedRecordError,
+  describeDamagedRecord,
+  reservingRecord,
+} from './registry/damaged-record.js';
 import { openSessionRegistry } from './registry/file-session-registry.js';
-import { hashSecret, type ScryptCost, verifySecret } from './registry/owner-secret.js';
+import { hashSecret, verifySecret } from './registry/owner-secret.js';
 import type { SessionRecord } from './registry/session-record.js';
 import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './registry/session-registry.js';
 import { defaultRequirements } from './session/requirements.js';
@@ -27,54 +38,13 @@ import { Session } from './session/session.js';
 import { deriveVmName, validateSessionName } from './session/session-names.js';
 import { SessionState } from './state/session-state.js';
 
-/** The user's image catalog in the state directory: `{ "images": [ImageEntry, …] }`. */
-export const USER_CATALOG_FILE = 'images.json';
-
-/** Options of {@link createCvmweb}. */
-export interface CvmwebOptions extends ActionOptions {
-  /** Use exactly this driver; no detection. */
-  driver?: Driver;
-  /** Candidates for detection when `driver` is not given. */
-  drivers?: readonly Driver[];
-  /** Name of the candidate to use (overrides detection and `CVMWEB_DRIVER`). */
-  prefer?: string;
-  /** Used when detection finds no usable driver (the mock driver, typically); {@link Cvmweb.fallback} says so. */
-  fallback?: Driver;
-  /** State directory (registry, VM files); default {@link defaultStateDir}. */
-  stateDir?: string;
-  /** The session registry; default a file registry in `stateDir`. */
-  registry?: SessionRegistry;
-  /**
-   * The image cache; default one in {@link defaultCacheDir} whose catalog is the built-in
-   * entries plus the user's own in `<stateDir>/images.json` ({@link USER_CATALOG_FILE}).
-   */
-  images?: ImageCache;
-  /** Clock for delays and polls; default the system clock. */
-  clock?: Clock;
-  /** scrypt cost for new secrets; default N=16384, r=8, p=1. */
-  secretCost?: ScryptCost;
-  /** Timing of the API watch. */
-  apiTiming?: ApiWatchTiming;
-  /** Longest ACPI shutdown before `stop()` forces the power off. */
-  stopTimeoutMs?: number;
-  /** The daemon, when one runs in this process. */
-  daemon?: Daemon;
-  /** Environment for detection; default `process.env`. */
-  env?: Record<string, string | undefined>;
-}
-
-/** Options of {@link Cvmweb.requestSession}. */
-export interface RequestSessionOptions extends ActionOptions {
-  /** Who asks: `local` (default) or a page's origin. Sessions of one scope are invisible to others. */
-  scope?: string;
-}
-
-/** Events of the entry point. */
-export interface CvmwebEvents {
-  [event: string]: unknown[];
-  /** A session object came to life (requested or re-attached). */
-  session: [session: Session];
-}
+export {
+  type CvmwebEvents,
+  type CvmwebOptions,
+  type CvmwebWarning,
+  type RequestSessionOptions,
+  USER_CATALOG_FILE,
+} from './cvmweb-options.js';
 
 /**
  * The entry point (seed: the plugin object): the chosen hypervisor, the
@@ -124,6 +94,16 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
     this.#stateDir = init.stateDir;
     this.#options = init.options;
     this.#daemon = init.options.daemon;
+    const { onWarning } = init.options;
+    if (onWarning) {
+      this.on('warning', (warning) => {
+        try {
+          onWarning(warning);
+        } catch {
+          // A listener's failure must not break the entry point.
+        }
+      });
+    }
     // A VM the driver names is re-read; after a gap in its events (a resync), every session's VM.
     const refresh = (which: (vmId: string) => boolean) => {
       for (const session of this.#sessions.values()) {
@@ -167,10 +147,20 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   }
 
   /**
+   * The session records that could not be loaded ({@link SessionRegistry.damaged}). Each keeps
+   * its name reserved: {@link Cvmweb.requestSession} rejects it with `INVALID_STATE`.
+   */
+  damaged(): readonly DamagedRecord[] {
+    return this.registry.damaged();
+  }
+
+  /**
    * Gets the session `name` (seed: `requestSession`). The first requester owns
    * the name: its secret key is stored as a salted scrypt hash. Later requests
    * must present the same key, or reject with `PASSWORD_DENIED` (-20) and learn
-   * nothing else. Concurrent requests of one new name create it once.
+   * nothing else. Concurrent requests of one new name create it once. A new name that a
+   * damaged record may hold (see {@link Cvmweb.damaged}) rejects with `INVALID_STATE` (-8),
+   * details `{ reason: 'damaged-record' }`, until the owner of this computer repairs or removes it.
    */
   requestSession(name: string, secretKey: string, options: RequestSessionOptions = {}): Promise<Session> {
     try {
@@ -206,6 +196,12 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
       }
       return (await this.session(existing.id, options)) ?? this.#sessionFor(existing);
     }
+    const damaged = reservingRecord(
+      this.registry.damaged(),
+      { id: '', scope, name },
+      { id: true, name: false },
+    );
+    if (damaged) throw damagedRecordError(damaged, scope, name);
     const now = (this.#options.clock ?? systemClock).now();
     const id = randomUUID();
     const record: SessionRecord = {
@@ -286,11 +282,19 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   /**
    * Compares the registry with the hypervisor after a restart (see
    * {@link SessionRegistry.reconcile}), then brings live session objects up to
-   * date: a session whose VM vanished fires `error` and is `Closed`.
+   * date: a session whose VM vanished fires `error` and is `Closed`. Each damaged session record
+   * is reported again as a `warning` event, with the VMs kept for it (`report.kept`).
    */
   async reconcile(options?: ReconcileOptions): Promise<ReconcileReport> {
     this.#live();
     const report = await this.registry.reconcile(this.#hypervisor.inner, options);
+    for (const damaged of this.registry.damaged()) {
+      const keptVms = report.kept
+        .filter((vm) => vm.sessionId !== '' && vm.sessionId === damaged.id)
+        .map((vm) => vm.name);
+      const kept = keptVms.length ? ` (VMs kept: ${keptVms.join(', ')})` : '';
+      this.emit('warning', { message: `${describeDamagedRecord(damaged)}${kept}`, damaged, keptVms });
+    }
     for (const record of [...report.vanished, ...report.rolledBack]) {
       await rm(join(this.#stateDir, 'vms', record.id), { recursive: true, force: true });
     }
@@ -383,6 +387,13 @@ export async function createCvmweb(options: CvmwebOptions = {}): Promise<Cvmweb>
   } catch (error) {
     await guard.dispose();
     throw error;
+  }
+  for (const damaged of registry.damaged()) {
+    try {
+      options.onWarning?.({ message: describeDamagedRecord(damaged), damaged });
+    } catch {
+      // A listener's failure must not break the start.
+    }
   }
   let images = options.images;
   if (!images) {

@@ -30,7 +30,14 @@ export * from './images/image-cache.js';
 export * from './images/image-catalog.js';
 export * from './images/image-source.js';
 export * from './paths/default-paths.js';
+export {
+  type DamagedRecord,
+  type DamageReason,
+  describeDamagedRecord,
+  type SalvagedFields,
+} from './registry/damaged-record.js';
 export * from './registry/file-session-registry.js';
+export type { RegistryWarningListener } from './registry/load-records.js';
 export * from './registry/memory-session-registry.js';
 export * from './registry/owner-secret.js';
 export * from './registry/session-record.js';

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,50 @@ describe('cvmweb serve', () => {
     controller.abort();
     expect(await exit).toBe(0);
     await expect(fetch(`http://127.0.0.1:${ready.port}/info`)).rejects.toThrow();
+  });
+
+  it('reports damaged session records at start-up: a warning line each, and in the --json line', async () => {
+    await mkdir(join(dir, 'sessions'), { recursive: true });
+    await writeFile(
+      join(dir, 'sessions', 'abc.json'),
+      '{\n  "id": "abc",\n  "scope": "local",\n  "name": "lost one",\n  "vmN',
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    let announce: (line: string) => void = () => {};
+    const announced = new Promise<string>((resolve) => {
+      announce = resolve;
+    });
+    const io: CliIo = {
+      out: (text) => {
+        out.push(text);
+        if (text.includes('"url"')) announce(text);
+      },
+      err: (text) => err.push(text),
+      isTTY: false,
+      env: {},
+      drivers: () => [],
+    };
+    const controller = new AbortController();
+    const exit = serveCommand(
+      io,
+      { fallback: 'mock', port: 0, stateDir: dir, json: true },
+      { signal: controller.signal },
+    );
+    const ready = JSON.parse(await announced) as { damaged: unknown[]; keptVms: string[]; sessions: number };
+    const moved = join(dir, 'damaged', 'abc.json');
+    expect(ready).toMatchObject({
+      sessions: 0,
+      damaged: [{ id: 'abc', name: 'lost one', scope: 'local', reason: 'not-json', file: moved }],
+      keptVms: [],
+    });
+    expect(err.join('')).toContain(
+      `cvmweb: WARNING: damaged session record ${join(dir, 'sessions', 'abc.json')} (moved to ${moved}): session abc: is not complete JSON (truncated?); its name "lost one" in local stays reserved`,
+    );
+    controller.abort();
+    expect(await exit).toBe(0);
+    expect(await readdir(join(dir, 'sessions'))).toEqual([]);
+    expect(await readdir(join(dir, 'damaged'))).toEqual(['abc.json']);
   });
 
   it('without a usable hypervisor and without --fallback fails with NOT_FOUND', async () => {

@@ -5,6 +5,7 @@ import { mock } from '@cvmweb/driver-mock';
 import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
+import { damagedRecordJson, damagedRecordsReport } from './damaged-records-report.js';
 
 /** Flags of {@link serveCommand}. */
 export interface ServeFlags {
@@ -32,7 +33,9 @@ const banner = [
 /**
  * `cvmweb serve [--port N] [--driver NAME] [--state-dir DIR] [--fallback mock] [--json]`:
  * reconciles the session registry, starts the loopback web bridge and runs until
- * SIGINT or SIGTERM (or `options.signal`). Stopping leaves running VMs alone.
+ * SIGINT or SIGTERM (or `options.signal`). Stopping leaves running VMs alone. Damaged session
+ * records are reported at start-up: a `cvmweb: WARNING: …` line each on standard error, a count in
+ * the `Sessions:` line, and `damaged` / `keptVms` in the `--json` line.
  */
 export async function serveCommand(
   io: CliIo,
@@ -64,6 +67,9 @@ export async function serveCommand(
     if (!flags.json && cvmweb.detection) io.out(`${formatDetectionTable(cvmweb.detection)}\n`);
     if (cvmweb.fallback) io.err(banner);
     const report = await cvmweb.reconcile();
+    const damaged = cvmweb.damaged();
+    const keptVms = report.kept.map((vm) => vm.name);
+    if (damaged.length > 0) io.err(damagedRecordsReport(damaged, stateDir));
     // The idle-aware daemon runs in the same process, on the same registry.
     daemon = new IdleDaemon({
       host: cvmweb,
@@ -98,6 +104,8 @@ export async function serveCommand(
           hypervisorVersion: cvmweb.hypervisorVersion,
           fallback: cvmweb.fallback,
           sessions,
+          damaged: damaged.map(damagedRecordJson),
+          keptVms,
           pid: process.pid,
         })}\n`,
       );
@@ -106,6 +114,10 @@ export async function serveCommand(
         `\nHypervisor: ${cvmweb.hypervisorName} ${cvmweb.hypervisorVersion}${cvmweb.fallback ? ' (SIMULATED)' : ''}\n` +
           `Sessions: ${sessions} in ${stateDir} (reconciled: ${report.updated.length} updated, ` +
           `${report.vanished.length} vanished, ${report.rolledBack.length} rolled back, ${report.orphans.length} orphan VMs)\n` +
+          (damaged.length > 0
+            ? `Damaged session records: ${damaged.length}, their names reserved and ${keptVms.length} VMs kept ` +
+              '(see the warnings above; cvmweb sessions lists them)\n'
+            : '') +
           `Policy: ${policy.file}\n\n` +
           `Test page: ${service.url}\nConsent page: ${service.consentUrl}\n` +
           `Local pages use: <script src="http://127.0.0.1:${service.port}/cvmweb.js"></script>\n` +

@@ -1,8 +1,15 @@
 import { defaultStateDir, formatTable, openSessionRegistry, sessionStateName } from '@cvmweb/core';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
+import { damagedRecordsReport } from './damaged-records-report.js';
 
-/** `cvmweb sessions [--json] [--state-dir DIR]`: the session registry, read without taking its lock. */
+/**
+ * `cvmweb sessions [--json] [--state-dir DIR]`: the session registry, read without taking its lock.
+ * Damaged session records are reported on standard error, one line each (the table or JSON on
+ * standard output lists only the sound ones), and the exit code is then 4
+ * ({@link ExitCode.DAMAGED_RECORDS}). Nothing on disk changes; a FIFO or other special file in
+ * the registry is reported, never opened.
+ */
 export async function sessionsCommand(
   io: CliIo,
   flags: { json: boolean; stateDir?: string },
@@ -11,6 +18,9 @@ export async function sessionsCommand(
   const registry = await openSessionRegistry({ directory, readOnly: true });
   try {
     const records = registry.list().sort((a, b) => a.createdAt - b.createdAt);
+    const damaged = registry.damaged();
+    if (damaged.length > 0) io.err(damagedRecordsReport(damaged, directory));
+    const exit = damaged.length > 0 ? ExitCode.DAMAGED_RECORDS : ExitCode.OK;
     if (flags.json) {
       // The owner hash and user data stay out of listings: they are nobody's business here.
       const shown = records.map(({ owner: _owner, userData: _userData, ...rest }) => ({
@@ -18,11 +28,11 @@ export async function sessionsCommand(
         stateName: sessionStateName(rest.state),
       }));
       io.out(`${JSON.stringify(shown, null, 2)}\n`);
-      return ExitCode.OK;
+      return exit;
     }
     if (records.length === 0) {
       io.out(`No sessions in ${directory}\n`);
-      return ExitCode.OK;
+      return exit;
     }
     io.out(
       `${formatTable(
@@ -40,7 +50,7 @@ export async function sessionsCommand(
         ]),
       )}\n`,
     );
-    return ExitCode.OK;
+    return exit;
   } finally {
     await registry.close();
   }

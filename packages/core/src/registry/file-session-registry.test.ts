@@ -157,7 +157,7 @@ describe('openSessionRegistry: crash recovery', () => {
     expect((await readdir(sessions)).sort()).toEqual(['a.json', 'b.json']);
   });
 
-  it('skips unparsable and invalid records, reporting them through onWarning', async () => {
+  it('sets unparsable and invalid records aside, reporting them through onWarning', async () => {
     const sessions = join(dir, 'sessions');
     await (await openRegistry()).put(makeRecord('good'));
     for (const registry of open.splice(0)) await registry.close();
@@ -178,8 +178,20 @@ describe('openSessionRegistry: crash recovery', () => {
       'torn.json',
       'wrongname.json',
     ]);
-    // Left on disk for inspection.
-    expect(await readdir(sessions)).toContain('torn.json');
+    expect(
+      registry
+        .damaged()
+        .map((d) => d.reason)
+        .sort(),
+    ).toEqual(['duplicate-name', 'id-mismatch', 'invalid', 'not-json']);
+    // Moved aside for inspection; what is not a record is not touched.
+    expect((await readdir(sessions)).sort()).toEqual(['README', 'good.json']);
+    expect((await readdir(join(dir, 'damaged'))).sort()).toEqual([
+      'dupe.json',
+      'invalid.json',
+      'torn.json',
+      'wrongname.json',
+    ]);
   });
 });
 

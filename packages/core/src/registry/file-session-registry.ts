@@ -1,15 +1,17 @@
-import { chmod, mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ActionOptions, Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { isErrno } from '../files/is-errno.js';
 import { syncDirectory, writeFileAtomic } from '../files/write-file-atomic.js';
+import { type DamagedRecord, damagedRecordError, reservingRecord } from './damaged-record.js';
+import { loadRecords, type RegistryWarningListener, SESSIONS_FOLDER } from './load-records.js';
 import { reconcile } from './reconcile.js';
-import { deepFreeze, nameKey, nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
+import { nameKey, nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
 import { acquireLock, type LockContent, releaseLock } from './registry-lock.js';
 import type { SessionRecord } from './session-record.js';
 import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './session-registry.js';
-import { SESSION_ID_PATTERN, validateSessionRecord } from './validate-session-record.js';
+import { SESSION_ID_PATTERN } from './validate-session-record.js';
 
 /** Options of {@link openSessionRegistry}. */
 export interface OpenSessionRegistryOptions extends ActionOptions {
@@ -26,13 +28,13 @@ export interface OpenSessionRegistryOptions extends ActionOptions {
    * writes atomic (a crash leaves the old or the new record) but a power loss may lose recent ones.
    */
   durable?: boolean;
-  /** Receives a message and details for each record file that was skipped because it is unreadable or invalid. */
-  onWarning?: (message: string, details: { file: string; cause: unknown }) => void;
+  /**
+   * Receives a message and details for each damaged record file (see {@link DamagedRecord}):
+   * one that is not a regular file, cannot be read, is not JSON or not a valid record, or holds
+   * a name an older record holds. `details.damaged` describes it.
+   */
+  onWarning?: RegistryWarningListener;
 }
-
-const SESSIONS = 'sessions';
-/** Records read at once while loading. */
-const LOAD_CONCURRENCY = 32;
 
 /**
  * Opens (creating when needed) the file session registry in `options.directory`:
@@ -47,9 +49,13 @@ const LOAD_CONCURRENCY = 32;
  *   fails leaves no lock, temporary file or directory of its own behind.
  *
  * On open every record is loaded into memory (reads are synchronous afterwards, `find` is O(1));
- * leftover `*.tmp` files of a crashed write are deleted; unparsable or invalid records are
- * skipped and reported through `onWarning` (left on disk for inspection). Writes to one record
- * run one at a time, in call order; writes to different records run concurrently.
+ * leftover `*.tmp` files of a crashed write are deleted. A damaged record file (not a regular
+ * file, unreadable, not JSON, invalid, another id than its name, a name an older record holds) is
+ * moved to `<directory>/damaged/` (left in place when `readOnly`), listed by
+ * {@link SessionRegistry.damaged} and reported through `onWarning`, on every open until a person
+ * repairs it (moves it back to `sessions/`) or deletes it. Meanwhile it keeps its session id, its
+ * VM and its name reserved (see {@link DamagedRecord}): `put` refuses them with `INVALID_STATE`.
+ * Writes to one record run one at a time, in call order; writes to different records run concurrently.
  *
  * A PID reused by an unrelated live process makes a stale lock look alive: remove
  * `registry.lock` by hand then.
@@ -78,7 +84,7 @@ export async function openSessionRegistry(options: OpenSessionRegistryOptions): 
     if (signal?.aborted) throw abortedError('Opening the session registry', signal.reason);
   };
   checkAbort();
-  const sessions = join(directory, SESSIONS);
+  const sessions = join(directory, SESSIONS_FOLDER);
 
   let lock: LockContent | undefined;
   // Directories this call created: a failed open removes them again (when still empty).
@@ -111,9 +117,14 @@ export async function openSessionRegistry(options: OpenSessionRegistryOptions): 
     }
     checkAbort();
     const index = new RecordIndex();
-    await loadRecords(sessions, index, readOnly, options.onWarning, signal);
+    const damaged = await loadRecords(directory, index, {
+      readOnly,
+      durable,
+      onWarning: options.onWarning,
+      signal,
+    });
     checkAbort();
-    return new FileSessionRegistry(directory, sessions, index, readOnly, durable, lock);
+    return new FileSessionRegistry({ directory, sessions, index, damaged, readOnly, durable, lock });
   } catch (error) {
     await undo();
     throw toHypervisorError(error, 'IO', `Could not load the session registry at ${directory}`, {
@@ -126,6 +137,7 @@ class FileSessionRegistry implements SessionRegistry {
   readonly directory: string;
   readonly #sessions: string;
   readonly #index: RecordIndex;
+  readonly #damaged: readonly DamagedRecord[];
   readonly #readOnly: boolean;
   readonly #durable: boolean;
   readonly #lock: LockContent | undefined;
@@ -136,20 +148,22 @@ class FileSessionRegistry implements SessionRegistry {
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  constructor(
-    directory: string,
-    sessions: string,
-    index: RecordIndex,
-    readOnly: boolean,
-    durable: boolean,
-    lock: LockContent | undefined,
-  ) {
-    this.directory = directory;
-    this.#sessions = sessions;
-    this.#index = index;
-    this.#readOnly = readOnly;
-    this.#durable = durable;
-    this.#lock = lock;
+  constructor(init: {
+    directory: string;
+    sessions: string;
+    index: RecordIndex;
+    damaged: readonly DamagedRecord[];
+    readOnly: boolean;
+    durable: boolean;
+    lock: LockContent | undefined;
+  }) {
+    this.directory = init.directory;
+    this.#sessions = init.sessions;
+    this.#index = init.index;
+    this.#damaged = Object.freeze([...init.damaged]);
+    this.#readOnly = init.readOnly;
+    this.#durable = init.durable;
+    this.#lock = init.lock;
   }
 
   list(): SessionRecord[] {
@@ -164,6 +178,10 @@ class FileSessionRegistry implements SessionRegistry {
     return this.#index.find(scope, name);
   }
 
+  damaged(): readonly DamagedRecord[] {
+    return this.#damaged;
+  }
+
   async put(record: SessionRecord, options?: ActionOptions): Promise<void> {
     this.#checkWritable('Writing a session record', options);
     const { record: copy, json } = snapshotRecord(record);
@@ -172,6 +190,9 @@ class FileSessionRegistry implements SessionRegistry {
     const reserved = this.#reserved.get(key);
     if (committed !== undefined && committed !== copy.id) throw nameTakenError(copy, committed);
     if (reserved !== undefined && reserved.id !== copy.id) throw nameTakenError(copy, reserved.id);
+    const held = { id: this.#index.get(copy.id) !== undefined, name: committed === copy.id };
+    const damaged = reservingRecord(this.#damaged, copy, held);
+    if (damaged) throw damagedRecordError(damaged, copy.scope, copy.name);
     if (reserved) reserved.count++;
     else this.#reserved.set(key, { id: copy.id, count: 1 });
     try {
@@ -252,77 +273,5 @@ class FileSessionRegistry implements SessionRegistry {
     } catch (error) {
       throw toHypervisorError(error, 'IO', `Could not write session record ${id}`, { id, file });
     }
-  }
-}
-
-/** Loads every `*.json` record of `sessions` into `index`; deletes `*.tmp` leftovers unless `readOnly`. */
-async function loadRecords(
-  sessions: string,
-  index: RecordIndex,
-  readOnly: boolean,
-  onWarning: OpenSessionRegistryOptions['onWarning'],
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(sessions);
-  } catch (error) {
-    if (readOnly && isErrno(error, 'ENOENT')) return;
-    throw error;
-  }
-  const warn = (message: string, file: string, cause: unknown) => {
-    try {
-      onWarning?.(message, { file, cause });
-    } catch {
-      // A listener's failure must not make the registry unusable.
-    }
-  };
-  const loaded: SessionRecord[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      if (signal?.aborted) return;
-      const name = names[next++] as string;
-      const file = join(sessions, name);
-      if (name.endsWith('.tmp')) {
-        if (!readOnly) await unlink(file).catch(() => undefined);
-        continue;
-      }
-      if (!name.endsWith('.json')) continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(await readFile(file, 'utf8'));
-      } catch (error) {
-        if (isErrno(error, 'ENOENT')) continue; // deleted by the writer while a read-only reader loads
-        warn(`Skipped unreadable session record ${file}`, file, error);
-        continue;
-      }
-      try {
-        const record = validateSessionRecord(parsed);
-        if (`${record.id}.json` !== name) {
-          throw new HypervisorError('INVALID_USAGE', `its id ${record.id} does not match its file name`, {
-            details: { field: 'id' },
-          });
-        }
-        loaded.push(record);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        warn(`Skipped invalid session record ${file}: ${reason}`, file, error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, names.length) }, worker));
-  loaded.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-  for (const record of loaded) {
-    const holder = index.find(record.scope, record.name);
-    if (holder) {
-      warn(
-        `Skipped session record ${record.id}: scope ${record.scope} already has a session named "${record.name}" (${holder.id})`,
-        join(sessions, `${record.id}.json`),
-        undefined,
-      );
-      continue;
-    }
-    index.set(deepFreeze(record));
   }
 }

@@ -1,5 +1,6 @@
 import type { ActionOptions, Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
+import type { DamagedRecord } from './damaged-record.js';
 import { reconcile } from './reconcile.js';
 import { nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
 import type { SessionRecord } from './session-record.js';
@@ -38,6 +39,10 @@ class MemorySessionRegistry implements SessionRegistry {
 
   find(scope: string, name: string): SessionRecord | undefined {
     return this.#index.find(scope, name);
+  }
+
+  damaged(): readonly DamagedRecord[] {
+    return [];
   }
 
   async put(record: SessionRecord, options?: ActionOptions): Promise<void> {

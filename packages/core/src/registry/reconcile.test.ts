@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -318,6 +318,28 @@ describe('reconcile persistence', () => {
     expect(second.get('saved')).toMatchObject({ state: SessionState.Open, hibernated: true });
     expect(second.get('gone')).toMatchObject({ state: SessionState.Closed });
     expect(second.get('gone')).not.toHaveProperty('vmId');
+  });
+
+  it('keeps the VMs of damaged records (by session id, salvaged vmId or vmName): never orphans', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'cvmweb-reconcile-'));
+    dirs.push(directory);
+    await mkdir(join(directory, 'sessions'));
+    const text = JSON.stringify(makeRecord('torn', { vmId: 'v-salvaged', driver: 'fake' }), null, 2);
+    await writeFile(join(directory, 'sessions', 'torn.json'), text.slice(0, text.indexOf('"driver"')));
+    await mkdir(join(directory, 'sessions', 'dir-1.json'));
+    const registry = await openSessionRegistry({ directory });
+    registries.push(registry);
+    expect(registry.damaged()).toHaveLength(2);
+    const hv = new FakeHypervisor('fake')
+      .add('v-by-session', 'dir-1', 'running')
+      .add('v-salvaged', 'someone', 'poweroff')
+      .add('v-stray', 'nobody', 'running');
+    hv.vms.set('v-named', { id: 'v-named', name: 'cvmweb-torn', sessionId: '', state: 'running' });
+    const report = await registry.reconcile(hv, { removeOrphans: true });
+    expect(report.kept.map((vm) => vm.id).sort()).toEqual(['v-by-session', 'v-named', 'v-salvaged']);
+    expect(report.orphans.map((vm) => vm.id)).toEqual(['v-stray']);
+    expect(hv.destroyed).toEqual(['v-stray']);
+    expect([...hv.vms.keys()].sort()).toEqual(['v-by-session', 'v-named', 'v-salvaged']);
   });
 
   it('works on any registry-like target and stamps updatedAt with options.now', async () => {

@@ -5,8 +5,9 @@ import { SessionState } from '../state/session-state.js';
 import type { SessionRecord } from './session-record.js';
 import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './session-registry.js';
 
-/** What {@link reconcile} needs of a registry: read every record, write one. */
-export type ReconcileTarget = Pick<SessionRegistry, 'list' | 'put'>;
+/** What {@link reconcile} needs of a registry: read every record and the damaged ones, write one. */
+export type ReconcileTarget = Pick<SessionRegistry, 'list' | 'put'> &
+  Partial<Pick<SessionRegistry, 'damaged'>>;
 
 /**
  * Repairs the records of `hypervisor`'s driver after a restart or crash, comparing them with
@@ -26,7 +27,9 @@ export type ReconcileTarget = Pick<SessionRegistry, 'list' | 'put'>;
  *   `Closed` → `rolledBack`.
  * - no `vmId`, no such VM, but a state other than `Closed` or a pending action → `updated` to `Closed`.
  *
- * A listed VM that no record claims is an orphan: reported, and destroyed only with
+ * A listed VM that belongs to a damaged record (its `sessionId` is the damaged record's id, or it
+ * is the record's salvaged `vmId` or `vmName`) is `kept`: never touched, never an orphan. A listed
+ * VM that no record claims is an orphan: reported, and destroyed only with
  * `removeOrphans`. VMs not returned by `listVms` are never touched, and records of other
  * drivers are left alone. Every change is persisted with `target.put` before the next step; a
  * VM is destroyed before its record is rewritten, so a crash in between is repaired by the next
@@ -60,6 +63,11 @@ export async function reconcile(
   const byId = new Map(vms.map((vm) => [vm.id, vm]));
   const records = target.list();
   const driverName = hypervisor.name;
+  const damaged = target.damaged?.() ?? [];
+  const damagedIds = new Set(damaged.flatMap((d) => (d.id === undefined ? [] : [d.id])));
+  const damagedVms = new Set(damaged.flatMap((d) => [d.salvaged.vmId, d.salvaged.vmName]));
+  const isDamagedVm = (vm: VmSummary) =>
+    (vm.sessionId !== '' && damagedIds.has(vm.sessionId)) || damagedVms.has(vm.id) || damagedVms.has(vm.name);
 
   // VMs claimed by a record's vmId; the rest can be matched by sessionId or are orphans.
   const claimed = new Set<string>();
@@ -78,6 +86,7 @@ export async function reconcile(
   const rolledBack: SessionRecord[] = [];
   const orphans: VmSummary[] = [];
   const removed: VmSummary[] = [];
+  const kept: VmSummary[] = [];
   const consumed = new Set<string>();
 
   const destroy = async (vm: VmSummary) => {
@@ -129,13 +138,17 @@ export async function reconcile(
 
   for (const vm of vms) {
     if (claimed.has(vm.id) || consumed.has(vm.id)) continue;
+    if (isDamagedVm(vm)) {
+      kept.push(vm);
+      continue;
+    }
     orphans.push(vm);
     if (options.removeOrphans) {
       await destroy(vm);
       removed.push(vm);
     }
   }
-  return { orphans, removed, vanished, updated, rolledBack };
+  return { orphans, removed, vanished, updated, rolledBack, kept };
 }
 
 /** `record` without a VM: `Closed`, not hibernated, nothing pending, `vmId` and `driver` cleared. */

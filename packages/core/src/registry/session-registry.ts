@@ -1,4 +1,5 @@
 import type { ActionOptions, Hypervisor, VmSummary } from '../driver/driver.js';
+import type { DamagedRecord } from './damaged-record.js';
 import type { SessionRecord } from './session-record.js';
 
 /** What {@link SessionRegistry.reconcile} found and did. */
@@ -13,6 +14,12 @@ export interface ReconcileReport {
   readonly updated: readonly SessionRecord[];
   /** Sessions whose interrupted `open` (crash mid-open) was rolled back: VM removed, now `Closed`. */
   readonly rolledBack: readonly SessionRecord[];
+  /**
+   * VMs of ours that belong to a damaged record ({@link SessionRegistry.damaged}: by its session
+   * id, or a salvaged `vmId` or `vmName`): kept as they are, never orphans, until the record is
+   * repaired or removed.
+   */
+  readonly kept: readonly VmSummary[];
 }
 
 /** Options of {@link SessionRegistry.reconcile}. */
@@ -35,6 +42,12 @@ export interface SessionRegistry {
   get(id: string): SessionRecord | undefined;
   /** The record of `name` in `scope`. */
   find(scope: string, name: string): SessionRecord | undefined;
+  /**
+   * The record files that could not be loaded (empty for an in-memory registry). Each keeps its
+   * session id, its VM and its name reserved until a person repairs or removes it: `put` refuses
+   * them with `INVALID_STATE` (details `reason: 'damaged-record'`).
+   */
+  damaged(): readonly DamagedRecord[];
   /** Creates or replaces a record, durably. */
   put(record: SessionRecord, options?: ActionOptions): Promise<void>;
   /** Deletes a record, durably. Deleting an unknown id resolves. */
