@@ -115,7 +115,8 @@ export async function serveCommand(
           `Sessions: ${sessions} in ${stateDir} (reconciled: ${report.updated.length} updated, ` +
           `${report.vanished.length} vanished, ${report.rolledBack.length} rolled back, ${report.orphans.length} orphan VMs)\n` +
           (damaged.length > 0
-            ? `Damaged session records: ${damaged.length}, their names reserved and ${keptVms.length} VMs kept ` +
+            ? `Damaged session records: ${damaged.length}, their names reserved and ${keptVms.length} ` +
+              `VM${keptVms.length === 1 ? '' : 's'} kept ` +
               '(see the warnings above; cvmweb sessions lists them)\n'
             : '') +
           `Policy: ${policy.file}\n\n` +

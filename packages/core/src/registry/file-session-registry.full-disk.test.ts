@@ -3,6 +3,9 @@ import { mkdir, mkdtemp, open as openFile, readdir, readFile, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCvmweb } from '../cvmweb.js';
+import { ImageCache } from '../images/image-cache.js';
+import { FakeDriver } from '../testing/fake-driver.js';
 import { openSessionRegistry } from './file-session-registry.js';
 import { makeRecord } from './registry-test-support.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -79,17 +82,19 @@ describe('openSessionRegistry on a full disk', () => {
     expect((await readdir(mount)).filter((name) => !name.startsWith('filler'))).toEqual([]);
     await expect(readdir(directory)).rejects.toMatchObject({ code: 'ENOENT' });
 
-    // An existing registry: its files stay as they were.
+    // An existing registry, with a damaged record too: its files stay as they were.
     await freeDisk();
     await mkdir(join(directory, 'sessions'), { recursive: true });
     await writeFile(join(directory, 'sessions', 'a.json'), JSON.stringify(makeRecord('a'), null, 2));
+    await writeFile(join(directory, 'sessions', 'torn.json'), '{"id": "torn"');
     await fillDisk();
     await expect(openSessionRegistry({ directory })).rejects.toMatchObject({ codeName: 'IO' });
-    expect(await tree(directory)).toEqual(['sessions', 'sessions/a.json']);
+    expect(await tree(directory)).toEqual(['sessions', 'sessions/a.json', 'sessions/torn.json']);
 
     await freeDisk();
     const reopened = await registry(directory);
     expect(reopened.get('a')?.id).toBe('a');
+    expect(reopened.damaged().map((d) => d.file)).toEqual([join(directory, 'damaged', 'torn.json')]);
     expect(JSON.parse(await readFile(join(directory, 'registry.lock'), 'utf8')).pid).toBe(process.pid);
   });
 
@@ -98,6 +103,7 @@ describe('openSessionRegistry on a full disk', () => {
     const directory = join(mount, 'state');
     const opened = await registry(directory);
     await opened.put(makeRecord('a', { updatedAt: 1 }));
+    await opened.put(makeRecord('c'));
     const before = await readFile(join(directory, 'sessions', 'a.json'), 'utf8');
     await fillDisk();
 
@@ -108,6 +114,9 @@ describe('openSessionRegistry on a full disk', () => {
     ).rejects.toMatchObject({
       codeName: 'IO',
     });
+    // Deleting needs no space.
+    await opened.delete('c');
+    expect(opened.get('c')).toBeUndefined();
     expect(opened.get('b')).toBeUndefined();
     expect(opened.get('a')?.updatedAt).toBe(1);
     expect(await readFile(join(directory, 'sessions', 'a.json'), 'utf8')).toBe(before);
@@ -119,5 +128,23 @@ describe('openSessionRegistry on a full disk', () => {
     await opened.delete('a');
     await opened.close();
     expect(await tree(directory)).toEqual(['sessions', 'sessions/b.json']);
+  });
+
+  it('createCvmweb on a full disk fails with IO and leaves nothing; the next start works at once', async (context) => {
+    if (skipReason) return context.skip(skipReason);
+    const stateDir = join(mount, 'state');
+    const options = {
+      driver: new FakeDriver(),
+      stateDir,
+      images: new ImageCache({ directory: join(base, 'cache') }),
+      env: {},
+    };
+    await fillDisk();
+    await expect(createCvmweb(options)).rejects.toMatchObject({ codeName: 'IO', code: -6 });
+    expect((await readdir(mount)).filter((name) => !name.startsWith('filler'))).toEqual([]);
+    await freeDisk();
+    const cvmweb = await createCvmweb(options);
+    await cvmweb.dispose();
+    expect(await tree(stateDir)).toEqual(['sessions']);
   });
 });
