@@ -6,6 +6,7 @@ import { detectCommand } from './commands/detect-command.js';
 import { imagesCommand } from './commands/images-command.js';
 import { serveCommand } from './commands/serve-command.js';
 import { sessionsCommand } from './commands/sessions-command.js';
+import { withDriverPlugins } from './drivers.js';
 import { ExitCode } from './exit-codes.js';
 import { usageError } from './usage-error.js';
 
@@ -27,7 +28,7 @@ Options:
   --driver <name>        Use this driver (also: CVMWEB_DRIVER)
   --fallback mock        serve: use the simulated hypervisor when no real one is usable
   --port <port>          serve: TCP port on 127.0.0.1 and ::1 (default 5624)
-  --state-dir <dir>      Session registry directory (also: CVMWEB_STATE_DIR)
+  --state-dir <dir>      State directory: session registry, config.json (also: CVMWEB_STATE_DIR)
   --cache-dir <dir>      Image cache directory (also: CVMWEB_CACHE_DIR)
   --catalog <file>       Image catalog to use instead of <state-dir>/images.json
   --all                  images prune: remove every cached image
@@ -36,6 +37,10 @@ Options:
   --debug                Print stack traces of failures
   -h, --help             Show this help
   -v, --version          Show the version
+
+Driver plug-ins (detect, serve, daemon): the modules named in CVMWEB_DRIVER_MODULES
+(comma-separated) and in <state-dir>/config.json ({ "drivers": ["cvmweb-driver-acme"] }),
+resolved from the working directory, then the global node_modules.
 
 Exit codes: 0 success, 1 failure (the message names the error code), 2 wrong usage,
 3 detect found no usable hypervisor.
@@ -66,11 +71,13 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
     return ExitCode.OK;
   }
   const [command, ...rest] = positionals;
+  // Commands that pick a driver choose among the built-in ones and the driver plug-ins.
+  const stateDirOption = values['state-dir'] ? { stateDir: values['state-dir'] } : {};
   try {
     switch (command) {
       case 'serve':
         if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
-        return await serveCommand(io, {
+        return await serveCommand(await withDriverPlugins(io, stateDirOption), {
           json: values.json,
           ...(values.port !== undefined ? { port: Number(values.port) } : {}),
           ...(values.driver ? { driver: values.driver } : {}),
@@ -78,7 +85,7 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values.fallback !== undefined ? { fallback: values.fallback } : {}),
         });
       case 'detect':
-        return await detectCommand(io, {
+        return await detectCommand(await withDriverPlugins(io, stateDirOption), {
           json: values.json,
           ...(values.driver ? { driver: values.driver } : {}),
         });
@@ -97,7 +104,7 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values.catalog ? { catalog: values.catalog } : {}),
         });
       case 'daemon':
-        return await daemonCommand(io, rest, {
+        return await daemonCommand(await withDriverPlugins(io, stateDirOption), rest, {
           json: values.json,
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           ...(values['idle-time'] !== undefined ? { idleTime: Number(values['idle-time']) } : {}),
