@@ -25,6 +25,7 @@ export * from './driver/guarded-driver.js';
 export * from './errors/error-code.js';
 export * from './errors/hypervisor-error.js';
 export * from './events/typed-emitter.js';
+export * from './files/read-regular-file.js';
 export * from './files/write-file-atomic.js';
 export * from './images/image-cache.js';
 export * from './images/image-catalog.js';

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -108,6 +109,21 @@ describe('cvmweb serve', () => {
     expect(await exit).toBe(0);
     expect(await readdir(join(dir, 'sessions'))).toEqual([]);
     expect(await readdir(join(dir, 'damaged'))).toEqual(['abc.json']);
+  });
+
+  it('refuses, without hanging, a FIFO where the state directory has a file it reads', async () => {
+    const io: CliIo = { out: () => {}, err: () => {}, isTTY: false, env: {}, drivers: () => [] };
+    for (const name of ['images.json', 'daemon.json', 'bridge-policy.json']) {
+      const state = join(dir, name.replace('.', '-'));
+      await mkdir(state);
+      execFileSync('mkfifo', [join(state, name)]);
+      await expect(
+        serveCommand(io, { fallback: 'mock', port: 0, stateDir: state, json: true }),
+        name,
+      ).rejects.toMatchObject({ codeName: 'INVALID_USAGE', message: expect.stringContaining('is a FIFO') });
+      // No lock left behind by the refused start.
+      expect((await readdir(state)).filter((entry) => entry.startsWith('registry.lock'))).toEqual([]);
+    }
   });
 
   it('without a usable hypervisor and without --fallback fails with NOT_FOUND', async () => {

@@ -1,11 +1,15 @@
 import { join } from 'node:path';
 import { createCvmweb, defaultStateDir, formatDetectionTable, HypervisorError } from '@cvmweb/core';
-import { defaultIdleSources, IdleDaemon, pickIdleSource } from '@cvmweb/daemon';
+import { DAEMON_FILE, defaultIdleSources, IdleDaemon, pickIdleSource } from '@cvmweb/daemon';
 import { mock } from '@cvmweb/driver-mock';
 import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { damagedRecordJson, damagedRecordsReport } from './damaged-records-report.js';
+import { refuseSpecialFiles } from './refuse-special-files.js';
+
+/** The web bridge's consent policy in the state directory. */
+const POLICY_FILE = 'bridge-policy.json';
 
 /** Flags of {@link serveCommand}. */
 export interface ServeFlags {
@@ -54,6 +58,8 @@ export async function serveCommand(
     });
   }
   const stateDir = flags.stateDir ?? defaultStateDir(io.env);
+  // The registry and the image catalog never open special files; the daemon's and the bridge's files are checked here.
+  await refuseSpecialFiles(stateDir, [DAEMON_FILE, POLICY_FILE]);
   const cvmweb = await createCvmweb({
     drivers: io.drivers(),
     ...(flags.fallback === 'mock' ? { fallback: mock() } : {}),
@@ -79,7 +85,7 @@ export async function serveCommand(
     daemon.on('warning', (message) => io.err(`cvmweb daemon: ${message}\n`));
     cvmweb.attachDaemon(daemon);
     await daemon.start();
-    const policy = await PolicyStore.open({ file: join(stateDir, 'bridge-policy.json') });
+    const policy = await PolicyStore.open({ file: join(stateDir, POLICY_FILE) });
     const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !flags.json;
     service = new BridgeService({
       cvmweb,

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -189,6 +190,18 @@ describe('ImageCatalog files', () => {
     expect((await rejection(ImageCatalog.load(path))).code).toBe(ErrorCode.INVALID_USAGE);
     await writeFile(path, '{"entries": []}');
     expect((await rejection(ImageCatalog.load(path))).details['field']).toBe('images');
+  });
+
+  it('rejects a FIFO or a directory without opening it (nothing hangs)', async () => {
+    const fifo = join(directory, 'images.json');
+    execFileSync('mkfifo', [fifo]);
+    const error = await rejection(ImageCatalog.load(fifo, { missingOk: true }));
+    expect(error).toMatchObject({ codeName: 'INVALID_USAGE', details: { path: fifo, field: 'images' } });
+    expect(error.message).toContain('is a FIFO, not a catalog file');
+    await mkdir(join(directory, 'dir.json'));
+    expect((await rejection(ImageCatalog.load(join(directory, 'dir.json')))).message).toContain(
+      'a directory',
+    );
   });
 
   it('rejects a missing file with NOT_FOUND unless missingOk', async () => {

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { ContextFormat } from '../context/context-medium.js';
 import { HypervisorError, isHypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
+import { readRegularFile } from '../files/read-regular-file.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import type { ImageKind } from './image-source.js';
 
@@ -138,7 +138,14 @@ export class ImageCatalog {
   static async load(path: string, options: ImageCatalogLoadOptions = {}): Promise<ImageCatalog> {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      const read = await readRegularFile(path);
+      if (read.kind !== 'file') {
+        const what = read.kind === 'special' ? read.what : `${read.size} bytes`;
+        throw new HypervisorError('INVALID_USAGE', `Image catalog ${path} is ${what}, not a catalog file`, {
+          details: { path, field: 'images' },
+        });
+      }
+      text = read.text;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         if (options.missingOk) return new ImageCatalog([], options);

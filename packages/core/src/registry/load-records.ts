@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import { isErrno } from '../files/is-errno.js';
+import { readRegularFile } from '../files/read-regular-file.js';
 import { syncDirectory } from '../files/write-file-atomic.js';
 import {
   type DamagedRecord,
@@ -147,17 +147,14 @@ async function readEntry(file: string, name: string, inAside: boolean): Promise<
     damaged: damagedAt(file, id, reason, message, salvageFields(text, parsed)),
     cause,
   });
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    const info = await lstat(file);
-    if (!info.isFile()) return damaged('not-a-file', `is ${kindOf(info)}, not a record file`, undefined);
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const opened = await handle.stat();
-    if (!opened.isFile()) return damaged('not-a-file', `is ${kindOf(opened)}, not a record file`, undefined);
-    if (opened.size > MAX_RECORD_BYTES) {
-      return damaged('unreadable', `is ${opened.size} bytes, too large for a session record`, undefined);
+    const read = await readRegularFile(file, { followLinks: false, maxBytes: MAX_RECORD_BYTES });
+    if (read.kind === 'special')
+      return damaged('not-a-file', `is ${read.what}, not a record file`, undefined);
+    if (read.kind === 'too-large') {
+      return damaged('unreadable', `is ${read.size} bytes, too large for a session record`, undefined);
     }
-    const text = await handle.readFile('utf8');
+    const { text } = read;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -184,10 +181,7 @@ async function readEntry(file: string, name: string, inAside: boolean): Promise<
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return { kind: 'gone' }; // deleted by the writer while a read-only reader loads
     const reason = error instanceof Error ? error.message : String(error);
-    if (isErrno(error, 'ELOOP')) return damaged('not-a-file', 'is a symbolic link', error);
     return damaged('unreadable', `cannot be read: ${reason}`, error);
-  } finally {
-    await handle?.close();
   }
 }
 
@@ -211,19 +205,6 @@ function damagedAt(
 
 function omitUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-function kindOf(info: {
-  isDirectory(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isSymbolicLink(): boolean;
-}) {
-  if (info.isDirectory()) return 'a directory';
-  if (info.isFIFO()) return 'a FIFO';
-  if (info.isSocket()) return 'a socket';
-  if (info.isSymbolicLink()) return 'a symbolic link';
-  return 'a device or special file';
 }
 
 /**
