@@ -14,7 +14,7 @@ import {
 } from '@cvmweb/core';
 import type { DomainEvents } from './domain-events.js';
 import { freeLoopbackPort, loopbackPortIsFree, releasePort } from './free-port.js';
-import { installationTag, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
+import { installationTag, legacyVolumeNames, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import type { StoragePool } from './storage-pool.js';
 import { isNotFound, isVirshFailure, type Virsh } from './virsh.js';
 import { parseDomState, parseKeyValues, toPowerState } from './virsh-parsers.js';
@@ -166,7 +166,9 @@ export class KvmVm implements VmHandle {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    const volumes = new Set([...(metadata?.volumes ?? []), ...ownVolumeNames(this.name, this.#tag)]);
+    // The metadata lists them (unmarked ones for a VM of an earlier release); without it, any name.
+    const recorded = metadata?.volumes ?? legacyVolumeNames(this.name);
+    const volumes = new Set([...recorded, ...ownVolumeNames(this.name, this.#tag)]);
     for (const volume of volumes) await retry(() => pool.remove(volume, call));
     releasePort(this.#apiPort);
   }

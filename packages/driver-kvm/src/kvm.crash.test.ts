@@ -104,15 +104,16 @@ describe.skipIf(unavailable !== undefined)(
      * Runs the child until a debug line matches `trigger` (and then `ready()` holds, polled), kills
      * it with SIGKILL, then its helpers (virsh children left behind would finish their commands
      * unobserved, as they would not when a service manager kills the driver's process group).
-     * With `close`, the child opens, starts and closes, and `trigger` counts from the close on.
+     * With `close`, the child opens, starts and closes, and `trigger` counts from the close on;
+     * with `freeze` too, the child blocks before sending that command, and is killed there.
      */
     const killDuring = async (
       name: string,
       version: string,
       trigger: RegExp,
-      ready: () => Promise<boolean> = async () => true,
-      close = false,
+      options: { ready?: () => Promise<boolean>; close?: boolean; freeze?: boolean } = {},
     ) => {
+      const { ready = async () => true, close = false, freeze = false } = options;
       const stateDir = join(dir, `state-${name}`);
       const child = execa(
         process.execPath,
@@ -128,6 +129,7 @@ describe.skipIf(unavailable !== undefined)(
             session: name,
             version,
             close,
+            ...(freeze ? { freezeAt: trigger.source } : {}),
           }),
         ],
         { cwd: REPO, detached: true, reject: false, buffer: false, stdin: 'ignore', stderr: 'pipe' },
@@ -140,7 +142,8 @@ describe.skipIf(unavailable !== undefined)(
       });
       const seen: string[] = [];
       let session: { id: string; vmName: string } | undefined;
-      let domainXml: string | undefined;
+      // Read as soon as its define is announced: a close removes the file.
+      let domainXml: Promise<string> | undefined;
       const outcome = await new Promise<'killed' | 'exited' | 'opened' | 'closed'>((done) => {
         let buffer = '';
         let triggered = false;
@@ -160,10 +163,11 @@ describe.skipIf(unavailable !== undefined)(
             const s = /^session (\S+) (\S+)$/.exec(line);
             if (s?.[1] && s[2]) session = { id: s[1], vmName: s[2] };
             const define = /^debug \S*virsh -c \S+ define (\S+)/.exec(line);
-            if (define?.[1]) domainXml = define[1];
+            if (define?.[1]) domainXml = readFile(define[1], 'utf8').catch(() => '');
             if (line === (close ? 'closed' : 'opened')) done(close ? 'closed' : 'opened');
             if (line === 'started') armed = true;
-            if (armed && !triggered && line.startsWith('debug ') && trigger.test(line)) {
+            const hit = freeze ? line === 'frozen' : line.startsWith('debug ') && trigger.test(line);
+            if (armed && !triggered && hit) {
               triggered = true;
               void (async () => {
                 while (!exited && !(await ready())) await new Promise((wait) => setTimeout(wait, 2));
@@ -188,7 +192,7 @@ describe.skipIf(unavailable !== undefined)(
       expect(outcome, `${name}: ${stderr}\n${seen.join('\n')}`).toBe('killed');
       expect(session, 'the child reported its session').toBeDefined();
       const port = domainXml
-        ? Number(/hostfwd=tcp:127\.0\.0\.1:(\d+)-:80/.exec(await readFile(domainXml, 'utf8'))?.[1])
+        ? Number(/hostfwd=tcp:127\.0\.0\.1:(\d+)-:80/.exec(await domainXml)?.[1])
         : undefined;
       return { stateDir, session: session ?? { id: '', vmName: '' }, port, seen };
     };
@@ -250,15 +254,12 @@ describe.skipIf(unavailable !== undefined)(
     it('killed while the shared base volume uploads; the partial base is not reused', async () => {
       const base = `cvmweb-base-${bigTag()}.kernel`;
       // Killed once 4 MiB of the 64 MiB reached the volume's file (a local dir pool).
-      const killed = await killDuring(
-        'crash-upload',
-        'crash-big',
-        new RegExp(`vol-upload .*${base}`),
-        async () => {
+      const killed = await killDuring('crash-upload', 'crash-big', new RegExp(`vol-upload .*${base}`), {
+        ready: async () => {
           const info = await stat(join(TEST_POOL_PATH, base)).catch(() => undefined);
           return (info?.blocks ?? 0) * 512 >= 4 * 1024 * 1024;
         },
-      );
+      });
       const { records } = await reconcileAfter(killed.stateDir);
       await expectNothingLeft(killed, records);
       // The interrupted upload is incomplete: the next open uploads the base again.
@@ -285,28 +286,39 @@ describe.skipIf(unavailable !== undefined)(
       }
     }, 180_000);
 
-    // close() = destroy, undefine, then one vol-delete per volume (scratch first, then the context
-    // medium). Killed at each: reconcile finishes the close, also once no domain is left to say
-    // which volumes were its own. The kill lands as the command's debug line appears, so the
-    // command itself may or may not have run.
+    // close() = destroy, undefine, then one vol-delete per volume (scratch, then the context medium,
+    // then the overlay this VM does not have). The child is killed between two of these commands
+    // (frozen before sending the next one), or as a vol-delete is sent. Each time reconcile finishes
+    // the close — also once no domain is left to say which volumes were its own — and `virsh
+    // vol-list` shows none of the session's volumes.
     it.each([
-      ['crash-close-destroy', 'while the domain is destroyed', / destroy /],
-      ['crash-close-undefine', 'as undefine is issued', / undefine /],
-      ['crash-close-vol1', 'after undefine, during the first vol-delete', / vol-delete .*\.scratch\.qcow2/],
-      ['crash-close-vol2', 'during the last vol-delete', / vol-delete .*\.context\.iso/],
-    ])(
+      ['crash-close-undefine', 'after destroy, before undefine', / undefine /, true, 'domain'],
+      [
+        'crash-close-deleting',
+        'after undefine, before any vol-delete',
+        / vol-delete .*\.scratch\.qcow2/,
+        true,
+        'both',
+      ],
+      ['crash-close-between', 'between two vol-deletes', / vol-delete .*\.context\.iso/, true, 'context'],
+      ['crash-close-vol', 'as a vol-delete is sent', / vol-delete .*\.scratch\.qcow2/, false, undefined],
+    ] as const)(
       '%s: killed mid-close %s',
-      async (name, _what, trigger) => {
-        const killed = await killDuring(name, 'test-kernel', trigger, async () => true, true);
-        const before = await leftovers(killed.session.vmName);
+      async (name, _what, trigger, freeze, left) => {
+        const killed = await killDuring(name, 'test-kernel', trigger, { close: true, freeze });
+        const vm = killed.session.vmName;
+        const before = await leftovers(vm);
+        // What the kill left, as libvirt lists it (domain names hold no '.').
+        if (left === 'domain') expect(before).toContain(vm);
+        if (left === 'both' || left === 'context') {
+          expect(before.filter((v) => !v.includes('.'))).toEqual([]);
+          expect(before.map((v) => v.slice(v.indexOf('.', vm.length + 1) + 1)).sort()).toEqual(
+            left === 'both' ? ['context.iso', 'scratch.qcow2'] : ['context.iso'],
+          );
+        }
         const { report, records } = await reconcileAfter(killed.stateDir);
         expect(report.rolledBack.map((r) => r.id)).toContain(killed.session.id);
         await expectNothingLeft(killed, records);
-        if (name === 'crash-close-vol1') {
-          // Killed after undefine: no domain (domain names hold no '.'), its context medium still in the pool.
-          expect(before.filter((v) => !v.includes('.'))).toEqual([]);
-          expect(before.some((v) => v.endsWith('.context.iso'))).toBe(true);
-        }
       },
       120_000,
     );

@@ -8,7 +8,8 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { releasePort, reservedPorts } from './free-port.js';
 import { kvm } from './kvm.js';
-import type { KvmOptions } from './kvm-options.js';
+import { defaultInstallationId, type KvmOptions } from './kvm-options.js';
+import { installationTag, ownVolumeName } from './own-volume-name.js';
 import {
   FileServer,
   guestCache,
@@ -167,18 +168,26 @@ describe.skipIf(unavailable !== undefined)(
       expect(await leftovers(b.vmName)).toEqual([]);
     }, 240_000);
 
-    it("never lists, finds or removes another installation's VM", async () => {
-      const other = await connect({ installationId: `other-${randomUUID()}` });
+    it("never lists, finds or removes another installation's VM or volumes", async () => {
+      const otherId = `other-${randomUUID()}`;
+      const other = await connect({ installationId: otherId });
       const session = await other.requestSession('own-other', 'key');
       await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
       const vmId = session.record.vmId ?? '';
       expect((await other.hypervisor.listVms()).map((vm) => vm.id)).toContain(vmId);
+      // Volumes left without their domain (a killed close): this installation's and the other's.
+      const gone = 'cvmweb-own-gone-000000000000';
+      const theirs = ownVolumeName(gone, installationTag(otherId), 'scratch');
+      const ours = ownVolumeName(gone, installationTag(defaultInstallationId()), 'scratch');
+      for (const volume of [theirs, ours]) await virshOut(['vol-create-as', TEST_POOL, volume, '1024']);
       const mine = await connect();
       expect((await mine.hypervisor.listVms()).map((vm) => vm.id)).not.toContain(vmId);
       expect(await mine.hypervisor.findVm(vmId)).toBeUndefined();
       const report = await mine.reconcile({ removeOrphans: true });
       expect(report.orphans.map((vm) => vm.id)).not.toContain(vmId);
       expect(await virshOut(['dominfo', session.vmName])).not.toBe('');
+      expect(await leftovers(gone)).toEqual([theirs]);
+      await virshOut(['vol-delete', '--pool', TEST_POOL, theirs]);
       await session.close();
       expect(await leftovers(session.vmName)).toEqual([]);
     }, 180_000);

@@ -45,14 +45,12 @@ export function parseOwnVolumeName(volume: string): OwnVolume | undefined {
   return kind ? { vmName: match[1], tag: match[2], kind } : undefined;
 }
 
-/**
- * Every volume name VM `vmName` may own, removed with it whatever its metadata says: the marked
- * names of this release and the unmarked `<vm name>-<kind suffix>` of earlier ones.
- */
+/** Every volume name VM `vmName` may own, removed with it whatever its metadata says. */
 export function ownVolumeNames(vmName: string, tag: string): string[] {
-  const kinds = Object.keys(SUFFIX) as OwnVolumeKind[];
-  return [
-    ...kinds.map((kind) => ownVolumeName(vmName, tag, kind)),
-    ...kinds.map((kind) => `${vmName}-${SUFFIX[kind]}`),
-  ];
+  return (Object.keys(SUFFIX) as OwnVolumeKind[]).map((kind) => ownVolumeName(vmName, tag, kind));
+}
+
+/** The unmarked volume names (`<vm name>-<kind suffix>`) of VMs made by earlier releases. */
+export function legacyVolumeNames(vmName: string): string[] {
+  return Object.values(SUFFIX).map((suffix) => `${vmName}-${suffix}`);
 }

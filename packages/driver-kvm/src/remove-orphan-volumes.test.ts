@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { installationTag, ownVolumeName, ownVolumeNames, parseOwnVolumeName } from './own-volume-name.js';
+import {
+  installationTag,
+  legacyVolumeNames,
+  ownVolumeName,
+  ownVolumeNames,
+  parseOwnVolumeName,
+} from './own-volume-name.js';
 import { removeOrphanVolumes } from './remove-orphan-volumes.js';
 import type { Runner } from './runner.js';
 import { StoragePool } from './storage-pool.js';
@@ -23,8 +29,8 @@ describe('own volume names', () => {
       `a.${ours}.scratch.qcow2.complete`,
     ])
       expect(parseOwnVolumeName(other)).toBeUndefined();
-    // destroy() also removes the unmarked names of earlier releases.
-    expect(ownVolumeNames('vm', ours)).toContain('vm-scratch.qcow2');
+    expect(ownVolumeNames('vm', ours)).toContain(`vm.${ours}.overlay.qcow2`);
+    expect(legacyVolumeNames('vm')).toEqual(['vm-scratch.qcow2', 'vm-overlay.qcow2', 'vm-context.iso']);
   });
 });
 
