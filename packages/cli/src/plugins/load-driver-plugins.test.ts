@@ -175,6 +175,36 @@ export const driver = async () => ({ ...made });`.replace('const driver =', 'con
     expect(isHypervisorError(created) && created.code).toBe(ErrorCode.EXTERNAL);
   });
 
+  it('a module that does not finish loading within the time box is reported; an abort rejects at once', async () => {
+    const modules = join(cwd, 'node_modules');
+    await writePackage(modules, 'cvmweb-driver-hangs', 'await new Promise(() => {}); export default 1;');
+    await writePackage(modules, 'cvmweb-driver-ok', driverSource('ok'));
+    const env = { CVMWEB_DRIVER_MODULES: 'cvmweb-driver-hangs,cvmweb-driver-ok' };
+    const started = Date.now();
+    const drivers = await loadDriverPlugins({ env, cwd, stateDir, globalDirs: [globalDir], timeoutMs: 200 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(drivers.map((d) => d.name)).toEqual(['cvmweb-driver-hangs', 'ok']);
+    const hung = await probeOf(drivers[0]!);
+    expect(hung).toMatchObject({
+      installed: true,
+      healthy: false,
+      details: { codeName: 'EXTERNAL', timeoutMs: 200 },
+    });
+    expect(hung.reason).toContain('did not finish loading within 200 ms');
+
+    const controller = new AbortController();
+    const loading = loadDriverPlugins({
+      env: { CVMWEB_DRIVER_MODULES: 'cvmweb-driver-hangs' },
+      cwd,
+      stateDir,
+      globalDirs: [globalDir],
+      signal: controller.signal,
+    });
+    controller.abort();
+    const error = await loading.catch((e: unknown) => e);
+    expect(isHypervisorError(error) && error.aborted && error.code).toBe(ErrorCode.CONTROL);
+  });
+
   it('reads config.json after CVMWEB_DRIVER_MODULES; relative paths there start at the state directory', async () => {
     await writePackage(join(cwd, 'node_modules'), 'cvmweb-driver-env', driverSource('env'));
     await writePackage(globalDir, '@scope/cvmweb-driver-conf', driverSource('conf'));

@@ -1,5 +1,13 @@
 import { pathToFileURL } from 'node:url';
-import { abortedError, type Driver, HypervisorError, toHypervisorError } from '@cvmweb/core';
+import {
+  abortedError,
+  type Clock,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  type Driver,
+  HypervisorError,
+  systemClock,
+  toHypervisorError,
+} from '@cvmweb/core';
 import { driverFromModule } from './driver-from-module.js';
 import { type DriverModuleEntry, driverModuleList } from './driver-module-list.js';
 import { failedDriverModule } from './failed-driver-module.js';
@@ -17,15 +25,28 @@ export interface LoadDriverPluginsOptions {
   taken?: readonly string[];
   /** `node_modules` directories searched after the working directory's (default: cvmweb's own, then npm's global one). */
   globalDirs?: readonly string[];
-  /** Cancels loading between modules. */
+  /**
+   * How long one module may take to load and give its driver, in milliseconds (default 5000, the
+   * detector's probe time box). A module still loading then is reported as failed (`EXTERNAL`).
+   */
+  timeoutMs?: number;
+  /** The clock of the time box (default: the system clock). */
+  clock?: Clock;
+  /** Cancels loading: `loadDriverPlugins()` rejects at once with an aborted `CONTROL` error. */
   signal?: AbortSignal;
 }
 
+type Loaded = { entry: DriverModuleEntry; file?: string } & (
+  | { driver: Driver; error?: undefined }
+  | { error: HypervisorError; driver?: undefined }
+);
+
 /**
  * Loads the driver modules named in `CVMWEB_DRIVER_MODULES` and `<state-dir>/config.json`, in
- * that order, and returns one driver per module. A module that cannot be found, fails to load,
- * exports no driver, or whose driver's name is taken (by a built-in driver or an earlier module)
- * becomes a stand-in driver that probes as not installed or not healthy, with the reason
+ * that order, and returns one driver per module. Modules load in parallel, each within
+ * `timeoutMs`. A module that cannot be found, fails to load, takes too long, exports no driver,
+ * or whose driver's name is taken (by a built-in driver or an earlier module) becomes a
+ * stand-in driver that probes as not installed or not healthy, with the reason
  * ({@link failedDriverModule}), so detection lists it instead of failing. A module listed twice
  * (the same file) is loaded once.
  *
@@ -40,12 +61,13 @@ export async function loadDriverPlugins(options: LoadDriverPluginsOptions): Prom
     stateDir: options.stateDir,
     ...(signal ? { signal } : {}),
   });
-  const taken = new Set(options.taken ?? []);
+  if (signal?.aborted) throw abortedError('Loading driver modules', signal.reason);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const clock = options.clock ?? systemClock;
   const files = new Set<string>();
-  const drivers: Driver[] = [];
+  const pending: Promise<Loaded>[] = [];
   for (const entry of entries) {
-    if (signal?.aborted) throw abortedError('Loading driver modules', signal.reason);
-    let file: string | undefined;
+    let file: string;
     try {
       file = resolveDriverModule(entry.specifier, {
         baseDir: entry.baseDir,
@@ -53,26 +75,35 @@ export async function loadDriverPlugins(options: LoadDriverPluginsOptions): Prom
         env: options.env,
         ...(options.globalDirs ? { globalDirs: options.globalDirs } : {}),
       });
-      if (files.has(file)) continue;
-      files.add(file);
-      const driver = await loadDriver(entry, file);
-      if (taken.has(driver.name)) {
-        throw new HypervisorError(
-          'NOT_VALIDATED',
-          `Driver module ${entry.specifier}: its driver is named '${driver.name}', as another driver is`,
-          { details: { specifier: entry.specifier, driver: driver.name } },
-        );
-      }
-      taken.add(driver.name);
-      drivers.push(driver);
     } catch (error) {
-      const failure = toHypervisorError(error, 'EXTERNAL', `Driver module ${entry.specifier} failed`, {
-        specifier: entry.specifier,
-      });
-      drivers.push(failedDriverModule(entry, failure, file));
+      pending.push(Promise.resolve({ entry, error: failure(entry, error) }));
+      continue;
     }
+    if (files.has(file)) continue;
+    files.add(file);
+    pending.push(
+      timeBoxed(loadDriver(entry, file), entry, timeoutMs, clock, signal).then(
+        (driver) => ({ entry, file, driver }),
+        (error: unknown) => ({ entry, file, error: failure(entry, error) }),
+      ),
+    );
   }
-  return drivers;
+  const loaded = await untilAborted(Promise.all(pending), signal);
+  const taken = new Set(options.taken ?? []);
+  return loaded.map(({ entry, file, driver, error }) => {
+    if (driver && !taken.has(driver.name)) {
+      taken.add(driver.name);
+      return driver;
+    }
+    const reason =
+      error ??
+      new HypervisorError(
+        'NOT_VALIDATED',
+        `Driver module ${entry.specifier}: its driver is named '${driver!.name}', as another driver is`,
+        { details: { specifier: entry.specifier, driver: driver!.name } },
+      );
+    return failedDriverModule(entry, reason, file);
+  });
 }
 
 async function loadDriver(entry: DriverModuleEntry, file: string): Promise<Driver> {
@@ -87,4 +118,59 @@ async function loadDriver(entry: DriverModuleEntry, file: string): Promise<Drive
     );
   }
   return driverFromModule(namespace, entry.specifier);
+}
+
+function failure(entry: DriverModuleEntry, error: unknown): HypervisorError {
+  return toHypervisorError(error, 'EXTERNAL', `Driver module ${entry.specifier} failed`, {
+    specifier: entry.specifier,
+  });
+}
+
+/**
+ * `work`, or an `EXTERNAL` error when it has not settled within `timeoutMs` (the timer stops when
+ * `signal` fires: the caller has stopped waiting). The timer also keeps
+ * the process alive meanwhile: a module whose top-level `await` never settles would otherwise
+ * end the process (exit code 13) with nothing reported.
+ */
+async function timeBoxed<T>(
+  work: Promise<T>,
+  entry: DriverModuleEntry,
+  timeoutMs: number,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  const done = new AbortController();
+  const stop = () => done.abort();
+  signal?.addEventListener('abort', stop, { once: true });
+  const timeout = clock.sleep(timeoutMs, done.signal).then(() => {
+    throw new HypervisorError(
+      'EXTERNAL',
+      `Driver module ${entry.specifier} did not finish loading within ${timeoutMs} ms`,
+      { details: { specifier: entry.specifier, timeoutMs } },
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    done.abort();
+  }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortedError('Loading driver modules', signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
