@@ -148,5 +148,5 @@ export function describeDamagedRecord(entry: DamagedRecord): string {
       ? `its name "${name}"${scope ? ` in ${scope}` : ''} stays reserved`
       : `its name cannot be read, so no new session names are granted${scope ? ` in ${scope}` : ''}`;
   const id = entry.id ? `session ${entry.id}: ` : '';
-  return `damaged session record ${entry.foundAt}${moved}: ${id}${entry.message}; ${reserved} and its VM is kept until the file is repaired or removed`;
+  return `damaged session record ${entry.foundAt}${moved}: ${id}${entry.message}; ${reserved} and its VM, if any, is kept until the file is repaired or removed`;
 }

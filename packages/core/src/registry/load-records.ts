@@ -62,7 +62,10 @@ export async function loadRecords(
   const sessions = join(directory, SESSIONS_FOLDER);
   const aside = join(directory, DAMAGED_FOLDER);
   const names = await list(sessions, readOnly);
-  const earlier = await list(aside, true);
+  const earlier = await list(aside, true).catch((error: unknown) => {
+    if (isErrno(error, 'ENOTDIR')) return []; // not a folder: nothing set aside yet, and nothing can be
+    throw error;
+  });
   const warn = (damaged: DamagedRecord, cause: unknown) => {
     try {
       options.onWarning?.(describeDamagedRecord(damaged), { file: damaged.foundAt, cause, damaged });

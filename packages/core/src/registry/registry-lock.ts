@@ -70,7 +70,12 @@ export async function acquireLock(directory: string, durable: boolean): Promise<
     }
     for (let attempt = 0; ; attempt++) {
       if (await linkExclusive(temporary, file)) {
-        if (durable) await syncDirectory(directory);
+        try {
+          if (durable) await syncDirectory(directory);
+        } catch (error) {
+          await releaseLock(directory, mine); // a failed start leaves no lock
+          throw error;
+        }
         await sweepLeftovers(directory);
         return mine;
       }
