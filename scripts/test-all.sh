@@ -14,5 +14,7 @@ npm run typecheck
 # Everything but the real-libvirt tests, files in parallel; then those (they boot real guests under
 # TCG and share one storage pool) one file at a time, so two cores are not oversubscribed.
 npx vitest run --exclude '**/*kvm*.test.ts'
+# The conformance suite has teeth: every deliberately broken variant of the mock driver fails it.
+node scripts/conformance-mutants.mjs
 npx vitest run --no-file-parallelism kvm
 npm run docs

@@ -27,6 +27,7 @@ export * from './errors/hypervisor-error.js';
 export * from './events/typed-emitter.js';
 export * from './files/read-regular-file.js';
 export * from './files/write-file-atomic.js';
+export * from './guest/guest-report.js';
 export * from './images/image-cache.js';
 export * from './images/image-catalog.js';
 export * from './images/image-source.js';

@@ -91,6 +91,7 @@ export class MockHypervisorState {
       executionCap: 100,
       properties: undefined,
       userData: undefined,
+      guest: undefined,
       port: 0,
       server: undefined,
       readyAt: 0,
@@ -164,6 +165,7 @@ export class MockHypervisorState {
 function off(vm: VmRecord, power: 'error' | 'poweroff'): void {
   vm.power = power;
   vm.bootId = undefined;
+  vm.guest = undefined;
 }
 
 /** The internal world of a state (package-private). */

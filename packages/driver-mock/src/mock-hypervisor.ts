@@ -38,6 +38,7 @@ export class MockHypervisor implements Hypervisor {
       executionCap: spec.executionCap,
       properties: undefined,
       userData: undefined,
+      guest: undefined,
       port: 0,
       server: undefined,
       readyAt: 0,

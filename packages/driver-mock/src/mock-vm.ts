@@ -9,6 +9,7 @@ import {
   type VmPowerState,
 } from '@cvmweb/core';
 import type { MockContext } from './mock-context.js';
+import { MockGuest } from './mock-guest.js';
 import type { VmRecord } from './mock-world.js';
 
 /** The guest address behind the API port forward, as VirtualBox's NAT gives it. */
@@ -68,9 +69,13 @@ export class MockVm implements VmHandle {
         throw this.#invalid('start');
       }
     }
-    if (!restore) {
+    const now = this.#ctx.clock.now();
+    if (!restore || !vm.guest) {
       vm.bootId = this.#ctx.world.newBootId();
       vm.userData = spec.userData;
+      vm.guest = new MockGuest(now, vm.executionCap, spec.context.format);
+    } else {
+      vm.guest.thaw(now);
     }
     // A restored guest was already up: only a fresh boot makes the API wait.
     vm.readyAt = restore ? 0 : this.#ctx.clock.now() + (api?.delayMs ?? 0);
@@ -85,6 +90,7 @@ export class MockVm implements VmHandle {
     if (this.#require('stop', ['running', 'paused', 'error', 'poweroff']) === 'poweroff') return;
     this.#vm.power = 'poweroff';
     this.#vm.bootId = undefined;
+    this.#vm.guest = undefined;
     await this.#ctx.world.closeApi(this.#vm);
   }
 
@@ -93,6 +99,7 @@ export class MockVm implements VmHandle {
     if (wait) await wait;
     this.#require('pause', ['running']);
     this.#vm.power = 'paused';
+    this.#vm.guest?.freeze(this.#ctx.clock.now());
     await this.#ctx.world.closeApi(this.#vm);
   }
 
@@ -110,6 +117,7 @@ export class MockVm implements VmHandle {
       }
     }
     vm.power = 'running';
+    vm.guest?.thaw(this.#ctx.clock.now());
   }
 
   async hibernate(options?: ProgressOptions): Promise<void> {
@@ -117,6 +125,7 @@ export class MockVm implements VmHandle {
     if (wait) await wait;
     this.#require('hibernate', ['running', 'paused']);
     this.#vm.power = 'saved';
+    this.#vm.guest?.freeze(this.#ctx.clock.now());
     await this.#ctx.world.closeApi(this.#vm);
   }
 
@@ -124,7 +133,9 @@ export class MockVm implements VmHandle {
     const wait = this.#ctx.enter('reset', this.#vm.name, options);
     if (wait) await wait;
     this.#require('reset', ['running']);
-    this.#vm.bootId = this.#ctx.world.newBootId();
+    const vm = this.#vm;
+    vm.bootId = this.#ctx.world.newBootId();
+    vm.guest = new MockGuest(this.#ctx.clock.now(), vm.executionCap, vm.guest?.context ?? 'cernvm');
     this.#vm.readyAt = this.#ctx.clock.now() + (this.#ctx.api?.delayMs ?? 0);
   }
 
@@ -138,6 +149,7 @@ export class MockVm implements VmHandle {
       vm.destroyed = true;
       vm.power = 'poweroff';
       vm.bootId = undefined;
+      vm.guest = undefined;
       this.#ctx.world.remove(vm);
       progress?.(1, 3, 'removing the disks and media');
       await this.#ctx.world.closeApi(vm);
@@ -160,6 +172,7 @@ export class MockVm implements VmHandle {
       );
     }
     this.#vm.executionCap = cap;
+    this.#vm.guest?.cap(this.#ctx.clock.now(), cap);
   }
 
   async setProperty(key: string, value: string, options?: ActionOptions): Promise<void> {

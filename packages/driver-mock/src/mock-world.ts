@@ -1,7 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Clock, ErrorCode, HypervisorError, type VmPowerState, type VmSpec } from '@cvmweb/core';
+import {
+  type Clock,
+  ErrorCode,
+  GUEST_REPORT_PATH,
+  GUEST_SPIN_PATH,
+  type GuestReport,
+  HypervisorError,
+  type VmPowerState,
+  type VmSpec,
+} from '@cvmweb/core';
 import { ApiServer, type MockApiResponder, type MockApiResponse } from './api-server.js';
 import type { MockFault } from './mock-fault.js';
+import type { MockGuest } from './mock-guest.js';
 import { type MockStep, mockSteps, zeroCalls } from './mock-step.js';
 import type { MockVmInfo } from './mock-vm-info.js';
 
@@ -24,6 +34,8 @@ export interface VmRecord {
   executionCap: number;
   properties: Map<string, string> | undefined;
   userData: string | undefined;
+  /** The simulated guest of the current boot (its clock and busy loop), `undefined` while powered off. */
+  guest: MockGuest | undefined;
   /** The last port the API listened on, reused when it reopens; 0 before the first. */
   port: number;
   server: ApiServer | undefined;
@@ -187,7 +199,10 @@ export class MockWorld {
         response.writeHead(405, { allow: 'GET, HEAD' }).end();
         return;
       }
-      send(response, vm.userData ?? '');
+      send(
+        response,
+        guestAnswer(vm, config.clock.now(), new URL(request.url ?? '/', 'http://mock').pathname),
+      );
       return;
     }
     const info = this.info(vm);
@@ -203,6 +218,26 @@ export class MockWorld {
         },
       );
   }
+}
+
+/** The cvmweb guest API of the simulated guest; any other path answers the user data. */
+function guestAnswer(vm: VmRecord, now: number, path: string): MockApiResponse {
+  const guest = vm.guest;
+  if (path === GUEST_SPIN_PATH && guest) {
+    guest.startSpin(now);
+    return 'spinning\n';
+  }
+  if (path === GUEST_REPORT_PATH && guest && vm.bootId !== undefined) {
+    const report: GuestReport = {
+      bootId: `mock-${vm.name}-${vm.bootId}`,
+      uptimeMs: guest.uptimeMs(now),
+      userData: vm.userData ?? '',
+      context: { format: guest.context, source: 'mock' },
+      spin: guest.spin(now),
+    };
+    return { headers: { 'content-type': 'application/json' }, body: JSON.stringify(report) };
+  }
+  return vm.userData ?? '';
 }
 
 function send(response: ServerResponse, answer: MockApiResponse): void {

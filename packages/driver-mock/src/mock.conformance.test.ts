@@ -1,13 +1,19 @@
-import { runConformanceSuite } from '@cvmweb/core/testing';
+import { FastClock, runConformanceSuite } from '@cvmweb/core/testing';
 import { createMockState, mock } from './index.js';
+import { mockLeftovers, mockRunning } from './mock-test-hooks.js';
 
 // Successive driver() calls within one test share one simulated hypervisor, as two processes
-// on one machine would; cleanup starts the next test on a fresh one.
+// on one machine would; cleanup starts the next test on a fresh one. The guest's clock and the
+// suite's measured windows share a FastClock, so a paused guest is watched for no real time.
 let state = createMockState();
+const clock = new FastClock();
 
 runConformanceSuite({
   name: 'mock',
-  driver: () => mock({ instance: state }),
+  driver: () => mock({ instance: state, clock }),
+  guest: { clock, bootTimeoutMs: 5000 },
+  leftovers: async (vmName) => mockLeftovers(state, vmName),
+  running: async (vmName) => mockRunning(state, vmName),
   cleanup: async () => {
     await state.shutdown();
     state = createMockState();

@@ -30,9 +30,12 @@ export interface MockOptions {
   /** Fields that replace those of the probe result (for example `{ healthy: false, reason: '…' }`). */
   probe?: Partial<ProbeResult>;
   /**
-   * Whether running VMs serve a loopback HTTP API. `true` (default): a GET answers the user data of
-   * the current boot. An object: `respond` answers instead. `false`: no API and capability
-   * `apiPortForwarding` is off.
+   * Whether running VMs serve a loopback HTTP API. `true` (default): the cvmweb guest API of a
+   * simulated guest — `GET` of core's `GUEST_REPORT_PATH` answers its `GuestReport` (boot id,
+   * uptime on {@link MockOptions.clock}, standing still while paused or saved, user data, context,
+   * busy-loop work in proportion to the execution cap), `GUEST_SPIN_PATH` starts its busy loop,
+   * any other `GET` answers the user data of the current boot. An object: `respond` answers
+   * instead. `false`: no API and capability `apiPortForwarding` is off.
    */
   api?: boolean | { respond?: MockApiResponder };
   /**

@@ -4,6 +4,7 @@ import {
   leftovers,
   makeHome,
   removeHome,
+  running,
   TEST_VERSION,
   testImages,
 } from './testing/double-harness.js';
@@ -23,6 +24,8 @@ runConformanceSuite({
   timeoutMs: 60_000,
   apiTimeoutMs: 30_000,
   leftovers: async (vmName) => leftovers(await currentHome(), vmName),
+  // The double's guest serves the cvmweb guest API (a simulated test guest, on the real clock).
+  running: async (vmName) => running(await currentHome(), vmName),
   cleanup: async () => {
     if (home) await removeHome(home);
     home = undefined;

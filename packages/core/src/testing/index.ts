@@ -7,10 +7,9 @@
 export { ManualClock } from '../clock/clock.js';
 export { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 export { closeAndDispose } from './close-and-dispose.js';
-export {
-  type ConformanceOptions,
-  type EventLog,
-  record,
-  runConformanceSuite,
-  waitFor,
-} from './conformance-suite.js';
+export type { ConformanceOptions, GuestObservationOptions } from './conformance-options.js';
+export { runConformanceSuite } from './conformance-suite.js';
+export { type EventLog, record, waitFor } from './event-log.js';
+export { FastClock } from './fast-clock.js';
+export { type GuestAnswer, GuestObserver, guestGet } from './guest-observer.js';
+export * from './guest-tolerances.js';

@@ -23,6 +23,7 @@ export const TEST_VERSION = 'double-1';
 interface DoubleVm {
   uuid: string;
   name: string;
+  state: string;
   serverPid: number | null;
   natpf: Array<{ name: string; hostport: number }>;
   cfgFile: string;
@@ -84,6 +85,16 @@ export async function leftovers(home: string, vmName: string): Promise<string[]>
   }
   const folder = path.join(home, 'cvmweb', 'cvmweb', vmName);
   if (existsSync(folder)) found.push(`folder ${folder}: ${(await readdir(folder)).join(', ')}`);
+  return found;
+}
+
+/** What still runs `vmName` in `home`: the VM itself (running or paused) and its API server process. */
+export async function running(home: string, vmName: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const vm of (await readDouble(home)).vms.filter((v) => v.name === vmName)) {
+    if (vm.state === 'running' || vm.state === 'paused') found.push(`vm ${vm.uuid} ${vm.state}`);
+    if (vm.serverPid && alive(vm.serverPid)) found.push(`api server ${vm.serverPid}`);
+  }
   return found;
 }
 

@@ -5,7 +5,11 @@
 // VirtualBox prints (formats, streams and exit codes as recorded in ../../fixtures/SOURCES.md),
 // enforces VirtualBox's state rules, and while a VM runs serves its forwarded API port with a tiny
 // HTTP server (a detached child whose pid is in the registry; it stops answering while the VM is
-// paused and exits when the VM stops).
+// paused and exits when the VM stops). That server is a simulated cvmweb test guest: it serves the
+// cvmweb guest API (GUEST_REPORT_PATH and GUEST_SPIN_PATH of @cvmweb/core) with a boot id (new on
+// each boot and reset, kept across pause and savestate), an uptime that stands still while paused
+// or saved, the user data of the attached context ISO, and busy-loop work in proportion to the
+// execution cap.
 //
 // Fault switches (environment):
 //   VBOXDOUBLE_FAIL_CALL=N        the Nth call (counted from when the switch was set) fails, doing nothing
@@ -198,6 +202,17 @@ function mutable(vm, file, what) {
 }
 
 function setState(vm, state) {
+  const now = Date.now();
+  settleGuest(vm, now);
+  if (state === 'running') {
+    // Resumed or restored: the same boot runs on. Otherwise a fresh boot.
+    if (vm.guest && (vm.state === 'paused' || vm.state === 'saved')) vm.guest.since = now;
+    else bootGuest(vm, now);
+  } else if (state === 'paused' || state === 'saved') {
+    if (vm.guest) vm.guest.since = null;
+  } else {
+    vm.guest = null;
+  }
   vm.state = state;
   vm.stateChangeTime = new Date().toISOString().replace('Z', '000000').slice(0, 29);
 }
@@ -740,6 +755,7 @@ const commands = {
         setState(vm, 'running');
         return;
       case 'reset':
+        bootGuest(vm, Date.now());
         vm.guestprops['/VirtualBox/VMInfo/ResetCounter'] = prop(
           String(Number(vm.guestprops['/VirtualBox/VMInfo/ResetCounter']?.value ?? 0) + 1),
           'TRANSIENT, RDONLYGUEST',
@@ -782,6 +798,7 @@ const commands = {
             '"COMSETTER(CPUExecutionCap)(n)" at line 1390 of file VBoxManageControlVM.cpp',
           );
         }
+        settleGuest(vm, Date.now());
         vm.cpuexecutioncap = cap;
         return;
       }
@@ -1033,6 +1050,103 @@ function showMachineReadable(vm) {
   mr('GuestMemoryBalloon', 0);
 }
 
+// ---------------------------------------------------------------- the simulated guest
+// Its clock stands still while the VM is paused or saved; its busy loop's work grows with the
+// execution cap. It reads its user data from the context ISO attached, as the test guest does.
+
+/** Work units per ms of the guest's busy loop at a cap of 100 %. */
+const SPIN_PER_MS = 1000;
+
+function bootGuest(vm, now) {
+  vm.guest = { bootId: randomUUID(), uptimeMs: 0, since: now, spin: 0, spinning: false };
+}
+
+/** Accounts the time the guest ran since it was last settled. */
+function settleGuest(vm, now) {
+  const guest = vm.guest;
+  if (!guest || guest.since === null) return;
+  const ran = Math.max(0, now - guest.since);
+  guest.uptimeMs += ran;
+  if (guest.spinning) guest.spin += Math.floor((ran * SPIN_PER_MS * (vm.cpuexecutioncap ?? 100)) / 100);
+  guest.since = now;
+}
+
+/** The file `CONTEXT.SH` or `USER-DATA` of an attached ISO 9660 image, as the guest would find it. */
+function readContext(vm) {
+  for (const attachment of Object.values(vm.attachments)) {
+    let image;
+    try {
+      image = fs.readFileSync(attachment.location);
+    } catch {
+      continue;
+    }
+    const pvd = 16 * 2048;
+    if (image.length < pvd + 2048 || image.toString('latin1', pvd + 1, pvd + 6) !== 'CD001') continue;
+    const root = pvd + 156;
+    const extent = image.readUInt32LE(root + 2) * 2048;
+    const size = image.readUInt32LE(root + 10);
+    for (let at = extent; at < extent + size; ) {
+      const length = image[at];
+      if (!length) {
+        at = (Math.floor(at / 2048) + 1) * 2048;
+        continue;
+      }
+      const name = image
+        .toString('latin1', at + 33, at + 33 + image[at + 32])
+        .replace(/;1$/, '')
+        .replace(/\.$/, '')
+        .toUpperCase();
+      const start = image.readUInt32LE(at + 2) * 2048;
+      const data = image.subarray(start, start + image.readUInt32LE(at + 10)).toString('utf8');
+      if (name === 'CONTEXT.SH') {
+        const encoded = /^EC2_USER_DATA="(.*)"$/m.exec(data)?.[1] ?? '';
+        return {
+          format: 'cernvm',
+          source: attachment.location,
+          userData: Buffer.from(encoded, 'base64').toString('utf8'),
+        };
+      }
+      if (name === 'USER_DATA' || name === 'USER-DATA') {
+        return { format: 'cloud-init', source: attachment.location, userData: data };
+      }
+      at += length;
+    }
+  }
+  return null;
+}
+
+/** The cvmweb guest API's report of a running VM (see GuestReport in @cvmweb/core). */
+function guestReport(vm) {
+  const guest = vm.guest;
+  const now = Date.now();
+  const ran = guest.since === null ? 0 : Math.max(0, now - guest.since);
+  const spin = guest.spinning ? Math.floor((ran * SPIN_PER_MS * (vm.cpuexecutioncap ?? 100)) / 100) : 0;
+  const context = readContext(vm);
+  return {
+    bootId: guest.bootId,
+    uptimeMs: guest.uptimeMs + ran,
+    userData: context?.userData ?? '',
+    context: context && { format: context.format, source: context.source },
+    spin: guest.spin + spin,
+  };
+}
+
+/** Starts the guest's busy loop (under the registry's lock, as a VBoxManage call would). */
+function startSpin(uuid) {
+  lock();
+  try {
+    const registry = readRegistry();
+    const vm = registry.vms.find((v) => v.uuid === uuid);
+    if (vm?.guest) {
+      settleGuest(vm, Date.now());
+      vm.guest.spinning = true;
+      writeRegistry(registry);
+    }
+  } finally {
+    unlock();
+  }
+}
+
 // ---------------------------------------------------------------- the guest's API server
 
 /** Starts the detached API server of a running VM; returns its pid, or null when its port is taken. */
@@ -1077,6 +1191,18 @@ function serve(port, uuid) {
     if (!vm || vm.state === 'paused') {
       // A paused VM's NAT takes the connection but nobody answers.
       request.socket.setTimeout(30_000, () => request.socket.destroy());
+      return;
+    }
+    const route = new URL(request.url ?? '/', 'http://double').pathname;
+    if (route === '/cgi-bin/cvmweb-guest' && vm.guest) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(guestReport(vm)));
+      return;
+    }
+    if (route === '/cgi-bin/cvmweb-spin' && vm.guest) {
+      startSpin(uuid);
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.end('spinning\n');
       return;
     }
     response.writeHead(200, { 'content-type': 'text/plain' });
