@@ -70,7 +70,6 @@ export interface RequestSessionOptions extends ActionOptions {
 
 /** Events of the entry point. */
 export interface CvmwebEvents {
-  [event: string]: unknown[];
   /** A session object came to life (requested or re-attached). */
   session: [session: Session];
   /**

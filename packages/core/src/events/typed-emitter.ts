@@ -1,8 +1,11 @@
-/** An event map: event name → tuple of listener arguments. */
-export type EventMap = Record<string, unknown[]>;
+/**
+ * An event map: event name → tuple of listener arguments. Maps are interfaces
+ * without an index signature, so a misspelt event name does not compile.
+ */
+export type EventMap<E> = { [K in keyof E]: unknown[] };
 
 /** A listener of event `K` of map `E`. */
-export type Listener<E extends EventMap, K extends keyof E> = (...args: E[K]) => void;
+export type Listener<E extends EventMap<E>, K extends keyof E> = (...args: E[K]) => void;
 
 /**
  * A small typed event emitter. Unlike Node's `EventEmitter` it never throws
@@ -10,7 +13,7 @@ export type Listener<E extends EventMap, K extends keyof E> = (...args: E[K]) =>
  * ordinary event), and a listener that throws is reported through
  * `onListenerError` instead of breaking the emitter.
  */
-export class TypedEmitter<E extends EventMap> {
+export class TypedEmitter<E extends EventMap<E>> {
   readonly #listeners = new Map<keyof E, Set<Listener<E, keyof E>>>();
 
   /** Adds `listener` for `event`. Returns a function that removes it. */

@@ -8,7 +8,6 @@ export type ActionErrorArgs = [message: string, code: number];
  * argument orders, plus `reset`, `resetError` and `stateChanged`.
  */
 export interface SessionEvents {
-  [event: string]: unknown[];
   /** `open()` finished: the VM exists. */
   open: [];
   /** `start()` finished: the VM runs. */

@@ -15,17 +15,11 @@ import { SessionState } from '../state/session-state.js';
 import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
 import { rejection } from '../testing/rejection.js';
 import type { Session } from './session.js';
-import type { SessionEvents } from './session-events.js';
+import { type SessionEvents, seedEventNames } from './session-events.js';
 
 const { Closed, Opening, Open, Starting, Started, Error: Failed, Paused } = SessionState;
 
-const eventNames: (keyof SessionEvents)[] = [
-  ...['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset'].flatMap((a) => [
-    a,
-    `${a}Error`,
-  ]),
-  ...['progress', 'error', 'apiAvailable', 'apiUnavailable', 'debug', 'stateChanged'],
-];
+const eventNames: (keyof SessionEvents)[] = [...seedEventNames, 'stateChanged'];
 
 type Recorded = [string, ...unknown[]];
 
@@ -214,6 +208,19 @@ describe('Session queueing', () => {
 });
 
 describe('Session events', () => {
+  it('are typed strictly: a misspelt event name or a wrong listener does not compile (checked by npm run typecheck)', () => {
+    const listen = (session: Session) => {
+      // @ts-expect-error 'apiAvaliable' is no event
+      session.on('apiAvaliable', () => undefined);
+      // @ts-expect-error 'opne' is no event
+      session.addEventListener('opne', () => undefined);
+      // @ts-expect-error progress gives (done: number, total: number, message: string)
+      session.on('progress', (done: string) => done);
+      session.on('apiAvailable', (ip: string, url: string) => `${ip} ${url}`);
+    };
+    expect(listen).toBeTypeOf('function');
+  });
+
   it('fires the seed events with the seed argument orders through a whole lifecycle', async () => {
     const { session, events } = await setup();
     await session.open();

@@ -10,7 +10,7 @@ import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import type { Session } from '../session/session.js';
-import type { SessionEvents } from '../session/session-events.js';
+import { type SessionEvents, seedEventNames } from '../session/session-events.js';
 import { FakeDriver, type FakeOp } from '../testing/fake-driver.js';
 import {
   actionTable,
@@ -154,13 +154,7 @@ const needs: Partial<Record<SessionAction, Exclude<keyof DriverCapabilities, 'ap
   setExecutionCap: 'executionCap',
 };
 
-const eventNames: (keyof SessionEvents)[] = [
-  ...['open', 'start', 'close', 'pause', 'resume', 'stop', 'hibernate', 'reset'].flatMap((a) => [
-    a,
-    `${a}Error`,
-  ]),
-  ...['progress', 'error', 'apiAvailable', 'apiUnavailable', 'debug', 'stateChanged'],
-];
+const eventNames: (keyof SessionEvents)[] = [...seedEventNames, 'stateChanged'];
 
 function run(session: Session, action: SessionAction): Promise<unknown> {
   switch (action) {

@@ -112,7 +112,6 @@ export interface DaemonStatus {
 
 /** Events of the daemon. */
 export interface IdleDaemonEvents {
-  [event: string]: unknown[];
   /** Each timeline event as it happens. */
   timeline: [event: TimelineEvent];
   /** Something went wrong that is not a session action's failure (persisting, reading). */

@@ -46,6 +46,10 @@ describe('connect and status in Node (no Local Network Access here)', () => {
     });
     const cvmweb = await connect({ url, reconnect: false, createWebSocket: socket });
     expect(cvmweb.hypervisorName).toBe('mock');
+    const session = await cvmweb.requestSession('typed', 'k');
+    // @ts-expect-error a misspelt event name does not compile (npm run typecheck)
+    session.addEventListener('apiAvaliable', () => undefined);
+    session.addEventListener('apiAvailable', (ip: string, url: string) => `${ip} ${url}`);
     cvmweb.close();
   });
 

@@ -231,7 +231,7 @@ describe('sessions, consent and scope', () => {
       'close',
       'stateChanged',
       'progress',
-    ]) {
+    ] as const) {
       session.addEventListener(event, (...args: unknown[]) =>
         seen.push(event === 'stateChanged' ? `state:${args[0]}` : event),
       );
