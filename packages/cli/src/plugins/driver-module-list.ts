@@ -1,6 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HypervisorError, toHypervisorError } from '@cvmweb/core';
+import { abortedError, HypervisorError, readRegularFile, toHypervisorError } from '@cvmweb/core';
 
 /** The environment variable that names driver modules to load: comma-separated module specifiers. */
 export const DRIVER_MODULES_ENV_VARIABLE = 'CVMWEB_DRIVER_MODULES';
@@ -26,7 +25,7 @@ export interface DriverModuleListOptions {
   cwd: string;
   /** The state directory, where `config.json` is read. */
   stateDir: string;
-  /** Cancels reading the configuration. */
+  /** Cancels reading the configuration (checked before the read). */
   signal?: AbortSignal;
 }
 
@@ -56,15 +55,18 @@ export async function driverModuleList(options: DriverModuleListOptions): Promis
 }
 
 async function configuredDrivers(path: string, signal: AbortSignal | undefined): Promise<string[]> {
-  let text: string;
+  if (signal?.aborted) throw abortedError(`Reading ${path}`, signal.reason);
+  let read: Awaited<ReturnType<typeof readRegularFile>>;
   try {
-    // A FIFO or a directory in its place would hang or fail the read: look first.
-    if (!(await stat(path)).isFile()) throw invalid(path, `${path} is not a regular file`);
-    text = await readFile(path, { encoding: 'utf8', ...(signal ? { signal } : {}) });
+    // A FIFO, a device or a directory in its place is refused, never read (a FIFO would hang).
+    read = await readRegularFile(path, { maxBytes: 1024 * 1024 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw toHypervisorError(error, 'IO', `Reading ${path} failed`, { path });
   }
+  if (read.kind === 'special') throw invalid(path, `${path} is ${read.what}, not a regular file`);
+  if (read.kind === 'too-large') throw invalid(path, `${path} is too large (${read.size} bytes)`);
+  const { text } = read;
   let config: unknown;
   try {
     config = JSON.parse(text);

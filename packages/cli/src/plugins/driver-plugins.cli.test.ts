@@ -44,6 +44,43 @@ describe('cvmweb with driver plug-ins', () => {
     });
   }
 
+  /**
+   * Starts a long-running command, waits for a line of its standard output, then stops it (SIGTERM)
+   * and returns the line and how the command ended.
+   */
+  async function runUntil(args: string[], wanted: (line: string) => boolean, more: NodeJS.ProcessEnv = {}) {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: project,
+      env: { ...env, ...more },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let line: string;
+    try {
+      line = await vi.waitFor(
+        () => {
+          const found = out.split('\n').find(wanted);
+          if (found === undefined) throw new Error(`${args[0]} has not started yet: ${err}`);
+          return found;
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    return { line, exit: await exited };
+  }
+
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cvmweb-plugin-cli-'));
     project = join(dir, 'project');
@@ -127,38 +164,30 @@ describe('cvmweb with driver plug-ins', () => {
       healthy: true,
     });
 
-    const serve = spawn(
-      process.execPath,
-      [bin, 'serve', '--driver', 'example', '--port', '0', '--json', '--state-dir', other],
-      { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    const { line, exit } = await runUntil(
+      ['serve', '--driver', 'example', '--port', '0', '--json', '--state-dir', other],
+      (l) => l.startsWith('{'),
     );
-    let out = '';
-    let err = '';
-    serve.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(line)).toMatchObject({
+      hypervisorName: 'example',
+      hypervisorVersion: '0.1.0',
+      fallback: false,
     });
-    serve.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
+  });
+
+  it('the daemon chooses from the same list (CVMWEB_DRIVER names a plug-in driver)', async () => {
+    await writeFile(join(stateDir, 'config.json'), JSON.stringify({ drivers: ['cvmweb-driver-example'] }));
+    const { line } = await runUntil(['daemon'], (l) => l.startsWith('cvmweb daemon: pid'), {
+      CVMWEB_DRIVER: 'example',
     });
-    const exited = new Promise<number | null>((resolve) => serve.on('exit', (code) => resolve(code)));
-    try {
-      const line = await vi.waitFor(
-        () => {
-          const found = out.split('\n').find((l) => l.startsWith('{'));
-          if (!found) throw new Error(`serve has not started yet: ${err}`);
-          return found;
-        },
-        { timeout: 20_000, interval: 50 },
-      );
-      expect(JSON.parse(line)).toMatchObject({
-        hypervisorName: 'example',
-        hypervisorVersion: '0.1.0',
-        fallback: false,
-      });
-    } finally {
-      serve.kill('SIGTERM');
-    }
-    expect(await exited).toBe(0);
+    // It started on the plug-in's driver; how it then ends on SIGTERM is the daemon's business.
+    expect(line).toContain(`state dir ${stateDir}`);
+    // Without the plug-in, the same request names no driver.
+    await writeFile(join(stateDir, 'config.json'), '{}');
+    const { code, stderr } = await cvmweb(['daemon'], { env: { CVMWEB_DRIVER: 'example' } });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^cvmweb: NOT_FOUND \(-9\): No hypervisor driver named 'example'/);
   });
 
   it('a bad config.json fails the command with INVALID_USAGE naming the file, without a stack trace', async () => {

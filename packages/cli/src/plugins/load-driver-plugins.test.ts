@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -259,6 +260,16 @@ export const driver = async () => ({ ...made });`.replace('const driver =', 'con
     }
     await rm(config);
     await mkdir(config);
-    expect((await failure()).code).toBe(ErrorCode.INVALID_USAGE);
+    expect(await failure()).toMatchObject({
+      code: ErrorCode.INVALID_USAGE,
+      message: expect.stringContaining('a directory'),
+    });
+    // A FIFO is refused without being opened for a blocking read (which would hang).
+    await rm(config, { recursive: true });
+    execFileSync('mkfifo', [config]);
+    expect(await failure()).toMatchObject({
+      code: ErrorCode.INVALID_USAGE,
+      message: expect.stringContaining('a FIFO'),
+    });
   });
 });
