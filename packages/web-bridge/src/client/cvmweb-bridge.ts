@@ -9,7 +9,7 @@ import type {
 } from '../protocol/server-frame.js';
 import { ClientEmitter } from './client-emitter.js';
 import type { ConnectOptions } from './connect-options.js';
-import type { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
+import { CVMWebDaemonAccess, type DaemonState } from './cvmweb-daemon-access.js';
 import { CVMWebSession } from './cvmweb-session.js';
 import { unreachableError } from './local-network-access.js';
 import type { WebSocketLike } from './web-socket-like.js';
@@ -148,19 +148,14 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
     onSuccess?: (daemon: CVMWebDaemonAccess) => void,
     onFailure?: (errorCode: number) => void,
   ): Promise<CVMWebDaemonAccess> | number {
-    const promise = this.#request({ op: 'requestDaemonAccess' }).then(({ value }) => {
-      const state = value as Omit<CVMWebDaemonAccess, 'start' | 'stop' | 'setIdleTime'>;
-      const control = (action: string, seconds?: number) =>
-        this.#request(
-          seconds === undefined ? { op: 'daemon', action } : { op: 'daemon', action, seconds },
-        ).then(() => undefined);
-      return {
-        ...state,
-        start: () => control('start'),
-        stop: () => control('stop'),
-        setIdleTime: (seconds: number) => control('setIdleTime', seconds),
-      } satisfies CVMWebDaemonAccess;
-    });
+    const promise = this.#request({ op: 'requestDaemonAccess' }).then(
+      ({ value }) =>
+        new CVMWebDaemonAccess(value as DaemonState, (action, seconds) =>
+          this.#request(
+            seconds === undefined ? { op: 'daemon', action } : { op: 'daemon', action, seconds },
+          ).then(() => undefined),
+        ),
+    );
     if (!onSuccess) return promise;
     promise.then(onSuccess, (error: HypervisorError) => onFailure?.(error.code));
     return 1;

@@ -1,19 +1,92 @@
-/** What `requestDaemonAccess` gives a page (seed: the daemon object). */
-export interface CVMWebDaemonAccess {
-  /** Whether this origin is privileged (configured in the service's policy file). */
+import { HypervisorError } from '@cvmweb/core';
+
+/** The daemon's state as the service reports it to a page. @internal */
+export interface DaemonState {
   readonly privileged: boolean;
-  /** The daemon is running. */
   readonly isRunning: boolean;
-  /** The user's system is idle. */
   readonly isSystemIdle: boolean;
-  /** Seconds without input before the system counts as idle. */
   readonly idleTime: number;
-  /** Where the daemon runs; `null` unless privileged. */
   readonly path: string | null;
+}
+
+/** Sends a `daemon` request. @internal */
+export type DaemonControl = (action: 'start' | 'stop' | 'setIdleTime', seconds?: number) => Promise<void>;
+
+/**
+ * What `requestDaemonAccess` gives a page (the original plugin's daemon
+ * object): everyone reads its state; privileged origins also control it.
+ */
+export class CVMWebDaemonAccess {
+  readonly #state: DaemonState;
+  readonly #control: DaemonControl;
+  #idleTime: number;
+
+  /** @internal Made by `CVMWebBridge.requestDaemonAccess`. */
+  constructor(state: DaemonState, control: DaemonControl) {
+    this.#state = state;
+    this.#control = control;
+    this.#idleTime = state.idleTime;
+  }
+
+  /** Whether this origin is privileged (configured in the service's policy file). */
+  get privileged(): boolean {
+    return this.#state.privileged;
+  }
+  /** The daemon is running. */
+  get isRunning(): boolean {
+    return this.#state.isRunning;
+  }
+  /** The user's system is idle. */
+  get isSystemIdle(): boolean {
+    return this.#state.isSystemIdle;
+  }
+  /** Where the daemon runs; `null` unless privileged. */
+  get path(): string | null {
+    return this.#state.path;
+  }
+
+  /**
+   * Seconds without input before the system counts as idle. Read-write for
+   * privileged origins, as in the original plugin: the new value reads back at
+   * once and is sent to the daemon ({@link CVMWebDaemonAccess.setIdleTime}); if
+   * the daemon refuses it, the previous value comes back. Other origins get
+   * `NOT_ALLOWED` (-10) thrown by the assignment.
+   */
+  get idleTime(): number {
+    return this.#idleTime;
+  }
+  set idleTime(seconds: number) {
+    if (!this.#state.privileged) throw notPrivileged();
+    void this.setIdleTime(seconds).catch(() => undefined);
+  }
+
   /** Privileged: starts the daemon; others get `NOT_ALLOWED` (-10). */
-  start(): Promise<void>;
+  start(): Promise<void> {
+    return this.#control('start');
+  }
+
   /** Privileged: stops the daemon; others get `NOT_ALLOWED` (-10). */
-  stop(): Promise<void>;
-  /** Privileged: changes `idleTime`; others get `NOT_ALLOWED` (-10). */
-  setIdleTime(seconds: number): Promise<void>;
+  stop(): Promise<void> {
+    return this.#control('stop');
+  }
+
+  /**
+   * Privileged: changes {@link CVMWebDaemonAccess.idleTime} (seen at once,
+   * restored if the daemon refuses); others get `NOT_ALLOWED` (-10).
+   */
+  setIdleTime(seconds: number): Promise<void> {
+    if (!this.#state.privileged) return Promise.reject(notPrivileged());
+    const previous = this.#idleTime;
+    this.#idleTime = seconds;
+    return this.#control('setIdleTime', seconds).catch((error: unknown) => {
+      if (this.#idleTime === seconds) this.#idleTime = previous;
+      throw error;
+    });
+  }
+}
+
+function notPrivileged(): HypervisorError {
+  return new HypervisorError('NOT_ALLOWED', 'only privileged origins may change the daemon’s idle time', {
+    details: { reason: 'privileged' },
+  });
 }

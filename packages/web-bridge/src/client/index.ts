@@ -21,7 +21,7 @@ export { CLIENT_VERSION } from './client-version.js';
 export { connect, DEFAULT_SERVICE_URL } from './connect.js';
 export type { ConnectOptions } from './connect-options.js';
 export { CVMWebBridge, type CVMWebBridgeEvents, type SessionSummary } from './cvmweb-bridge.js';
-export type { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
+export { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
 export {
   CVMWebSession,
   type CVMWebSessionEvents,

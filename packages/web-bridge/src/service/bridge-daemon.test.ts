@@ -1,6 +1,6 @@
 // The daemon through the bridge: a real IdleDaemon on the mock driver with a fake idle source.
 import { DaemonFlags, ErrorCode, SessionState } from '@cvmweb/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
 import type { CVMWebDaemonAccess } from '../client/cvmweb-daemon-access.js';
 import type { TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
@@ -66,7 +66,14 @@ describe('requestDaemonAccess through the bridge', () => {
     const { daemon, idle } = await start();
     const page = await client(PAGE);
     const access = await page.requestDaemonAccess();
-    expect({ ...access }).toMatchObject({
+    const fields = (a: CVMWebDaemonAccess) => ({
+      privileged: a.privileged,
+      isRunning: a.isRunning,
+      isSystemIdle: a.isSystemIdle,
+      idleTime: a.idleTime,
+      path: a.path,
+    });
+    expect(fields(access)).toMatchObject({
       privileged: false,
       isRunning: true,
       isSystemIdle: false,
@@ -79,6 +86,11 @@ describe('requestDaemonAccess through the bridge', () => {
     expect(await codeOf(access.start())).toBe(denied);
     expect(daemon!.isRunning).toBe(true);
     expect(daemon!.idleTime).toBe(3600);
+    // Assigning idleTime is the original's read-write property for privileged origins only: no silent local change.
+    expect(() => {
+      access.idleTime = 5;
+    }).toThrow(expect.objectContaining({ code: ErrorCode.NOT_ALLOWED }));
+    expect(access.idleTime).toBe(3600);
     // The raw frames are refused the same way, for every control.
     const rawPage = await raw(PAGE);
     for (const frame of [
@@ -99,10 +111,15 @@ describe('requestDaemonAccess through the bridge', () => {
 
     const admin = await client(ADMIN);
     const control = await admin.requestDaemonAccess();
-    expect({ ...control }).toMatchObject({ privileged: true, isRunning: true, path: 'in-process' });
-    expect(await codeOf(control.setIdleTime(0))).toBe(`${ErrorCode.INVALID_USAGE}:`);
-    await control.setIdleTime(5);
-    expect(daemon!.idleTime).toBe(5);
+    expect(fields(control)).toMatchObject({ privileged: true, isRunning: true, path: 'in-process' });
+    const refused = control.setIdleTime(0);
+    // Seen at once, restored when the daemon refuses.
+    expect(control.idleTime).toBe(0);
+    expect(await codeOf(refused)).toBe(`${ErrorCode.INVALID_USAGE}:`);
+    expect(control.idleTime).toBe(3600);
+    control.idleTime = 5;
+    expect(control.idleTime).toBe(5);
+    await vi.waitFor(() => expect(daemon!.idleTime).toBe(5));
     expect((await page.requestDaemonAccess()).idleTime).toBe(5);
 
     // isSystemIdle follows the idle source.
@@ -127,7 +144,7 @@ describe('requestDaemonAccess through the bridge', () => {
 
     await control.stop();
     expect(daemon!.isRunning).toBe(false);
-    expect({ ...(await page.requestDaemonAccess()) }).toMatchObject({
+    expect(fields(await page.requestDaemonAccess())).toMatchObject({
       isRunning: false,
       isSystemIdle: false,
     });
