@@ -108,10 +108,9 @@ describe.skipIf(unavailable !== undefined)(
       await virshOut(['suspend', session.vmName]);
       expect((await virshOut(['domstate', session.vmName])).trim()).toBe('paused');
       expect(session.state).toBe(SessionState.Started);
-      const reopened = Date.now();
+      // Let the stream reconnect: the session must follow promptly (it stayed Started for good).
       await writeFile(gate, '');
       await expect.poll(() => session.state, { timeout: 5000, interval: 20 }).toBe(SessionState.Paused);
-      expect(Date.now() - reopened).toBeLessThan(5000);
       expect(debug.some((line) => line.startsWith('virsh event listens again'))).toBe(true);
       await session.resume();
 
