@@ -389,7 +389,6 @@ export class BridgeConnection {
       case 'open': {
         const requirements = validateRequirements(frame.requirements);
         const { limits } = this.#context.policy.policy;
-        checkRequirements(requirements, limits);
         // Sessions holding a VM, and those other requests are opening (counted before the first
         // await, so opens sent together cannot all pass the limit).
         const { cvmweb, opening } = this.#context;
@@ -401,7 +400,14 @@ export class BridgeConnection {
         );
         for (const other of opening.keys(this.#origin)) holding.add(other);
         holding.delete(session.id);
-        checkSessionCount(this.#origin, holding.size, limits);
+        try {
+          checkRequirements(requirements, limits);
+          checkSessionCount(this.#origin, holding.size, limits);
+        } catch (error) {
+          // Not a pre-flight refusal: a page written for the original's onOpenError hears of it.
+          this.#refused(session, 'open', error as HypervisorError);
+          throw error;
+        }
         const release = opening.reserve(this.#origin, session.id);
         try {
           await session.open(requirements);
@@ -501,6 +507,18 @@ export class BridgeConnection {
     const attached = this.#attached.get(session.id);
     if (attached) attached.sent = JSON.stringify(snapshot);
     this.#send({ v: PROTOCOL_VERSION, type: 'event', session: session.id, event, args: shown, snapshot });
+  }
+
+  /**
+   * Tells this page of an action the service refused by its local policy as the session
+   * would tell a failed action: `<action>Error(message, code)` and `error(message, code, action)`
+   * (the refusal's own words, which name the limit).
+   */
+  #refused(session: Session, action: 'open', error: HypervisorError): void {
+    const snapshot = sessionSnapshot(session);
+    const base = { v: PROTOCOL_VERSION, type: 'event', session: session.id, snapshot } as const;
+    this.#send({ ...base, event: `${action}Error`, args: [error.message, error.code] });
+    this.#send({ ...base, event: 'error', args: [error.message, error.code, action] });
   }
 
   #pushSnapshot(session: Session): void {

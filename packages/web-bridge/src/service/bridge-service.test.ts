@@ -382,11 +382,21 @@ describe('sessions, consent and scope', () => {
     const client = await connectClient(bridge.service.port, PAGE);
     clients.push(client);
     const s = await client.requestSession('one', 'k');
+    // The original's onOpenError hears of a refusal by the policy; an invalid argument is pre-flight.
+    const heard: unknown[][] = [];
+    s.addEventListener('openError', (message, code) => heard.push(['openError', message, code]));
+    s.addEventListener('error', (message, code, category) => heard.push(['error', message, code, category]));
     await expect(s.open({ cpus: 4 })).rejects.toMatchObject({
       code: ErrorCode.NOT_ALLOWED,
       message: expect.stringContaining('at most 2'),
       details: { field: 'cpus', limit: 2, requested: 4 },
     });
+    expect(heard).toEqual([
+      ['openError', expect.stringContaining('at most 2'), ErrorCode.NOT_ALLOWED],
+      ['error', expect.stringContaining('at most 2'), ErrorCode.NOT_ALLOWED, 'open'],
+    ]);
+    await expect(s.open({ cpus: 1.5 })).rejects.toMatchObject({ code: ErrorCode.INVALID_USAGE });
+    expect(heard).toHaveLength(2);
     await expect(s.open({ ram: 2048 })).rejects.toMatchObject({ details: { field: 'ram', limit: 1024 } });
     await s.open({ cpus: 2, ram: 1024, disk: 2048 });
     const t = await client.requestSession('two', 'k');
