@@ -1,25 +1,18 @@
-import {
-  type Cvmweb,
-  HypervisorError,
-  type Session,
-  SessionState,
-  seedEventNames,
-  validateRequirements,
-  validateSessionName,
-} from '@cvmweb/core';
+import { type Cvmweb, HypervisorError, type Session, seedEventNames } from '@cvmweb/core';
 import type { RawData, WebSocket } from 'ws';
 import type { ConsentBroker } from '../consent/consent-broker.js';
-import { checkNameCount, checkRequirements, checkSessionCount } from '../policy/check-requirements.js';
 import type { PolicyStore } from '../policy/policy-store.js';
-import { type ClientFrame, parseClientFrame } from '../protocol/client-frame.js';
+import type { ClientFrame } from '../protocol/client-frame.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
+import { admitSession } from './admit-session.js';
+import { FrameGate } from './frame-gate.js';
 import type { FrameLimits } from './frame-limits.js';
 import type { KeyAttemptThrottle } from './key-attempt-throttle.js';
 import type { OriginReservations } from './origin-reservations.js';
-import { sessionSnapshot } from './session-snapshot.js';
+import { runSessionAction } from './run-session-action.js';
+import { sessionSnapshot, sessionSummary } from './session-snapshot.js';
 import { MAX_TIMELINE_ENTRIES, type TimelineFeed, visibleEntry } from './timeline-feed.js';
-import { TokenBucket } from './token-bucket.js';
 import { forPages, pageErrorMessage, wireError } from './wire-error.js';
 
 /**
@@ -67,9 +60,8 @@ export class BridgeConnection {
   readonly #ws: WebSocket;
   readonly #origin: string;
   readonly #context: ConnectionContext;
-  readonly #bucket: TokenBucket;
+  readonly #gate: FrameGate;
   readonly #attached = new Map<string, Attached>();
-  #inFlight = 0;
   #closed = false;
   #onSocketClosed: () => void = () => undefined;
   /** Settles when the WebSocket has closed (the close handshake finished, or it was cut off). */
@@ -84,7 +76,7 @@ export class BridgeConnection {
     this.#ws = ws;
     this.#origin = origin;
     this.#context = context;
-    this.#bucket = new TokenBucket(context.limits.framesPerSecond, context.limits.burst);
+    this.#gate = new FrameGate(context.limits);
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('close', () => {
       this.#onSocketClosed();
@@ -165,59 +157,15 @@ export class BridgeConnection {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    const { limits } = this.#context;
-    const size = Array.isArray(data)
-      ? data.reduce((n, b) => n + b.length, 0)
-      : (data as Buffer | ArrayBuffer).byteLength;
-    if (isBinary) {
-      this.#fail(null, usage('binary frames are not accepted; send JSON text', 'binary'));
+    const admitted = this.#gate.admit(data, isBinary);
+    if (!admitted.ok) {
+      this.#fail(admitted.id, admitted.error);
       return;
     }
-    if (size > limits.maxFrameBytes) {
-      this.#fail(
-        null,
-        forPages(
-          new HypervisorError('INVALID_USAGE', `a frame may have at most ${limits.maxFrameBytes} bytes`, {
-            details: { reason: 'size', maxFrameBytes: limits.maxFrameBytes },
-          }),
-        ),
-      );
-      return;
-    }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
-    const parsed = parseClientFrame(text);
-    const id = parsed.ok ? parsed.frame.id : parsed.id;
-    if (!this.#bucket.take()) {
-      this.#fail(
-        id,
-        forPages(
-          new HypervisorError('NOT_ALLOWED', 'too many frames; slow down', {
-            details: { reason: 'rate', retryAfterMs: this.#bucket.retryAfterMs() },
-          }),
-        ),
-      );
-      return;
-    }
-    if (!parsed.ok) {
-      this.#fail(parsed.id, parsed.error);
-      return;
-    }
-    if (this.#inFlight >= limits.maxInFlight) {
-      this.#fail(
-        id,
-        forPages(
-          new HypervisorError('NOT_ALLOWED', `at most ${limits.maxInFlight} requests may wait at once`, {
-            details: { reason: 'busy', limit: limits.maxInFlight },
-          }),
-        ),
-      );
-      return;
-    }
-    const frame = parsed.frame;
-    this.#inFlight++;
+    const { frame } = admitted;
     this.#dispatch(frame).then(
       ({ value, snapshot }) => {
-        this.#inFlight--;
+        this.#gate.done();
         this.#send(
           snapshot
             ? { v: PROTOCOL_VERSION, type: 'result', id: frame.id, value, snapshot }
@@ -225,7 +173,7 @@ export class BridgeConnection {
         );
       },
       (error: unknown) => {
-        this.#inFlight--;
+        this.#gate.done();
         this.#fail(frame.id, error, frame.op);
       },
     );
@@ -260,18 +208,7 @@ export class BridgeConnection {
       case 'listSessions':
         this.#requirePrivileged('the list of all sessions');
         return {
-          value: this.#context.cvmweb.sessions().map((r) => ({
-            id: r.id,
-            scope: r.scope,
-            name: r.name,
-            state: r.state,
-            hibernated: r.hibernated,
-            requirements: r.requirements,
-            executionCap: r.executionCap,
-            daemon: r.daemon,
-            createdAt: r.createdAt,
-            updatedAt: r.updatedAt,
-          })),
+          value: this.#context.cvmweb.sessions().map(sessionSummary),
         };
       case 'timeline':
         return { value: this.#timeline(frame.since, frame.subscribe) };
@@ -323,49 +260,14 @@ export class BridgeConnection {
     name: string,
     key: string,
   ): Promise<{ value: unknown; snapshot: SessionSnapshot }> {
-    const { broker, cvmweb, policy, creating, keyAttempts } = this.#context;
-    const origin = this.#origin;
-    validateSessionName(name);
-    if (key.length === 0 || key.length > 256) {
-      throw forPages(
-        new HypervisorError('INVALID_USAGE', 'a secret key is a string of 1 to 256 characters', {
-          details: { field: 'secretKey' },
-        }),
-      );
-    }
-    const own = this.#context.isOwnOrigin(origin);
-    if (!own) broker.assertNotRefused(origin);
-    const exists = cvmweb.registry.find(origin, name) !== undefined;
-    let release: (() => void) | undefined;
-    try {
-      if (!exists) {
-        // Counted before the first await with the names other requests of the origin are
-        // creating, so frames sent together cannot all pass the limit.
-        const names = new Set(cvmweb.sessions(origin).map((r) => r.name));
-        for (const other of creating.keys(origin)) names.add(other);
-        names.delete(name);
-        checkNameCount(origin, names.size, policy.policy.limits);
-        release = creating.reserve(origin, name);
-      }
-      // Re-attaching a session the person approved earlier (reload, service restart) asks nobody,
-      // unless the person denied the origin or revoked its decision since.
-      if (!own && (!exists || broker.isWithdrawn(origin))) {
-        await broker.authorize(origin, name, {
-          onWaiting: () =>
-            this.#send({ v: PROTOCOL_VERSION, type: 'consent', id, url: this.#context.consentUrl }),
-          signal: this.#gone.signal,
-        });
-      }
-      if (exists) keyAttempts.attempt(origin, name);
-      const session = await cvmweb.requestSession(name, key, { scope: origin });
-      if (exists) keyAttempts.succeeded(origin, name);
-      if (this.#closed) return { value: sessionSnapshot(session), snapshot: sessionSnapshot(session) };
-      this.#attach(session);
-      const snapshot = sessionSnapshot(session);
-      return { value: snapshot, snapshot };
-    } finally {
-      release?.();
-    }
+    const session = await admitSession(this.#context, this.#origin, name, key, {
+      onWaiting: () =>
+        this.#send({ v: PROTOCOL_VERSION, type: 'consent', id, url: this.#context.consentUrl }),
+      signal: this.#gone.signal,
+    });
+    if (!this.#closed) this.#attach(session);
+    const snapshot = sessionSnapshot(session);
+    return { value: snapshot, snapshot };
   }
 
   async #sessionAction(
@@ -383,85 +285,14 @@ export class BridgeConnection {
     if (!this.#context.isOwnOrigin(this.#origin) && frame.op !== 'release') {
       this.#context.broker.assertMayAct(this.#origin);
     }
-    const { session } = attached;
-    const value: unknown = null;
-    switch (frame.op) {
-      case 'open': {
-        const requirements = validateRequirements(frame.requirements);
-        const { limits } = this.#context.policy.policy;
-        // Sessions holding a VM, and those other requests are opening (counted before the first
-        // await, so opens sent together cannot all pass the limit).
-        const { cvmweb, opening } = this.#context;
-        const holding = new Set(
-          cvmweb
-            .sessions(this.#origin)
-            .filter((r) => r.state !== SessionState.Closed)
-            .map((r) => r.id),
-        );
-        for (const other of opening.keys(this.#origin)) holding.add(other);
-        holding.delete(session.id);
-        try {
-          checkRequirements(requirements, limits);
-          checkSessionCount(this.#origin, holding.size, limits);
-        } catch (error) {
-          // Not a pre-flight refusal: a page written for the original's onOpenError hears of it.
-          this.#refused(session, 'open', error as HypervisorError);
-          throw error;
-        }
-        const release = opening.reserve(this.#origin, session.id);
-        try {
-          await session.open(requirements);
-        } finally {
-          release();
-        }
-        break;
-      }
-      case 'start':
-        await session.start(frame.userData ?? '', frame.values ? { values: frame.values } : undefined);
-        break;
-      case 'pause':
-        await session.pause();
-        break;
-      case 'resume':
-        await session.resume();
-        break;
-      case 'reset':
-        await session.reset();
-        break;
-      case 'stop':
-        await session.stop();
-        break;
-      case 'hibernate':
-        await session.hibernate();
-        break;
-      case 'close':
-        await session.close();
-        break;
-      case 'setExecutionCap':
-        await session.setExecutionCap(frame.cap);
-        break;
-      case 'setProperty':
-        await session.setProperty(frame.name, frame.value);
-        break;
-      case 'getProperty':
-        // A read changes nothing: no snapshot, which keeps the cheapest action cheap.
-        return { value: await session.getProperty(frame.name) };
-      case 'setDaemon': {
-        const { controlled, minCap, maxCap, flags } = frame.settings;
-        await session.setDaemonSettings({
-          ...(controlled !== undefined ? { controlled } : {}),
-          ...(minCap !== undefined ? { minCap } : {}),
-          ...(maxCap !== undefined ? { maxCap } : {}),
-          ...(flags !== undefined ? { flags } : {}),
-        });
-        break;
-      }
-      case 'release':
-        attached.detach();
-        this.#attached.delete(session.id);
-        return { value: null };
+    if (frame.op === 'release') {
+      attached.detach();
+      this.#attached.delete(frame.session);
+      return { value: null };
     }
-    return { value, snapshot: sessionSnapshot(session) };
+    return runSessionAction(attached.session, frame, this.#context, this.#origin, (session, action, error) =>
+      this.#refused(session, action, error),
+    );
   }
 
   #requirePrivileged(what: string): void {
@@ -558,8 +389,4 @@ export class BridgeConnection {
     for (const attached of this.#attached.values()) attached.detach();
     this.#attached.clear();
   }
-}
-
-function usage(message: string, reason: string): HypervisorError {
-  return forPages(new HypervisorError('INVALID_USAGE', message, { details: { reason } }));
 }

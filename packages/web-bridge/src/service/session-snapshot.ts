@@ -1,4 +1,4 @@
-import type { Session } from '@cvmweb/core';
+import type { Session, SessionRecord } from '@cvmweb/core';
 import type { SessionSnapshot } from '../protocol/server-frame.js';
 
 /** The properties of `session` as pushed to clients. */
@@ -20,5 +20,21 @@ export function sessionSnapshot(session: Session): SessionSnapshot {
     daemonMinCap: session.daemonMinCap,
     daemonMaxCap: session.daemonMaxCap,
     daemonFlags: session.daemonFlags,
+  };
+}
+
+/** A session as a privileged origin's `listSessions` sees it: no owner hash, user data or properties. */
+export function sessionSummary(record: SessionRecord) {
+  return {
+    id: record.id,
+    scope: record.scope,
+    name: record.name,
+    state: record.state,
+    hibernated: record.hibernated,
+    requirements: record.requirements,
+    executionCap: record.executionCap,
+    daemon: record.daemon,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
   };
 }
