@@ -23,12 +23,7 @@ import { TypedEmitter } from './events/typed-emitter.js';
 import { ImageCache } from './images/image-cache.js';
 import { ImageCatalog } from './images/image-catalog.js';
 import { defaultCacheDir, defaultStateDir } from './paths/default-paths.js';
-import {
-  type DamagedRecord,
-  damagedRecordError,
-  describeDamagedRecord,
-  reservingRecord,
-} from './registry/damaged-record.js';
+import { type DamagedRecord, describeDamagedRecord } from './registry/damaged-record.js';
 import { openSessionRegistry } from './registry/file-session-registry.js';
 import { hashSecret, verifySecret } from './registry/owner-secret.js';
 import type { SessionRecord } from './registry/session-record.js';
@@ -196,12 +191,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
       }
       return (await this.session(existing.id, options)) ?? this.#sessionFor(existing);
     }
-    const damaged = reservingRecord(
-      this.registry.damaged(),
-      { id: '', scope, name },
-      { id: true, name: false },
-    );
-    if (damaged) throw damagedRecordError(damaged, scope, name);
+    // The registry refuses a name a damaged record may hold (INVALID_STATE, reason damaged-record).
     const now = (this.#options.clock ?? systemClock).now();
     const id = randomUUID();
     const record: SessionRecord = {

@@ -1,4 +1,5 @@
 import { HypervisorError } from '../errors/hypervisor-error.js';
+import { deriveVmName } from '../session/session-names.js';
 
 /**
  * Why a session record file could not be loaded:
@@ -44,8 +45,10 @@ export interface SalvagedFields {
  * - its session `id` (from the file name): no new record may take it, and the hypervisor's VMs
  *   of that session (and of a salvaged `vmId` or `vmName`) are not orphans;
  * - its name, when it can be salvaged: requests for that name fail with `INVALID_STATE`;
- * - when the name cannot be read at all, every *new* name in its scope (every scope, when the
- *   scope cannot be read either) — existing sessions keep working.
+ * - when the name cannot be read but the name of its VM is known (reconcile kept it, or a
+ *   `vmName` was salvaged), the one name that VM name is derived from;
+ * - otherwise every *new* name in its scope (every scope, when the scope cannot be read
+ *   either) — existing sessions keep working.
  */
 export interface DamagedRecord {
   /** The session id its file name carries (`<id>.json`), when the file name is one. */
@@ -100,22 +103,38 @@ export function salvageFields(text: string, parsed?: unknown): SalvagedFields {
  * (in `scope` or an unknown scope). When the name already belongs to this very record
  * (`held.name`: an update, not a new name), only the id counts.
  *
+ * A name that cannot be read can still be recognised: a VM name is derived from scope, name and
+ * session id ({@link deriveVmName}). So when the hypervisor-side name of the damaged record's VM is
+ * known (`vmNamesOf(id)`: its VMs that reconcile kept, or a salvaged `vmName`), an unknown name
+ * reserves exactly the name whose derived VM name is one of those, and no other.
+ *
  * @internal
  */
 export function reservingRecord(
   damaged: readonly DamagedRecord[],
   record: { id: string; scope: string; name: string },
   held: { id: boolean; name: boolean },
+  vmNamesOf: (id: string) => readonly string[] = () => [],
 ): DamagedRecord | undefined {
   for (const entry of damaged) {
     if (entry.id === record.id && !held.id) return entry;
     if (held.name || entry.reason === 'duplicate-name') continue;
-    const { scope, name } = entry.salvaged;
+    const { scope, name, vmName } = entry.salvaged;
     if (scope !== undefined && scope !== record.scope) continue;
-    if (name === undefined || name === record.name) return entry;
+    if (name === record.name) return entry;
+    if (name !== undefined) continue;
+    const evidence = [...(entry.id ? vmNamesOf(entry.id) : []), ...(vmName ? [vmName] : [])].filter((n) =>
+      DERIVED_VM_NAME.test(n),
+    );
+    if (evidence.length === 0) return entry;
+    const derived = entry.id === undefined ? undefined : deriveVmName(record.scope, record.name, entry.id);
+    if (derived === undefined || evidence.includes(derived)) return entry;
   }
   return undefined;
 }
+
+/** The form of {@link deriveVmName}'s names: only such a name tells which session name it came from. */
+const DERIVED_VM_NAME = /^cvmweb-(?:[a-z0-9-]*-)?[0-9a-f]{12}$/;
 
 /**
  * The error of a request or write refused because of `entry`: `INVALID_STATE` (-8), details
@@ -128,7 +147,7 @@ export function damagedRecordError(entry: DamagedRecord, scope: string, name: st
   const what =
     entry.salvaged.name === name
       ? `The session "${name}" has a damaged record`
-      : `A session record with an unreadable name is damaged, so no new session name is granted in scope ${scope}`;
+      : `A damaged session record whose name cannot be read may hold the name "${name}" in scope ${scope}`;
   return new HypervisorError(
     'INVALID_STATE',
     `${what} (${entry.file}: ${entry.message}); repair it or remove it first`,
@@ -143,10 +162,11 @@ export function damagedRecordError(entry: DamagedRecord, scope: string, name: st
 export function describeDamagedRecord(entry: DamagedRecord): string {
   const moved = entry.file === entry.foundAt ? '' : ` (moved to ${entry.file})`;
   const { name, scope } = entry.salvaged;
+  const where = scope ? ` in ${scope}` : '';
   const reserved =
     name !== undefined
-      ? `its name "${name}"${scope ? ` in ${scope}` : ''} stays reserved`
-      : `its name cannot be read, so no new session names are granted${scope ? ` in ${scope}` : ''}`;
+      ? `its name "${name}"${where} stays reserved`
+      : `its name cannot be read, so new session names${where} are refused unless its VM's name rules them out`;
   const id = entry.id ? `session ${entry.id}: ` : '';
-  return `damaged session record ${entry.foundAt}${moved}: ${id}${entry.message}; ${reserved} and its VM, if any, is kept until the file is repaired or removed`;
+  return `damaged session record ${entry.foundAt}${moved}: ${id}${entry.message}; ${reserved}; its VM, if any, is kept until the file is repaired or removed`;
 }

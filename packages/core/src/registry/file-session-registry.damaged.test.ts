@@ -3,6 +3,8 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Hypervisor } from '../driver/driver.js';
+import { deriveVmName } from '../session/session-names.js';
 import type { DamagedRecord } from './damaged-record.js';
 import { openSessionRegistry } from './file-session-registry.js';
 import { makeRecord } from './registry-test-support.js';
@@ -169,6 +171,28 @@ describe('openSessionRegistry: damaged records', () => {
       await freed.registry.put(makeRecord('victim', { name: 'name-victim' }));
     });
   }
+
+  it('a name that cannot be read is recognised by its VM once reconcile has seen it', async () => {
+    execFileSync('mkfifo', [join(sessions, 'victim.json')]);
+    const { registry } = await openRegistry();
+    const refused = { codeName: 'INVALID_STATE', details: { reason: 'damaged-record', id: 'victim' } };
+    // Before: any new name might be the one.
+    expect(await rejection(registry.put(makeRecord('n1', { name: 'other' })))).toMatchObject(refused);
+    const vm = {
+      id: 'vm-1',
+      name: deriveVmName('local', 'secret', 'victim'),
+      sessionId: 'victim',
+      state: 'running',
+    };
+    const hypervisor = { name: 'fake', listVms: async () => [vm] } as unknown as Hypervisor;
+    const report = await registry.reconcile(hypervisor);
+    expect(report.kept).toEqual([vm]);
+    // After: exactly the name its VM was derived from stays reserved, in the scope it was derived in.
+    expect(await rejection(registry.put(makeRecord('n2', { name: 'secret' })))).toMatchObject(refused);
+    await registry.put(makeRecord('n3', { name: 'other' }));
+    await registry.put(makeRecord('n4', { name: 'secret', scope: 'https://example.org' }));
+    expect(await rejection(registry.put(makeRecord('victim', { name: 'x' })))).toMatchObject(refused);
+  });
 
   it('a record holding a name an older record holds is kept aside, not silently dropped', async () => {
     await writeFile(

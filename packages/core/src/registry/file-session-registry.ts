@@ -138,6 +138,8 @@ class FileSessionRegistry implements SessionRegistry {
   readonly #sessions: string;
   readonly #index: RecordIndex;
   readonly #damaged: readonly DamagedRecord[];
+  /** Hypervisor-side names of the VMs reconcile kept for damaged records, by session id. */
+  readonly #vmNamesOfDamaged = new Map<string, string[]>();
   readonly #readOnly: boolean;
   readonly #durable: boolean;
   readonly #lock: LockContent | undefined;
@@ -191,7 +193,7 @@ class FileSessionRegistry implements SessionRegistry {
     if (committed !== undefined && committed !== copy.id) throw nameTakenError(copy, committed);
     if (reserved !== undefined && reserved.id !== copy.id) throw nameTakenError(copy, reserved.id);
     const held = { id: this.#index.get(copy.id) !== undefined, name: committed === copy.id };
-    const damaged = reservingRecord(this.#damaged, copy, held);
+    const damaged = reservingRecord(this.#damaged, copy, held, (id) => this.#vmNamesOfDamaged.get(id) ?? []);
     if (damaged) throw damagedRecordError(damaged, copy.scope, copy.name);
     if (reserved) reserved.count++;
     else this.#reserved.set(key, { id: copy.id, count: 1 });
@@ -228,7 +230,13 @@ class FileSessionRegistry implements SessionRegistry {
 
   async reconcile(hypervisor: Hypervisor, options?: ReconcileOptions): Promise<ReconcileReport> {
     this.#checkWritable('Reconciling the session registry', options);
-    return reconcile(this, hypervisor, options);
+    const report = await reconcile(this, hypervisor, options);
+    // The VM names of damaged records tell which names they hold (see reservingRecord).
+    for (const vm of report.kept) {
+      const names = this.#vmNamesOfDamaged.get(vm.sessionId) ?? [];
+      if (!names.includes(vm.name)) this.#vmNamesOfDamaged.set(vm.sessionId, [...names, vm.name]);
+    }
+    return report;
   }
 
   close(): Promise<void> {
