@@ -16,7 +16,7 @@ export const usage = `Usage: cvmweb <command> [options]
 Commands:
   serve                  Start the web bridge for pages (test page at http://127.0.0.1:5624/)
   detect                 List the hypervisors found here and which one cvmweb would use
-  sessions               List the sessions in the registry
+  sessions               List the sessions in the registry (damaged records: on stderr, exit 4)
   images list            List cached images
   images pull <version>  Download and verify an image (a catalog version such as 1.3)
   images prune           Remove cached images and partial downloads
@@ -43,7 +43,7 @@ Driver plug-ins (detect, serve, daemon): the modules named in CVMWEB_DRIVER_MODU
 resolved from the working directory, then the global node_modules.
 
 Exit codes: 0 success, 1 failure (the message names the error code), 2 wrong usage,
-3 detect found no usable hypervisor.
+3 detect found no usable hypervisor, 4 sessions found damaged session records.
 `;
 
 /**
