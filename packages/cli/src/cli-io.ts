@@ -15,11 +15,15 @@ export interface CliIo {
   isTTY: boolean;
   /** Environment. */
   env: NodeJS.ProcessEnv;
-  /** The drivers detection chooses from. */
+  /**
+   * The built-in drivers. For the commands that pick a driver (`detect`, `serve`, `daemon`),
+   * `run()` appends the driver plug-ins named in `CVMWEB_DRIVER_MODULES` and
+   * `<state-dir>/config.json`, so a test that wants only its own drivers leaves both unset.
+   */
   drivers: () => Driver[];
 }
 
-/** The process's own streams and environment, and every driver this command knows. */
+/** The process's own streams and environment, and the built-in drivers. */
 export function processIo(): CliIo {
   return {
     out: (text) => process.stdout.write(text),
