@@ -12,13 +12,15 @@ import {
   libvirtUnavailable,
   lockLibvirt,
   purgeLeftovers,
+  qemuProcesses,
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
   testGuest,
 } from './testing.js';
 
-// The core conformance suite on a real libvirt daemon, booting the test guest (TCG here).
+// The core conformance suite on a real libvirt daemon, booting the test guest (TCG here), which
+// serves the cvmweb guest API the suite observes it through.
 const unavailable = await libvirtUnavailable();
 
 if (unavailable) {
@@ -46,9 +48,9 @@ if (unavailable) {
     userData: '[cernvm]\nusers=user:users:s3cr3t\n',
     timeoutMs: 120_000,
     apiTimeoutMs: 60_000,
-    leftovers,
-    // Until the test guest serves the cvmweb guest API: power states only.
-    guest: false,
+    // The domain, its volumes, and a QEMU process still running it.
+    leftovers: async (vmName) => [...(await leftovers(vmName)), ...(await qemuProcesses(vmName))],
+    running: qemuProcesses,
     cvmweb: { stopTimeoutMs: 8000 },
   });
 }

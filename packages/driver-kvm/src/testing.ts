@@ -8,18 +8,24 @@
  * @packageDocumentation
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
+import { testGuest as buildTestGuest, type TestGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
 import { freeLoopbackPort } from './free-port.js';
 import { METADATA_NAMESPACE } from './vm-metadata.js';
 
-/** The repository root. */
+export type { TestGuest };
+
+/**
+ * The repository root, for `scripts/setup-libvirt.sh` ({@link restartLibvirtd}): only in a
+ * checkout of the cvmweb repository, not from `node_modules`.
+ */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The URI the tests use. */
 export const TEST_URI = process.env['CVMWEB_KVM_TEST_URI'] ?? 'qemu:///system';
@@ -42,40 +48,12 @@ export async function libvirtUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-/** The test guest's files (built by scripts/build-test-guest.sh, cached between runs). */
-export interface TestGuest {
-  readonly directory: string;
-  readonly vmlinux: string;
-  readonly initrd: string;
-  readonly iso: string;
-  readonly cmdline: string;
-  readonly sha256: Readonly<Record<string, string>>;
-}
-
-let guest: Promise<TestGuest> | undefined;
-
-/** Builds (or finds in the cache) the test guest. */
+/**
+ * Builds (or finds in the cache) the cvmweb test guest with the `@cvmweb/test-guest` kit, which
+ * works from `node_modules` too.
+ */
 export function testGuest(): Promise<TestGuest> {
-  guest ??= (async () => {
-    const { stdout } = await execa('bash', [join(REPO, 'scripts/build-test-guest.sh')], {
-      timeout: 10 * 60_000,
-    });
-    const directory = stdout.trim().split('\n').at(-1) ?? '';
-    const sums: Record<string, string> = {};
-    for (const line of (await readFile(join(directory, 'SHA256SUMS'), 'utf8')).split('\n')) {
-      const [sum, name] = line.trim().split(/\s+/);
-      if (sum && name) sums[name] = sum;
-    }
-    return {
-      directory,
-      vmlinux: join(directory, 'vmlinux'),
-      initrd: join(directory, 'initrd.gz'),
-      iso: join(directory, 'guest.iso'),
-      cmdline: (await readFile(join(directory, 'cmdline'), 'utf8')).trim(),
-      sha256: sums,
-    };
-  })();
-  return guest;
+  return buildTestGuest();
 }
 
 /** A loopback HTTP server of files, as a CernVM release server would serve them. */
@@ -172,6 +150,22 @@ export async function leftovers(vmName: string): Promise<string[]> {
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '');
   return [...domains, ...volumes].filter((name) => name !== '' && name.startsWith(vmName));
+}
+
+/**
+ * QEMU processes of this machine that run the domain `vmName` (libvirt starts them with
+ * `-name guest=<name>,…`), as `qemu pid <pid>`. Empty for a remote {@link TEST_URI}.
+ */
+export async function qemuProcesses(vmName: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const name = args.indexOf('-name');
+    if (name >= 0 && (args[name + 1] ?? '').split(',').includes(`guest=${vmName}`))
+      found.push(`qemu pid ${pid}`);
+  }
+  return found;
 }
 
 /** Reads `path` from the guest's API (HTTP GET), or `undefined` when it does not answer. */

@@ -2,7 +2,7 @@
 # Builds the cvmweb test guest from Debian packages and caches it between runs:
 #   vmlinux      the stock Debian kernel as an ELF, for PVH direct boot (fastest under TCG)
 #   vmlinuz      the same kernel as a bzImage (what isolinux boots)
-#   initrd.gz    a busybox-static initramfs (scripts/test-guest/init)
+#   initrd.gz    a busybox-static initramfs (init, beside this script)
 #   cmdline      the kernel command line for direct boot
 #   guest.iso    a bootable isolinux ISO of it (the CernVM path: boot from CD-ROM)
 #   SHA256SUMS   the checksums, as sha256sum writes them
@@ -11,13 +11,19 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SOURCE="$HERE/test-guest"
+SOURCE="$HERE"
 CACHE="${CVMWEB_TEST_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cvmweb-test-guest}"
 MODULES=(virtio_pci virtio_net virtio_blk cdrom sr_mod isofs ata_piix ata_generic button evdev)
 
 log() { printf 'build-test-guest: %s\n' "$*" >&2; }
-need() { command -v "$1" >/dev/null || { log "missing $1 (run: npm run setup:libvirt)"; exit 1; }; }
-for tool in apt-get dpkg cpio gzip xz genisoimage; do need "$tool"; done
+# need TOOL PACKAGE: the Debian package that provides each tool, so any author can install it.
+need() { command -v "$1" >/dev/null || { log "missing $1 (Debian/Ubuntu: apt-get install $2)"; exit 1; }; }
+need apt-get apt
+need dpkg dpkg
+need cpio cpio
+need gzip gzip
+need xz xz-utils
+need genisoimage genisoimage
 [[ -x /bin/busybox ]] || { log 'missing /bin/busybox (apt-get install busybox-static)'; exit 1; }
 [[ -f /usr/lib/ISOLINUX/isolinux.bin ]] || { log 'missing isolinux (apt-get install isolinux syslinux-common)'; exit 1; }
 
@@ -133,6 +139,12 @@ genisoimage -quiet -o "$WORK/out/guest.iso" -V CVMWEB_TEST_GUEST -b isolinux/iso
 
 (cd "$WORK/out" && sha256sum vmlinux vmlinuz initrd.gz guest.iso >SHA256SUMS)
 mkdir -p "$CACHE"
+# Another build of the same key may have finished meanwhile (parallel test runs): keep its files,
+# which a running test may be reading, and drop ours.
+if [[ -s $OUT/SHA256SUMS ]] && (cd "$OUT" && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1); then
+  echo "$OUT"
+  exit 0
+fi
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT"
 log "built in $OUT ($(du -sh "$OUT" | cut -f1))"

@@ -110,6 +110,8 @@ describe('loadDriverPlugins', () => {
     await writeFile(file, driverSource('loose'));
     const url = join(dir, 'by-url.mjs');
     await writeFile(url, driverSource('url'));
+    const bad = await load({ CVMWEB_DRIVER_MODULES: 'file://remote-host/x.js' });
+    expect(await probeOf(bad[0]!)).toMatchObject({ installed: false, details: { codeName: 'NOT_FOUND' } });
     const drivers = await load({
       CVMWEB_DRIVER_MODULES: [
         'cvmweb-driver-cond',

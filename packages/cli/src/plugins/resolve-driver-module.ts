@@ -37,7 +37,7 @@ const CONDITIONS = new Set(['import', 'node', 'default']);
  *   `exports` without an `import` entry, a missing `main` file).
  */
 export function resolveDriverModule(specifier: string, options: ResolveDriverModuleOptions): string {
-  if (specifier.startsWith('file:')) return fileTarget(fileURLToPath(specifier), specifier);
+  if (specifier.startsWith('file:')) return fileTarget(filePath(specifier), specifier);
   if (isPathSpecifier(specifier)) return fileTarget(resolve(options.baseDir, specifier), specifier);
   const { name, subpath } = splitPackageSpecifier(specifier);
   const searched = [
@@ -53,6 +53,17 @@ export function resolveDriverModule(specifier: string, options: ResolveDriverMod
     `Driver module ${specifier} is not installed in the working directory or globally`,
     { details: { specifier, searched } },
   );
+}
+
+function filePath(url: string): string {
+  try {
+    return fileURLToPath(url);
+  } catch (error) {
+    throw new HypervisorError('NOT_FOUND', `Driver module ${url} is not a valid file: URL`, {
+      details: { specifier: url },
+      cause: error,
+    });
+  }
 }
 
 /** True when `specifier` is a path or a `file:` URL rather than a package name. */
