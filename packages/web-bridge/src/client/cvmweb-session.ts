@@ -26,6 +26,16 @@ export interface DaemonSettingsChange {
   flags?: number;
 }
 
+/** The properties a page sets, read back at once (the original plugin's rule). */
+type SettableField = 'executionCap' | 'daemonControlled' | 'daemonMinCap' | 'daemonMaxCap' | 'daemonFlags';
+
+const daemonFields = {
+  controlled: 'daemonControlled',
+  minCap: 'daemonMinCap',
+  maxCap: 'daemonMaxCap',
+  flags: 'daemonFlags',
+} as const satisfies Record<keyof DaemonSettingsChange, SettableField>;
+
 /** The events of a {@link CVMWebSession}: the seed's names and argument orders (core's `SessionEvents`). */
 export type CVMWebSessionEvents = SessionEvents;
 
@@ -56,6 +66,9 @@ export interface SessionTransport {
 export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   #transport: SessionTransport;
   #snapshot: SessionSnapshot;
+  /** Values set by this page and not yet confirmed by the service, with the call that set each. */
+  readonly #requested = new Map<SettableField, { value: number | boolean; call: number }>();
+  #calls = 0;
 
   /** @internal Made by {@link CVMWebBridge.requestSession}. */
   constructor(transport: SessionTransport, snapshot: SessionSnapshot) {
@@ -98,7 +111,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   }
   /** The execution cap, percent. */
   get executionCap(): number {
-    return this.#snapshot.executionCap;
+    return this.#read('executionCap');
   }
   /** The guest's IP address once its API answered, else `''`. */
   get ip(): string {
@@ -112,30 +125,30 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   get rdpURL(): string {
     return this.#snapshot.rdpURL;
   }
-  /** The daemon manages this session. Setting it sends the change; a refusal fires `error`. */
+  /** The daemon manages this session. Setting it reads back at once and sends the change; a refusal fires `error` and `changed` (the previous value is back). */
   get daemonControlled(): boolean {
-    return this.#snapshot.daemonControlled;
+    return this.#read('daemonControlled');
   }
   set daemonControlled(value: boolean) {
     this.#setDaemon({ controlled: value });
   }
-  /** Execution cap while the user is active. Setting it sends the change; a refusal fires `error`. */
+  /** Execution cap while the user is active. Set as {@link CVMWebSession.daemonControlled}. */
   get daemonMinCap(): number {
-    return this.#snapshot.daemonMinCap;
+    return this.#read('daemonMinCap');
   }
   set daemonMinCap(value: number) {
     this.#setDaemon({ minCap: value });
   }
-  /** Execution cap while the user is idle. Setting it sends the change; a refusal fires `error`. */
+  /** Execution cap while the user is idle. Set as {@link CVMWebSession.daemonControlled}. */
   get daemonMaxCap(): number {
-    return this.#snapshot.daemonMaxCap;
+    return this.#read('daemonMaxCap');
   }
   set daemonMaxCap(value: number) {
     this.#setDaemon({ maxCap: value });
   }
-  /** `DF_*` bits. Setting it sends the change; a refusal fires `error`. */
+  /** `DF_*` bits. Set as {@link CVMWebSession.daemonControlled}. */
   get daemonFlags(): number {
-    return this.#snapshot.daemonFlags;
+    return this.#read('daemonFlags');
   }
   set daemonFlags(value: number) {
     this.#setDaemon({ flags: value });
@@ -173,9 +186,13 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   close(): Promise<void> {
     return this.#void('close', {});
   }
-  /** Sets the execution cap, 1–100 percent. */
+  /**
+   * Sets the execution cap, 1–100 percent. As in the original plugin,
+   * `executionCap` reads the new value at once; if the change fails, it
+   * reads the previous value again and `changed` fires.
+   */
   setExecutionCap(cap: number): Promise<void> {
-    return this.#void('setExecutionCap', { cap });
+    return this.#setting({ executionCap: cap }, 'setExecutionCap', { cap });
   }
   /** Sets a property of the session (and of the guest, where the hypervisor can). */
   setProperty(name: string, value: string): Promise<void> {
@@ -185,9 +202,17 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   async getProperty(name: string): Promise<string> {
     return String((await this.#call('getProperty', { name })).value);
   }
-  /** Changes the daemon fields at once. */
+  /**
+   * Changes the daemon fields at once: they read the new values right away;
+   * if the change fails, the previous values come back and `changed` fires.
+   */
   setDaemonSettings(change: DaemonSettingsChange): Promise<void> {
-    return this.#void('setDaemon', { settings: change });
+    const requested: Partial<Record<SettableField, number | boolean>> = {};
+    for (const [key, field] of Object.entries(daemonFields)) {
+      const value = change[key as keyof DaemonSettingsChange];
+      if (value !== undefined) requested[field] = value;
+    }
+    return this.#setting(requested, 'setDaemon', { settings: change });
   }
   /**
    * Stops receiving this session's events on this page (the session and its VM
@@ -218,6 +243,39 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
 
   async #void(op: string, fields: Record<string, unknown>): Promise<void> {
     await this.#call(op, fields);
+  }
+
+  #read<F extends SettableField>(field: F): SessionSnapshot[F] {
+    const requested = this.#requested.get(field);
+    return (requested ? requested.value : this.#snapshot[field]) as SessionSnapshot[F];
+  }
+
+  /** Shows `values` at once, sends the change, and forgets them when it is answered (a failure shows the previous values again). */
+  async #setting(
+    values: Partial<Record<SettableField, number | boolean>>,
+    op: string,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
+    const call = ++this.#calls;
+    for (const [field, value] of Object.entries(values)) {
+      this.#requested.set(field as SettableField, { value: value as number | boolean, call });
+    }
+    const settle = () => {
+      let reverted = false;
+      for (const field of Object.keys(values) as SettableField[]) {
+        if (this.#requested.get(field)?.call !== call) continue;
+        this.#requested.delete(field);
+        reverted ||= this.#snapshot[field] !== values[field];
+      }
+      return reverted;
+    };
+    try {
+      await this.#call(op, fields);
+      settle();
+    } catch (error) {
+      if (settle()) this.fire('changed');
+      throw error;
+    }
   }
 
   #setDaemon(change: DaemonSettingsChange): void {

@@ -188,7 +188,19 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
         states.push(session.state);
         await session.start('[cernvm]\nusers=user:users:s3cr3t');
         states.push(session.state);
-        await session.setExecutionCap(40);
+        // The original plugin's rule: a setter's value reads back at once.
+        const capping = session.setExecutionCap(40);
+        const capAtOnce = session.executionCap;
+        await capping;
+        session.daemonMinCap = 25;
+        const minCapAtOnce = session.daemonMinCap;
+        // A refused change shows the previous value again, with a `changed` event.
+        let changed = 0;
+        session.addEventListener('changed', () => changed++);
+        const refused = session.setExecutionCap(500);
+        const refusedAtOnce = session.executionCap;
+        await refused.catch(() => undefined);
+        const setters = { capAtOnce, minCapAtOnce, refusedAtOnce, after: session.executionCap, changed };
         await session.setProperty('greeting', 'hello');
         const greeting = await session.getProperty('greeting');
         await session.pause();
@@ -208,6 +220,7 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
           consent: w['consent'],
           name: w['bridge'].hypervisorName,
           wrongKey,
+          setters,
         };
       },
       { events: lifecycleEvents },
@@ -218,6 +231,7 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
     expect(first.greeting).toBe('hello');
     expect(first.cap).toBe(40);
     expect(first.wrongKey).toBe(-20);
+    expect(first.setters).toEqual({ capAtOnce: 40, minCapAtOnce: 25, refusedAtOnce: 500, after: 40, changed: 1 });
     expect(first.seen.filter((e) => !e.startsWith('state') && e !== 'progress')).toEqual([
       'open',
       'start',
