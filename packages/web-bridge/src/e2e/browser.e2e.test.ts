@@ -231,7 +231,13 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
     expect(first.greeting).toBe('hello');
     expect(first.cap).toBe(40);
     expect(first.wrongKey).toBe(-20);
-    expect(first.setters).toEqual({ capAtOnce: 40, minCapAtOnce: 25, refusedAtOnce: 500, after: 40, changed: 1 });
+    expect(first.setters).toEqual({
+      capAtOnce: 40,
+      minCapAtOnce: 25,
+      refusedAtOnce: 500,
+      after: 40,
+      changed: 1,
+    });
     expect(first.seen.filter((e) => !e.startsWith('state') && e !== 'progress')).toEqual([
       'open',
       'start',
