@@ -31,8 +31,10 @@ export const EXECUTION_CAP_WINDOW_MS = 4000;
 
 /**
  * How far the guest's CPU rate under {@link MEASURED_EXECUTION_CAP}, as a fraction of its rate
- * without a cap, may lie above the cap (20 % → at most 0.5). Wide because the uncapped rate of a
- * software-emulated guest on a busy two-core machine is itself well below a whole CPU. Below the
- * cap only "still runs" is required: the capped guest must make progress.
+ * without a cap, may lie above the cap (20 % → at most 0.6). Wide because the uncapped rate of a
+ * software-emulated guest on a busy two-core machine is itself well below a whole CPU (a cap is
+ * absolute: a guest that gets 40 % of a CPU uncapped shows 0.5 under a 20 % cap); an ignored cap
+ * still shows about 1. Below the cap only "still runs" is required: the capped guest must make
+ * progress.
  */
-export const EXECUTION_CAP_TOLERANCE = 0.3;
+export const EXECUTION_CAP_TOLERANCE = 0.4;
