@@ -326,8 +326,6 @@ describe('Session events', () => {
       () => session.pause(),
       () => session.stop(),
       () => session.close(),
-      () => session.setExecutionCap(10),
-      () => session.getProperty('k'),
     ]) {
       expect((await rejection(run())).code).toBe(-8);
     }

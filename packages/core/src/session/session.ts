@@ -13,12 +13,7 @@ import { validateDaemonSettings } from '../daemon/daemon-contract.js';
 import type { ActionOptions, VmPowerState } from '../driver/driver.js';
 import type { GuardedHypervisor, GuardedVm } from '../driver/guarded-driver.js';
 import { ErrorCode } from '../errors/error-code.js';
-import {
-  abortedError,
-  HypervisorError,
-  isHypervisorError,
-  toHypervisorError,
-} from '../errors/hypervisor-error.js';
+import { HypervisorError, isHypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { TypedEmitter } from '../events/typed-emitter.js';
 import type { ImageSource } from '../images/image-source.js';
 import type { DaemonSettings, Requirements, SessionRecord } from '../registry/session-record.js';
@@ -26,6 +21,8 @@ import type { SessionRegistry } from '../registry/session-registry.js';
 import { assertLegal, landingState, type SessionAction } from '../state/action-table.js';
 import { sessionStateForPower } from '../state/power-state.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
+import { ActionQueue } from './action-queue.js';
+import { requireCapability } from './require-capability.js';
 import { validateExecutionCap, validateRequirements } from './requirements.js';
 import type { ActionErrorEvent, SessionEvents } from './session-events.js';
 import { propertyLimits, validatePropertyKey, validatePropertyValue } from './session-names.js';
@@ -63,14 +60,6 @@ export interface SessionContext {
   readonly stopTimeoutMs?: number;
 }
 
-interface Queued {
-  readonly run: () => Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
-}
-
 /**
  * One computation session (seed: the session object): a VM owned by whoever
  * requested the name first, driven through the seed's functions, observed
@@ -88,7 +77,9 @@ interface Queued {
  *   time. Neither fires an event (the seed returned them as codes). A failure of
  *   the hypervisor fires `<action>Error(message, code)` and `error(message, code, action)`.
  * - A hibernated session is `Open` with {@link Session.hibernated} `true`; `start()` restores it.
- * - `getProperty` of an unset property gives `''`.
+ * - `getProperty` of an unset property gives `''`. Properties and the execution cap work in
+ *   every state, `Closed` included (they live in the registry; without a VM a cap waits for the
+ *   next `open()`).
  * - An action aborted by its signal rejects with `CONTROL` (-3) and `aborted: true`; while
  *   still queued it changes nothing, while running the driver rolls back what it made.
  */
@@ -96,8 +87,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #context: SessionContext;
   #record: SessionRecord;
   #vm: GuardedVm | undefined;
-  #queue: Queued[] = [];
-  #running = false;
+  readonly #queue = new ActionQueue();
   #apiWatch: AbortController | undefined;
   #ip = '';
   #apiURL = '';
@@ -136,7 +126,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
   /** An action is running or queued. */
   get busy(): boolean {
-    return this.#running || this.#queue.length > 0;
+    return this.#queue.busy;
   }
   /** Virtual CPUs. */
   get cpus(): number {
@@ -390,7 +380,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       return Promise.reject(error);
     }
     return this.#act('setExecutionCap', options, async (signal) => {
-      await (await this.#requireVm(signal)).setExecutionCap(checked, { signal });
+      if (this.#record.vmId) await (await this.#requireVm(signal)).setExecutionCap(checked, { signal });
+      else requireCapability(this.#context.hypervisor, 'executionCap', 'setExecutionCap');
       await this.#commit({ executionCap: checked });
     });
   }
@@ -419,7 +410,7 @@ export class Session extends TypedEmitter<SessionEvents> {
           },
         );
       }
-      if (this.#context.hypervisor.capabilities.guestProperties) {
+      if (this.#context.hypervisor.capabilities.guestProperties && this.#record.vmId) {
         await (await this.#requireVm(signal)).setProperty(key, checked, { signal });
       }
       await this.#save((record) => ({ properties: { ...record.properties, [key]: checked } }));
@@ -435,7 +426,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       return Promise.reject(error);
     }
     return this.#act('getProperty', options, async (signal) => {
-      if (this.#context.hypervisor.capabilities.guestProperties) {
+      if (this.#context.hypervisor.capabilities.guestProperties && this.#record.vmId) {
         const value = await (await this.#requireVm(signal)).getProperty(key, { signal });
         if (value !== undefined) return value;
       }
@@ -568,41 +559,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   #enqueue<T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
-    if (signal?.aborted) return Promise.reject(abortedError('the action', signal.reason));
-    return new Promise<T>((resolve, reject) => {
-      const entry: Queued = {
-        run,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        signal,
-        onAbort: () => {
-          const index = this.#queue.indexOf(entry);
-          if (index >= 0) {
-            this.#queue.splice(index, 1);
-            reject(abortedError('the action', signal?.reason));
-          }
-        },
-      };
-      signal?.addEventListener('abort', entry.onAbort, { once: true });
-      this.#queue.push(entry);
-      if (!this.#running) void this.#drain();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    this.#running = true;
-    try {
-      for (let entry = this.#queue.shift(); entry; entry = this.#queue.shift()) {
-        entry.signal?.removeEventListener('abort', entry.onAbort);
-        try {
-          entry.resolve(await entry.run());
-        } catch (error) {
-          entry.reject(error);
-        }
-      }
-    } finally {
-      this.#running = false;
-    }
+    return this.#queue.enqueue(signal, run);
   }
 
   /** Persists a change of the record, then applies it; on failure nothing changes. */

@@ -60,9 +60,9 @@ describe('actionTable', () => {
       hibernate: [[Started, Paused], undefined, Open, 'same'],
       reset: [[Started], undefined, Started, 'same'],
       close: [[Open, Started, Paused, Failed], undefined, Closed, Failed],
-      setExecutionCap: [[Open, Started, Paused, Failed], undefined, 'same', 'same'],
-      setProperty: [[Open, Started, Paused, Failed], undefined, 'same', 'same'],
-      getProperty: [[Open, Started, Paused, Failed], undefined, 'same', 'same'],
+      setExecutionCap: [[Closed, Open, Started, Paused, Failed], undefined, 'same', 'same'],
+      setProperty: [[Closed, Open, Started, Paused, Failed], undefined, 'same', 'same'],
+      getProperty: [[Closed, Open, Started, Paused, Failed], undefined, 'same', 'same'],
     };
     expect([...sessionActions].sort()).toEqual(Object.keys(expected).sort());
     for (const action of sessionActions) {

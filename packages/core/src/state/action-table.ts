@@ -29,6 +29,8 @@ export interface ActionRule {
 
 const { Closed, Opening, Open, Starting, Started, Error: Failed, Paused } = SessionState;
 const withVm = [Open, Started, Paused, Failed] as const;
+/** Every state an action can start in (the transient ones never are). */
+const anyStable = [Closed, ...withVm] as const;
 
 /**
  * The one table of legal actions. Actions of a session run one at a time, so
@@ -45,7 +47,12 @@ const withVm = [Open, Started, Paused, Failed] as const;
  * | hibernate | Started, Paused | – | Open (hibernated) | unchanged |
  * | reset | Started | – | Started | unchanged |
  * | close | Open, Started, Paused, Error | – | Closed | Error |
- * | setExecutionCap, setProperty, getProperty | Open, Started, Paused, Error | – | unchanged | unchanged |
+ * | setExecutionCap, setProperty, getProperty | Closed, Open, Started, Paused, Error | – | unchanged | unchanged |
+ *
+ * Properties and the execution cap live in the session registry, so they work in every state: a
+ * page that lost its VM still reads and writes them. Without a VM a property is only stored, and
+ * an execution cap is recorded and applied by the next `open()` (the driver's `executionCap`
+ * capability is still required).
  */
 export const actionTable: Readonly<Record<SessionAction, ActionRule>> = Object.freeze({
   open: { from: [Closed], via: Opening, to: Open, onFailure: Closed },
@@ -56,9 +63,9 @@ export const actionTable: Readonly<Record<SessionAction, ActionRule>> = Object.f
   hibernate: { from: [Started, Paused], to: Open, onFailure: 'same' },
   reset: { from: [Started], to: Started, onFailure: 'same' },
   close: { from: withVm, to: Closed, onFailure: Failed },
-  setExecutionCap: { from: withVm, to: 'same', onFailure: 'same' },
-  setProperty: { from: withVm, to: 'same', onFailure: 'same' },
-  getProperty: { from: withVm, to: 'same', onFailure: 'same' },
+  setExecutionCap: { from: anyStable, to: 'same', onFailure: 'same' },
+  setProperty: { from: anyStable, to: 'same', onFailure: 'same' },
+  getProperty: { from: anyStable, to: 'same', onFailure: 'same' },
 } satisfies Record<SessionAction, ActionRule>);
 
 /** All actions, in table order. */
