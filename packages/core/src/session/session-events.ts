@@ -57,7 +57,8 @@ export interface SessionEvents {
   stateChanged: [state: SessionStateValue, previous: SessionStateValue];
   /**
    * The session's persisted record changed: state, execution cap, properties, daemon fields
-   * or user data (not in the seed). Read the new values from the session's properties; a
+   * or user data (not in the seed); or a setter's requested value began to show, or was
+   * withdrawn because the setter failed. Read the new values from the session's properties; a
    * bridge uses it to keep remote copies current.
    */
   changed: [];

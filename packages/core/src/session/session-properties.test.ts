@@ -68,3 +68,72 @@ describe('Session properties of a session without a VM', () => {
     expect(session.executionCap).toBe(100);
   });
 });
+
+describe('Session setters are seen at once', () => {
+  it('executionCap gives the requested value right after setExecutionCap() returns', async () => {
+    const { session, changed } = await setup();
+    await session.open();
+    const setting = session.setExecutionCap(50);
+    expect(session.executionCap).toBe(50); // the seed's README: alert(sess.executionCap) says '50'
+    expect(changed).toContain(50);
+    await setting;
+    expect(session.executionCap).toBe(50);
+    expect(session.record.executionCap).toBe(50);
+  });
+
+  it('shows the value while an earlier action still runs, and the latest of several requests', async () => {
+    const { session, driver } = await setup();
+    const hang = driver.hang('create');
+    const opening = session.open();
+    await hang.entered;
+    const first = session.setExecutionCap(40);
+    const second = session.setExecutionCap(60);
+    expect(session.executionCap).toBe(60);
+    hang.release();
+    await Promise.all([opening, first, second]);
+    expect(session.executionCap).toBe(60);
+  });
+
+  it('returns to the previous value, with a changed event, before the error events when it fails', async () => {
+    const { session, driver, changed } = await setup();
+    await session.open();
+    driver.fail('setExecutionCap', new Error('refused'), 1);
+    const seenByError: number[] = [];
+    session.on('error', () => seenByError.push(session.executionCap));
+    const setting = session.setExecutionCap(50);
+    expect(session.executionCap).toBe(50);
+    expect((await rejection(setting)).code).not.toBe(0);
+    expect(session.executionCap).toBe(100);
+    expect(seenByError).toEqual([100]);
+    expect(changed.slice(-2)).toEqual([50, 100]);
+  });
+
+  it('the daemon fields give the requested values at once, and the previous ones when persisting fails', async () => {
+    const { session, registry } = await setup();
+    const put = registry.put.bind(registry);
+    let failing = false;
+    registry.put = async (record, options) => {
+      if (failing) throw new Error('no space left on device');
+      return put(record, options);
+    };
+    let seen = 0;
+    session.on('changed', () => seen++);
+    const setting = session.setDaemonSettings({ controlled: true, minCap: 10, maxCap: 90, flags: 1 });
+    expect([
+      session.daemonControlled,
+      session.daemonMinCap,
+      session.daemonMaxCap,
+      session.daemonFlags,
+    ]).toEqual([true, 10, 90, 1]);
+    await setting;
+    expect(session.record.daemon).toEqual({ controlled: true, minCap: 10, maxCap: 90, flags: 1 });
+    failing = true;
+    seen = 0;
+    const refused = session.setDaemonSettings({ minCap: 20 });
+    expect(session.daemonMinCap).toBe(20);
+    expect(seen).toBe(1);
+    await expect(refused).rejects.toThrow();
+    expect(session.daemonMinCap).toBe(10);
+    expect(seen).toBe(2);
+  });
+});

@@ -22,6 +22,7 @@ import { assertLegal, landingState, type SessionAction } from '../state/action-t
 import { sessionStateForPower } from '../state/power-state.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { ActionQueue } from './action-queue.js';
+import { RequestedValues } from './requested-values.js';
 import { requireCapability } from './require-capability.js';
 import { validateExecutionCap, validateRequirements } from './requirements.js';
 import type { ActionErrorEvent, SessionEvents } from './session-events.js';
@@ -77,6 +78,12 @@ export interface SessionContext {
  *   time. Neither fires an event (the seed returned them as codes). A failure of
  *   the hypervisor fires `<action>Error(message, code)` and `error(message, code, action)`.
  * - A hibernated session is `Open` with {@link Session.hibernated} `true`; `start()` restores it.
+ * - Setters are seen at once: right after `setExecutionCap(50)` or `setDaemonSettings()` returns,
+ *   {@link Session.executionCap} and the daemon fields give the requested values (as the seed's
+ *   README shows), with a `changed` event; if the action fails they return to the previous values,
+ *   with another `changed` event, before the error events fire. {@link Session.record} stays the
+ *   persisted record. `getProperty` runs in turn after an earlier `setProperty`, so it reads
+ *   what was set.
  * - `getProperty` of an unset property gives `''`. Properties and the execution cap work in
  *   every state, `Closed` included (they live in the registry; without a VM a cap waits for the
  *   next `open()`).
@@ -88,6 +95,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   #record: SessionRecord;
   #vm: GuardedVm | undefined;
   readonly #queue = new ActionQueue();
+  /** Setters' values shown at once, until their action settles. */
+  readonly #requested = new RequestedValues<Pick<SessionRecord, 'executionCap' | 'daemon'>>(
+    () => this.#record,
+    () => this.emit('changed'),
+  );
   #apiWatch: AbortController | undefined;
   #ip = '';
   #apiURL = '';
@@ -144,9 +156,9 @@ export class Session extends TypedEmitter<SessionEvents> {
   get version(): string {
     return this.#record.requirements.version;
   }
-  /** The execution cap, percent. */
+  /** The execution cap, percent; a value being set shows at once (see {@link Session}). */
   get executionCap(): number {
-    return this.#record.executionCap;
+    return this.#requested.read('executionCap');
   }
   /** The guest's IP address once the API answered, else `''`. */
   get ip(): string {
@@ -162,19 +174,19 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
   /** The daemon controls this session. */
   get daemonControlled(): boolean {
-    return this.#record.daemon.controlled;
+    return this.#requested.read('daemon').controlled;
   }
   /** Execution cap while the user is active (0: pause or hibernate). */
   get daemonMinCap(): number {
-    return this.#record.daemon.minCap;
+    return this.#requested.read('daemon').minCap;
   }
   /** Execution cap while the user is idle. */
   get daemonMaxCap(): number {
-    return this.#record.daemon.maxCap;
+    return this.#requested.read('daemon').maxCap;
   }
   /** `DF_*` bits. */
   get daemonFlags(): number {
-    return this.#record.daemon.flags;
+    return this.#requested.read('daemon').flags;
   }
   /**
    * The user's own last action stopped, paused, hibernated or closed the VM (a later `start()` or
@@ -219,7 +231,7 @@ export class Session extends TypedEmitter<SessionEvents> {
             cpus: checked.cpus,
             ram: checked.ram,
             disk: checked.disk,
-            executionCap: this.executionCap,
+            executionCap: this.#record.executionCap,
             image: this.#context.image(checked.version),
             directory,
           },
@@ -371,7 +383,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
   }
 
-  /** Sets the execution cap, 1–100 percent (seed: returns 0; here resolves). */
+  /**
+   * Sets the execution cap, 1–100 percent (seed: returns 0; here resolves). {@link Session.executionCap}
+   * gives the new value at once and the previous one again if this fails.
+   */
   setExecutionCap(cap: number, options?: SessionActionOptions): Promise<void> {
     let checked: number;
     try {
@@ -379,11 +394,18 @@ export class Session extends TypedEmitter<SessionEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#act('setExecutionCap', options, async (signal) => {
-      if (this.#record.vmId) await (await this.#requireVm(signal)).setExecutionCap(checked, { signal });
-      else requireCapability(this.#context.hypervisor, 'executionCap', 'setExecutionCap');
-      await this.#commit({ executionCap: checked });
-    });
+    const request = this.#requested.request('executionCap', checked);
+    return request.track(
+      this.#act('setExecutionCap', options, async (signal) => {
+        try {
+          if (this.#record.vmId) await (await this.#requireVm(signal)).setExecutionCap(checked, { signal });
+          else requireCapability(this.#context.hypervisor, 'executionCap', 'setExecutionCap');
+          await this.#commit({ executionCap: checked });
+        } finally {
+          request.done(); // before the error events, so their listeners read the restored value
+        }
+      }),
+    );
   }
 
   /**
@@ -436,19 +458,25 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /**
    * Changes the daemon fields (`daemonControlled`, `daemonMinCap`, `daemonMaxCap`,
-   * `daemonFlags`), validated and persisted. Legal in every state. While a VM
+   * `daemonFlags`), validated and persisted. Legal in every state. The getters give the new values
+   * at once, and the previous ones again if persisting them fails. While a VM
    * exists and the driver has `guestProperties`, the fields are also written as
    * guest properties of those names (as the original plugin kept them), in turn
    * with the session's other actions.
    */
   async setDaemonSettings(change: Partial<DaemonSettings>, options?: ActionOptions): Promise<void> {
-    validateDaemonSettings(change, this.#record.daemon);
+    const request = this.#requested.request(
+      'daemon',
+      validateDaemonSettings(change, this.#requested.read('daemon')),
+    );
     let next = this.#record.daemon;
     // Merged with the latest settings when the write's turn comes (see #write).
-    await this.#save((record) => {
-      next = validateDaemonSettings(change, record.daemon);
-      return { daemon: next };
-    }, options);
+    await request.track(
+      this.#save((record) => {
+        next = validateDaemonSettings(change, record.daemon);
+        return { daemon: next };
+      }, options),
+    );
     if (!this.#context.hypervisor.capabilities.guestProperties || !this.#record.vmId) return;
     await this.#enqueue(options?.signal, async () => {
       if (!this.#record.vmId) return;
