@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, stat } from 'node:fs/promises';
+import { abortedError } from '../errors/hypervisor-error.js';
 
 /** Options of {@link readRegularFile}. */
 export interface ReadRegularFileOptions {
@@ -7,6 +8,8 @@ export interface ReadRegularFileOptions {
   followLinks?: boolean;
   /** Refuse (as `too-large`) a file longer than this many bytes (default 64 MiB). */
   maxBytes?: number;
+  /** Cancels the read: rejects with the aborted error (`CONTROL`, `aborted: true`). */
+  signal?: AbortSignal;
 }
 
 /** What {@link readRegularFile} found at a path. */
@@ -20,13 +23,15 @@ export type RegularFileRead =
  * device or directory (or a symbolic link, when `followLinks` is false) is reported as `special`
  * (`what`: "a FIFO", "a directory", …) and never read; the file is opened non-blocking and checked
  * again through its handle, so a file swapped for a FIFO in between cannot hang the caller either.
- * Rejects with the file system's error otherwise (`ENOENT` for a missing file).
+ * Rejects with the file system's error otherwise (`ENOENT` for a missing file), or the aborted
+ * error when `signal` fires.
  */
 export async function readRegularFile(
   path: string,
   options: ReadRegularFileOptions = {},
 ): Promise<RegularFileRead> {
-  const { followLinks = true, maxBytes = 64 * 1024 * 1024 } = options;
+  const { followLinks = true, maxBytes = 64 * 1024 * 1024, signal } = options;
+  if (signal?.aborted) throw abortedError(`reading ${path}`, signal.reason);
   const first = followLinks ? await stat(path) : await lstat(path);
   if (!first.isFile()) return { kind: 'special', what: describeFileType(first) };
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (followLinks ? 0 : constants.O_NOFOLLOW);
@@ -42,7 +47,7 @@ export async function readRegularFile(
     const info = await handle.stat();
     if (!info.isFile()) return { kind: 'special', what: describeFileType(info) };
     if (info.size > maxBytes) return { kind: 'too-large', size: info.size };
-    return { kind: 'file', text: await handle.readFile('utf8') };
+    return { kind: 'file', text: await handle.readFile(signal ? { encoding: 'utf8', signal } : 'utf8') };
   } finally {
     await handle.close();
   }

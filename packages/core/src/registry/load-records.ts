@@ -18,6 +18,8 @@ import { SESSION_ID_PATTERN, validateSessionRecord } from './validate-session-re
 export const SESSIONS_FOLDER = 'sessions';
 /** @internal */
 export const DAMAGED_FOLDER = 'damaged';
+/** Errors that say nothing about the file read (too many open files, no memory, interrupted). */
+const TRANSIENT = ['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EINTR'];
 /** Records read at once while loading. */
 const LOAD_CONCURRENCY = 32;
 /** A record file larger than this is not read (records are a few KiB; user data is limited). */
@@ -124,6 +126,7 @@ export async function loadRecords(
     damaged.push(entry.damaged);
     warn(entry.damaged, entry.cause);
   }
+  if (signal?.aborted) return damaged; // the caller throws; nothing is moved by an aborted open
   for (const entry of found) {
     const moved = readOnly ? entry.damaged : await moveAside(entry.damaged, aside, options.durable);
     damaged.push(moved);
@@ -183,6 +186,8 @@ async function readEntry(file: string, name: string, inAside: boolean): Promise<
     return { kind: 'record', record, file };
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return { kind: 'gone' }; // deleted by the writer while a read-only reader loads
+    // Errors of this process or machine, not of the file: fail the open rather than set a sound record aside.
+    if (TRANSIENT.some((code) => isErrno(error, code))) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     return damaged('unreadable', `cannot be read: ${reason}`, error);
   }
