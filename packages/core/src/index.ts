@@ -44,6 +44,7 @@ export * from './registry/memory-session-registry.js';
 export * from './registry/owner-secret.js';
 export * from './registry/session-record.js';
 export * from './registry/session-registry.js';
+export { PROGRESS_TOTAL } from './session/progress-counter.js';
 export * from './session/requirements.js';
 export * from './session/session.js';
 export * from './session/session-events.js';

@@ -40,7 +40,12 @@ export interface SessionEvents {
   hibernateError: ActionErrorArgs;
   /** `reset()` failed. */
   resetError: ActionErrorArgs;
-  /** A step of a long action: `done` of `total` steps, and what happens now. */
+  /**
+   * A step of a long action: `done` of `total`, and what happens now. Each action has one counter:
+   * `total` is always `PROGRESS_TOTAL` (100) and `done` never goes back within the action, ending
+   * at `total` when it succeeds; the steps of a driver (an image download, its own sub-steps) are
+   * mapped into their part of it.
+   */
   progress: [done: number, total: number, message: string];
   /**
    * Any failure, including ones no action reported (a VM that vanished, a crash found by

@@ -226,16 +226,16 @@ describe('Session events', () => {
     await session.open();
     expect(events[0]).toEqual(['stateChanged', Opening, Closed]);
     const openProgress = named(events, 'progress');
-    expect(openProgress.at(0)).toEqual(['progress', 0, 1, expect.any(String)]);
-    expect(openProgress.at(-1)).toEqual(['progress', 1, 1, expect.any(String)]);
+    expect(openProgress.at(0)).toEqual(['progress', 0, 100, expect.any(String)]);
+    expect(openProgress.at(-1)).toEqual(['progress', 100, 100, expect.any(String)]);
     expect(events.at(-1)).toEqual(['open']);
 
     events.length = 0;
     await session.start('x');
     expect(named(events, 'progress').map(([, done, total]) => [done, total])).toEqual([
-      [0, 2],
-      [1, 2],
-      [2, 2],
+      [0, 100],
+      [50, 100],
+      [100, 100],
     ]);
     expect(events.at(-1)).toEqual(['start']);
 
@@ -256,9 +256,9 @@ describe('Session events', () => {
     await session.close();
     const closeProgress = named(events, 'progress');
     expect(closeProgress.map(([, done, total]) => [done, total])).toEqual([
-      [0, 2],
-      [1, 2],
-      [2, 2],
+      [0, 100],
+      [50, 100],
+      [100, 100],
     ]);
     for (const [, , , message] of closeProgress) expect(typeof message).toBe('string');
     expect(events.at(-1)).toEqual(['close']);
@@ -463,8 +463,8 @@ describe('Session start() user data', () => {
     await session.start('ignored');
     expect(session.hibernated).toBe(false);
     expect(named(events, 'progress').map(([, done, total]) => [done, total])).toEqual([
-      [0, 1],
-      [1, 1],
+      [0, 100],
+      [100, 100],
     ]);
     expect(driver.starts).toHaveLength(2);
   });

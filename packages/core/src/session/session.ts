@@ -22,6 +22,7 @@ import { assertLegal, landingState, type SessionAction } from '../state/action-t
 import { sessionStateForPower } from '../state/power-state.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { ActionQueue } from './action-queue.js';
+import { ProgressCounter } from './progress-counter.js';
 import { RequestedValues } from './requested-values.js';
 import { requireCapability } from './require-capability.js';
 import { validateExecutionCap, validateRequirements } from './requirements.js';
@@ -220,7 +221,8 @@ export class Session extends TypedEmitter<SessionEvents> {
         hibernated: false,
         pending: this.#pending('open'),
       });
-      this.#progress(0, 1, 'Creating the virtual machine');
+      const progress = this.#counter(1);
+      progress.phase(0, 'Creating the virtual machine');
       let vm: GuardedVm | undefined;
       try {
         await mkdir(directory, { recursive: true, mode: 0o700 });
@@ -235,7 +237,7 @@ export class Session extends TypedEmitter<SessionEvents> {
             image: this.#context.image(checked.version),
             directory,
           },
-          this.#driverOptions(signal),
+          this.#driverOptions(signal, progress),
         );
         this.#vm = vm;
         await this.#save({ vmId: vm.id, state: SessionState.Open, pending: undefined });
@@ -252,7 +254,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         }).catch(() => undefined);
         throw error;
       }
-      this.#progress(1, 1, 'Virtual machine created');
+      progress.finish('Virtual machine created');
     });
   }
 
@@ -287,13 +289,13 @@ export class Session extends TypedEmitter<SessionEvents> {
         stoppedByUser: false,
         pending: this.#pending('start'),
       });
-      const total = restoring ? 1 : 2;
+      const progress = this.#counter(restoring ? 1 : 2);
       try {
         const format = this.#context.image(this.version).context;
         // A restore keeps the medium of the first boot, still in the VM's directory.
         let context = restoring ? await this.#existingContext(format) : undefined;
         if (!context) {
-          this.#progress(0, total, 'Writing the user data medium');
+          progress.phase(0, 'Writing the user data medium');
           context = await buildContextMedium({
             format,
             userData: expanded,
@@ -303,18 +305,17 @@ export class Session extends TypedEmitter<SessionEvents> {
             signal,
           });
         }
-        this.#progress(
-          total - 1,
-          total,
+        progress.phase(
+          restoring ? 0 : 1,
           restoring ? 'Restoring the virtual machine' : 'Booting the virtual machine',
         );
-        await vm.start({ userData: expanded, context }, this.#driverOptions(signal));
+        await vm.start({ userData: expanded, context }, this.#driverOptions(signal, progress));
       } catch (error) {
         await this.#commit({ state: SessionState.Error, pending: undefined }).catch(() => undefined);
         throw error;
       }
       await this.#commit({ state: SessionState.Started, hibernated: false, pending: undefined });
-      this.#progress(total, total, 'Virtual machine running');
+      progress.finish('Virtual machine running');
       this.#watchApi();
     });
   }
@@ -358,13 +359,14 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.#act('close', options, async (signal) => {
       this.#stopApiWatch();
       await this.#save({ pending: this.#pending('close') });
-      this.#progress(0, 2, 'Removing the virtual machine');
+      const progress = this.#counter(2);
+      progress.phase(0, 'Removing the virtual machine');
       try {
         const vm =
           this.#vm ??
           (this.#record.vmId ? await this.#context.hypervisor.findVm(this.#record.vmId) : undefined);
-        await vm?.destroy(this.#driverOptions(signal));
-        this.#progress(1, 2, 'Removing session files');
+        await vm?.destroy(this.#driverOptions(signal, progress));
+        progress.phase(1, 'Removing session files');
         await rm(this.#vmDirectory(), { recursive: true, force: true });
       } catch (error) {
         await this.#commit({ state: SessionState.Error, pending: undefined }).catch(() => undefined);
@@ -379,7 +381,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         pending: undefined,
         stoppedByUser: byUser(options),
       });
-      this.#progress(2, 2, 'Session closed');
+      progress.finish('Session closed');
     });
   }
 
@@ -552,14 +554,17 @@ export class Session extends TypedEmitter<SessionEvents> {
       const from = this.state;
       if (action !== 'reset') this.#stopApiWatch();
       await this.#save({ pending: this.#pending(action) });
+      // Only what the driver reports: these actions are short, and most drivers report nothing.
+      const progress = this.#counter(1);
       try {
-        await run(vm, this.#driverOptions(signal));
+        await run(vm, this.#driverOptions(signal, progress));
       } catch (error) {
         await this.#commit({ pending: undefined }).catch(() => undefined);
         if (from === SessionState.Started && action !== 'reset') this.#watchApi();
         throw error;
       }
       await this.#commit({ state: landingState(action, from, true), pending: undefined, ...extra });
+      if (progress.reported) progress.finish(`${action}() finished`);
       if (this.state === SessionState.Started && action !== 'reset') this.#watchApi();
     });
   }
@@ -664,14 +669,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     return { action, since: this.#context.clock.now() };
   }
 
-  #progress(done: number, total: number, message: string): void {
-    this.emit('progress', done, total, message);
+  /** A new progress counter for one action (see {@link ProgressCounter}). */
+  #counter(phases: number): ProgressCounter {
+    return new ProgressCounter(phases, (done, total, message) => this.emit('progress', done, total, message));
   }
 
-  #driverOptions(signal: AbortSignal | undefined) {
+  #driverOptions(signal: AbortSignal | undefined, progress: ProgressCounter) {
     return {
       signal,
-      onProgress: (done: number, total: number, message: string) => this.#progress(done, total, message),
+      onProgress: progress.step,
       onDebug: (message: string) => this.emit('debug', message),
     };
   }
