@@ -24,6 +24,7 @@ import {
 } from '@cvmweb/daemon';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
+import { listenForStop } from '../stop-request.js';
 import { usageError } from '../usage-error.js';
 
 /**
@@ -87,6 +88,8 @@ async function runDaemon(io: CliIo, stateDir: string, json: boolean, idleTime: n
   const cvmweb = await createCvmweb({ drivers: io.drivers(), env: io.env, stateDir });
   const pidPath = join(stateDir, DAEMON_PID_FILE);
   let daemon: IdleDaemon | undefined;
+  // Before the pid file and the start-up line: a SIGTERM sent on seeing them stops cleanly.
+  const stop = listenForStop();
   try {
     await cvmweb.reconcile();
     const pick = await pickIdleSource(defaultIdleSources());
@@ -111,19 +114,12 @@ async function runDaemon(io: CliIo, stateDir: string, json: boolean, idleTime: n
       );
       if (!pick.found) io.out(`  ${formatReading(await pick.source.read())}\n`);
     }
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stop.requested;
     if (!json) io.out('cvmweb daemon: stopping (sessions keep their current state)\n');
     await daemon.stop();
     return ExitCode.OK;
   } finally {
+    stop.dispose();
     await daemon?.stop().catch(() => undefined);
     await cvmweb.dispose();
     const mine = await pidFile(stateDir);

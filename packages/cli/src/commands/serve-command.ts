@@ -5,6 +5,7 @@ import { mock } from '@cvmweb/driver-mock';
 import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
+import { listenForStop } from '../stop-request.js';
 import { damagedRecordJson, damagedRecordsReport } from './damaged-records-report.js';
 import { refuseSpecialFiles } from './refuse-special-files.js';
 
@@ -69,6 +70,7 @@ export async function serveCommand(
   });
   let service: BridgeService | undefined;
   let daemon: IdleDaemon | undefined;
+  const stop = listenForStop(options.signal);
   try {
     if (!flags.json && cvmweb.detection) io.out(`${formatDetectionTable(cvmweb.detection)}\n`);
     if (cvmweb.fallback) io.err(banner);
@@ -132,27 +134,13 @@ export async function serveCommand(
           'Press Ctrl+C to stop (running virtual machines keep running).\n',
       );
     }
-    await stopRequested(options.signal);
+    await stop.requested;
     if (!flags.json) io.out('\nStopping the bridge; virtual machines keep running.\n');
     return ExitCode.OK;
   } finally {
+    stop.dispose();
     await service?.stop();
     await daemon?.stop();
     await cvmweb.dispose();
   }
-}
-
-function stopRequested(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -178,11 +178,12 @@ describe('cvmweb with driver plug-ins', () => {
 
   it('the daemon chooses from the same list (CVMWEB_DRIVER names a plug-in driver)', async () => {
     await writeFile(join(stateDir, 'config.json'), JSON.stringify({ drivers: ['cvmweb-driver-example'] }));
-    const { line } = await runUntil(['daemon'], (l) => l.startsWith('cvmweb daemon: pid'), {
+    const { line, exit } = await runUntil(['daemon'], (l) => l.startsWith('cvmweb daemon: pid'), {
       CVMWEB_DRIVER: 'example',
     });
-    // It started on the plug-in's driver; how it then ends on SIGTERM is the daemon's business.
     expect(line).toContain(`state dir ${stateDir}`);
+    // A SIGTERM the moment it announced itself stops it cleanly.
+    expect(exit).toEqual({ code: 0, signal: null });
     // Without the plug-in, the same request names no driver.
     await writeFile(join(stateDir, 'config.json'), '{}');
     const { code, stderr } = await cvmweb(['daemon'], { env: { CVMWEB_DRIVER: 'example' } });
