@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -195,6 +195,27 @@ describe('openSessionRegistry: crash recovery', () => {
   });
 });
 
+describe('openSessionRegistry: a start that fails', () => {
+  it('after taking the lock: removes the folder it made and releases the lock', async () => {
+    await mkdir(join(dir, 'damaged'));
+    await writeFile(join(dir, 'damaged', 'x.json'), 'torn');
+    const controller = new AbortController();
+    const error = await rejection(
+      openSessionRegistry({ directory: dir, signal: controller.signal, onWarning: () => controller.abort() }),
+    );
+    expect(error).toMatchObject({ codeName: 'CONTROL', aborted: true });
+    expect(await readdir(dir)).toEqual(['damaged']);
+    expect(await readdir(join(dir, 'damaged'))).toEqual(['x.json']);
+  });
+
+  it('never removes the sessions folder from under a registry that is open: writes make it again', async () => {
+    const registry = await openRegistry();
+    await rm(join(dir, 'sessions'), { recursive: true });
+    await registry.put(makeRecord('a'));
+    expect(await readdir(join(dir, 'sessions'))).toEqual(['a.json']);
+  });
+});
+
 describe('openSessionRegistry: lock', () => {
   it('refuses a second writer with STILL_WORKING while the first is open, and allows it after close', async () => {
     const first = await openRegistry();
@@ -273,8 +294,12 @@ describe('openSessionRegistry: lock', () => {
     });
     expect(await readFile(file, 'utf8')).toBe(stale);
     expect(await readFile(marker, 'utf8')).toBe(live);
-    // A failed start leaves nothing of its own: not even the sessions folder it made.
-    expect((await readdir(dir)).sort()).toEqual(['registry.lock', `registry.lock.break-${seen.key}`]);
+    // A refused start leaves no file of its own (the folders stay: another process may be using them).
+    expect((await readdir(dir)).sort()).toEqual([
+      'registry.lock',
+      `registry.lock.break-${seen.key}`,
+      'sessions',
+    ]);
   });
 
   it('close() leaves a lock that is no longer its own', async () => {

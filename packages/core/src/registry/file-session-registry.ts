@@ -46,7 +46,8 @@ export interface OpenSessionRegistryOptions extends ActionOptions {
  *   place exclusively, so one process at a time writes. A lock whose process is gone (or an
  *   unreadable lock older than a few seconds) is stale and taken over atomically: of any number
  *   of processes starting at once, exactly one gets it (see `docs/architecture.md`). A start that
- *   fails leaves no lock, temporary file or directory of its own behind.
+ *   fails leaves no lock or temporary file behind, nor the folders it made (unless it was refused
+ *   because another process holds the registry).
  *
  * On open every record is loaded into memory (reads are synchronous afterwards, `find` is O(1));
  * leftover `*.tmp` files of a crashed write are deleted. A damaged record file (not a regular
@@ -87,11 +88,21 @@ export async function openSessionRegistry(options: OpenSessionRegistryOptions): 
   const sessions = join(directory, SESSIONS_FOLDER);
 
   let lock: LockContent | undefined;
-  // Directories this call created: a failed open removes them again (when still empty).
+  // Directories this call created: a failed open removes them again (when still empty) — while it
+  // holds the lock, or when no other process was found holding it, never under another holder's feet.
   const created: string[] = [];
-  const undo = async () => {
-    if (lock) await releaseLock(directory, lock);
-    for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined);
+  const removeCreated = async () => {
+    for (const folder of [...created].reverse()) await rmdir(folder).catch(() => undefined);
+  };
+  const undo = async (error: unknown) => {
+    const busy = error instanceof HypervisorError && error.codeName === 'STILL_WORKING';
+    if (!lock) {
+      if (!busy) await removeCreated();
+      return;
+    }
+    await removeCreated(); // the sessions folder, while this process holds the lock
+    await releaseLock(directory, lock);
+    await removeCreated(); // the registry's folder, now without the lock (kept if another process is in it)
   };
   try {
     if (!readOnly) {
@@ -126,7 +137,7 @@ export async function openSessionRegistry(options: OpenSessionRegistryOptions): 
     checkAbort();
     return new FileSessionRegistry({ directory, sessions, index, damaged, readOnly, durable, lock });
   } catch (error) {
-    await undo();
+    await undo(error);
     throw toHypervisorError(error, 'IO', `Could not load the session registry at ${directory}`, {
       directory,
     });
@@ -276,8 +287,15 @@ class FileSessionRegistry implements SessionRegistry {
 
   async #writeFile(id: string, json: string): Promise<void> {
     const file = join(this.#sessions, `${id}.json`);
+    const write = () => writeFileAtomic(file, json, { mode: 0o600, durable: this.#durable });
     try {
-      await writeFileAtomic(file, json, { mode: 0o600, durable: this.#durable });
+      await write().catch(async (error: unknown) => {
+        // The sessions folder was removed under the registry (by hand, or by a start that failed
+        // while this one was starting): make it again, once.
+        if (!isErrno(error, 'ENOENT')) throw error;
+        await mkdir(this.#sessions, { recursive: true, mode: 0o700 });
+        await write();
+      });
     } catch (error) {
       throw toHypervisorError(error, 'IO', `Could not write session record ${id}`, { id, file });
     }

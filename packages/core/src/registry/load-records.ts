@@ -63,7 +63,7 @@ export async function loadRecords(
   const { readOnly, signal } = options;
   const sessions = join(directory, SESSIONS_FOLDER);
   const aside = join(directory, DAMAGED_FOLDER);
-  const names = await list(sessions, readOnly);
+  const names = await list(sessions, true); // a writer makes the folder again when it writes
   const earlier = await list(aside, true).catch((error: unknown) => {
     if (isErrno(error, 'ENOTDIR')) return []; // not a folder: nothing set aside yet, and nothing can be
     throw error;
