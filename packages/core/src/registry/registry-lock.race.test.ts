@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,7 +12,7 @@ import { writeRegistryChild } from './registry-child-code.js';
 // "release". Every trial must end with at most one holder, and the lock file must name it.
 
 const CHILDREN = 8;
-const TRIALS = { stalePid: 16, staleUnreadable: 6, none: 6, live: 6 };
+const TRIALS = { stalePid: 16, staleUnreadable: 6, none: 6, missing: 6, live: 6 };
 
 let work: string;
 let script: string;
@@ -65,6 +65,7 @@ beforeAll(async () => {
     `
 import { createInterface } from 'node:readline';
 import { openSessionRegistry } from './registry/file-session-registry.js';
+import { makeRecord } from './registry/registry-test-support.js';
 let held;
 process.stdout.write('ready\\n');
 for await (const line of createInterface({ input: process.stdin })) {
@@ -75,6 +76,13 @@ for await (const line of createInterface({ input: process.stdin })) {
       process.stdout.write('got\\n');
     } catch (error) {
       process.stdout.write('busy ' + (error.codeName ?? error.message) + '\\n');
+    }
+  } else if (command === 'put') {
+    try {
+      await held.put(makeRecord('by-' + process.pid));
+      process.stdout.write('put ok\\n');
+    } catch (error) {
+      process.stdout.write('put failed ' + error.message + '\\n');
     }
   } else if (command === 'release') {
     await held?.close();
@@ -97,11 +105,16 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Runs one trial in a fresh directory prepared by `prepare`; returns the pids that got the lock. */
-async function trial(name: string, prepare: (directory: string) => Promise<void>) {
+/**
+ * Runs one trial in a fresh directory prepared by `prepare` (none at all: `prepare` undefined);
+ * returns the pids that got the lock. The winner then writes a record, so the folders it needs are there.
+ */
+async function trial(name: string, prepare: ((directory: string) => Promise<void>) | undefined) {
   const directory = join(work, name);
-  await mkdir(join(directory, 'sessions'), { recursive: true });
-  await prepare(directory);
+  if (prepare) {
+    await mkdir(join(directory, 'sessions'), { recursive: true });
+    await prepare(directory);
+  }
   for (const child of children) child.send(`go ${directory}`);
   const replies = await Promise.all(children.map((child) => child.reply()));
   const winners = children.filter((_, i) => replies[i] === 'got').map((child) => child.process.pid);
@@ -111,6 +124,12 @@ async function trial(name: string, prepare: (directory: string) => Promise<void>
     losers.length ? new Set(['busy STILL_WORKING']) : new Set(),
   );
   const onDisk = JSON.parse(await readFile(join(directory, 'registry.lock'), 'utf8')) as { pid: number };
+  for (const [i, child] of children.entries()) {
+    if (replies[i] !== 'got') continue;
+    child.send('put');
+    expect(await child.reply()).toBe('put ok');
+    expect(await readdir(join(directory, 'sessions'))).toContain(`by-${child.process.pid}.json`);
+  }
   for (const child of children) child.send('release');
   for (const child of children) expect(await child.reply()).toBe('released');
   return { winners, lockPid: onDisk.pid };
@@ -143,6 +162,14 @@ describe('registry lock: processes racing', () => {
   it('gives a free registry to exactly one process, every time', async () => {
     for (let i = 0; i < TRIALS.none; i++) {
       const { winners, lockPid } = await trial(`none-${i}`, async () => undefined);
+      expect(winners, `trial ${i}`).toHaveLength(1);
+      expect(lockPid).toBe(winners[0]);
+    }
+  });
+
+  it('gives a registry that does not exist yet to exactly one process, which can write', async () => {
+    for (let i = 0; i < TRIALS.missing; i++) {
+      const { winners, lockPid } = await trial(`missing-${i}`, undefined);
       expect(winners, `trial ${i}`).toHaveLength(1);
       expect(lockPid).toBe(winners[0]);
     }
