@@ -9,6 +9,7 @@ import {
   isHypervisorError,
   type ProgressOptions,
   type StartSpec,
+  type StopCause,
   type VmHandle,
   type VmPowerState,
 } from '@cvmweb/core';
@@ -17,7 +18,7 @@ import { freeLoopbackPort, loopbackPortIsFree, releasePort } from './free-port.j
 import { installationTag, legacyVolumeNames, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import type { StoragePool } from './storage-pool.js';
 import { isNotFound, isVirshFailure, type Virsh } from './virsh.js';
-import { parseDomState, parseKeyValues, toPowerState } from './virsh-parsers.js';
+import { parseDomState, parseKeyValues, stopCauseOf, toPowerState } from './virsh-parsers.js';
 import { METADATA_NAMESPACE, parseMetadata, type VmMetadata } from './vm-metadata.js';
 
 /** What a {@link KvmVm} shares with its hypervisor. */
@@ -82,6 +83,17 @@ export class KvmVm implements VmHandle {
     }
     const info = parseKeyValues(await v.run(['dominfo', this.name], { ...call, cheap: true, code: 'QUERY' }));
     return toPowerState(state, info['Managed save'] === 'yes');
+  }
+
+  /** Why the domain is off, from libvirt's shut-off reason (see {@link stopCauseOf}). */
+  async stopCause(options: ActionOptions & Call = {}): Promise<StopCause | undefined> {
+    const call = callOf(options);
+    const raw = await this.#context.virsh.run(['domstate', this.name, '--reason'], {
+      ...call,
+      cheap: true,
+      code: 'QUERY',
+    });
+    return stopCauseOf(parseDomState(raw));
   }
 
   async start(spec: StartSpec, options: ProgressOptions = {}): Promise<void> {

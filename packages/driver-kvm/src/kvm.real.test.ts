@@ -119,9 +119,11 @@ describe.skipIf(unavailable !== undefined)(
       expect(used).toBeLessThan(3 * 0.35);
     }, 180_000);
 
-    it('hibernate → start resumes the same boot', async () => {
+    it('hibernate → start resumes the same boot; killed from outside then, the session fires error', async () => {
       const cvmweb = await connect();
       const session = await cvmweb.requestSession('hibernate', 'key');
+      const errors: [string, number, string][] = [];
+      session.on('error', (message, code, category) => errors.push([message, code, category]));
       await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
       await session.start('');
       const p = await apiPort(session);
@@ -133,6 +135,11 @@ describe.skipIf(unavailable !== undefined)(
       const after = Number.parseFloat(await waitForGuest(p, '/cgi-bin/uptime', 60_000));
       expect((await waitForGuest(p, '/cgi-bin/boot-id')).trim()).toBe(bootId);
       expect(after).toBeGreaterThanOrEqual(uptime);
+      expect(errors).toEqual([]);
+      // The same running guest, killed with the hypervisor's own tool: a failure nobody asked for.
+      await execa('virsh', ['-c', TEST_URI, 'destroy', session.vmName]);
+      await expect.poll(() => errors, { timeout: 30_000 }).toEqual([[expect.any(String), -3, 'session']]);
+      expect(session.state).toBe(SessionState.Open);
     }, 180_000);
 
     it('a failure at every virsh call of open, start and close leaves no domain or volume behind', async () => {
@@ -191,9 +198,11 @@ describe.skipIf(unavailable !== undefined)(
       expect(surfaced).toBeGreaterThan(clean.calls / 2);
     }, 600_000);
 
-    it('notices a guest that powers itself off, from the event stream', async () => {
+    it('notices a guest that powers itself off, from the event stream, and fires no error', async () => {
       const cvmweb = await connect();
       const session = await cvmweb.requestSession('self-off', 'key');
+      const errors: unknown[] = [];
+      session.on('error', (...args) => errors.push(args));
       await session.open({ ram: 128, disk: 0, version: 'test-kernel' });
       const hypervisor = cvmweb.hypervisor.inner as KvmHypervisor;
       const events: DomainEvent[] = [];
@@ -211,6 +220,7 @@ describe.skipIf(unavailable !== undefined)(
       unsubscribe();
       expect(events.at(-1)).toMatchObject({ event: 'Stopped', state: 'poweroff' });
       expect(await session.refresh()).toBe(SessionState.Open);
+      expect(errors).toEqual([]);
       await session.close();
       expect(await leftovers(session.vmName)).toEqual([]);
     }, 120_000);

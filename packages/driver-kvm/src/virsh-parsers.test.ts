@@ -10,6 +10,7 @@ import {
   parseNames,
   parseVersion,
   parseVolumeList,
+  stopCauseOf,
   toPowerState,
 } from './virsh-parsers.js';
 
@@ -82,5 +83,20 @@ describe('detectAcceleration', () => {
       usable: false,
       devKvm: 'missing',
     });
+  });
+});
+
+describe('stopCauseOf', () => {
+  it.each([
+    ['shut off (shutdown)', 'guest'],
+    ['shut off (destroyed)', 'failure'],
+    ['shut off (crashed)', 'failure'],
+    ['shut off (failed)', 'failure'],
+    ['crashed (panicked)', 'failure'],
+    ['shut off (saved)', undefined],
+    ['shut off (unknown)', undefined],
+    ['running (booted)', undefined],
+  ])('%s → %s', (text, cause) => {
+    expect(stopCauseOf(parseDomState(text))).toBe(cause);
   });
 });

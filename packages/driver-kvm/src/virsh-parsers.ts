@@ -1,4 +1,4 @@
-import type { VmPowerState } from '@cvmweb/core';
+import type { StopCause, VmPowerState } from '@cvmweb/core';
 
 /** `virsh domstate --reason` output: `running (booted)` → `{ state: 'running', reason: 'booted' }`. */
 export function parseDomState(text: string): { state: string; reason?: string } {
@@ -25,6 +25,22 @@ export function toPowerState(state: string, managedSave: boolean): VmPowerState 
     default:
       return 'error';
   }
+}
+
+/**
+ * Why a domain is off, from `domstate --reason`: `shut off (shutdown)` is the guest's own clean
+ * power-off (or a graceful `virsh shutdown`); `destroyed` (killed, e.g. `virsh destroy` from
+ * outside), `crashed` and `failed` are failures. Anything else (running, saved, unknown reasons)
+ * says nothing. Core asks only after a change no session action made, so cvmweb's own forced
+ * stop (also `destroyed`) is never taken for a failure by the session that made it.
+ */
+export function stopCauseOf(domain: { state: string; reason?: string }): StopCause | undefined {
+  if (domain.state === 'crashed') return 'failure';
+  if (domain.state !== 'shut off') return undefined;
+  if (domain.reason === 'shutdown') return 'guest';
+  return domain.reason === 'destroyed' || domain.reason === 'crashed' || domain.reason === 'failed'
+    ? 'failure'
+    : undefined;
 }
 
 /** `Key:   value` lines (`dominfo`, `schedinfo`, `vol-info`, `pool-info`) as a record. */

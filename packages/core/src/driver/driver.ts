@@ -106,6 +106,12 @@ export interface Driver {
 /** The power state of a VM as the hypervisor reports it. */
 export type VmPowerState = 'poweroff' | 'running' | 'paused' | 'saved' | 'error';
 
+/**
+ * Why a powered-off VM stopped, as far as the hypervisor knows: `guest` (the guest shut itself
+ * down cleanly, or a graceful stop), `failure` (killed from outside, crashed, failed to run).
+ */
+export type StopCause = 'guest' | 'failure';
+
 /** One VM of ours, as listed by {@link Hypervisor.listVms}. */
 export interface VmSummary {
   /** The driver's stable identifier (a UUID, or the name when the hypervisor has no UUID). */
@@ -200,6 +206,13 @@ export interface VmHandle {
   getProperty?(key: string, options?: ActionOptions): Promise<string | undefined>;
   /** Where the API port is forwarded, while the VM runs (capability `apiPortForwarding`). */
   apiEndpoint?(): ApiEndpoint | undefined;
+  /**
+   * Optional: why this powered-off VM stopped (see {@link StopCause}); `undefined` when the
+   * hypervisor does not say or the VM is not off. Core asks only when a running VM went off
+   * without a session action asking for it, and fires the session's `error` for `failure`; a
+   * driver without it makes every such power-off count as the guest's own.
+   */
+  stopCause?(options?: ActionOptions): Promise<StopCause | undefined>;
 }
 
 /**

@@ -9,6 +9,7 @@ import type {
   ProbeResult,
   ProgressOptions,
   StartSpec,
+  StopCause,
   VmHandle,
   VmPowerState,
   VmSpec,
@@ -28,6 +29,7 @@ const operations = {
   setExecutionCap: { code: 'MODIFY', capability: 'executionCap' },
   setProperty: { code: 'MODIFY', capability: 'guestProperties' },
   getProperty: { code: 'QUERY', capability: 'guestProperties' },
+  stopCause: { code: 'QUERY' },
 } as const satisfies Record<string, { code: ErrorCodeName; capability?: keyof DriverCapabilities }>;
 
 type Operation = keyof typeof operations;
@@ -52,6 +54,8 @@ export interface GuardedVm {
   setProperty(key: string, value: string, options?: ActionOptions): Promise<void>;
   getProperty(key: string, options?: ActionOptions): Promise<string | undefined>;
   apiEndpoint(): ApiEndpoint | undefined;
+  /** The driver's {@link VmHandle.stopCause}; `undefined` when the driver has none. */
+  stopCause(options?: ActionOptions): Promise<StopCause | undefined>;
 }
 
 /** A connected hypervisor behind the runtime guard. */
@@ -208,6 +212,8 @@ export class GuardedDriver {
         getProperty: (key, o) => op('getProperty', o, () => vm.getProperty?.(key, o)),
         apiEndpoint: () =>
           capabilities.apiPortForwarding && !this.#disposed ? vm.apiEndpoint?.() : undefined,
+        stopCause: (o) =>
+          vm.stopCause ? op('stopCause', o, () => vm.stopCause?.(o)) : Promise.resolve(undefined),
       };
     };
 

@@ -48,8 +48,11 @@ export interface SessionEvents {
    */
   progress: [done: number, total: number, message: string];
   /**
-   * Any failure, including ones no action reported (a VM that vanished, a crash found by
-   * reconcile). `category` is the action's name, or `'session'`.
+   * Any failure, including ones no action reported. `category` is the action's name, or
+   * `'session'` for a failure nobody asked for: a VM that crashed (the session is `Error`), was
+   * powered off from outside when the driver can tell (`VmHandle.stopCause`; `Open`), vanished
+   * (`Closed`), a hypervisor that cannot be asked any more, a crash found by reconcile. A guest
+   * that powers itself off cleanly is no failure: only `stateChanged` fires.
    */
   error: [message: string, code: number, category: string];
   /** The VM's API answers: the guest's address and the URL to reach it from this host. */

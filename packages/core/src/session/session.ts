@@ -1,6 +1,6 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ApiWatchTiming, watchApi } from '../api/api-watcher.js';
+import type { ApiWatchTiming } from '../api/api-watcher.js';
 import type { Clock } from '../clock/clock.js';
 import {
   buildContextMedium,
@@ -26,8 +26,10 @@ import { ProgressCounter } from './progress-counter.js';
 import { RequestedValues } from './requested-values.js';
 import { requireCapability } from './require-capability.js';
 import { validateExecutionCap, validateRequirements } from './requirements.js';
+import { SessionApiWatch } from './session-api-watch.js';
 import type { ActionErrorEvent, SessionEvents } from './session-events.js';
 import { propertyLimits, validatePropertyKey, validatePropertyValue } from './session-names.js';
+import { unrequestedFailure } from './unrequested-failure.js';
 
 /** Options of a session action. */
 export interface SessionActionOptions extends ActionOptions {
@@ -101,9 +103,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     () => this.#record,
     () => this.emit('changed'),
   );
-  #apiWatch: AbortController | undefined;
-  #ip = '';
-  #apiURL = '';
+  readonly #api: SessionApiWatch;
   #writes: Promise<unknown> = Promise.resolve();
 
   /** @internal Made by the entry point's `requestSession()`. */
@@ -111,6 +111,13 @@ export class Session extends TypedEmitter<SessionEvents> {
     super();
     this.#context = context;
     this.#record = record;
+    this.#api = new SessionApiWatch({
+      clock: context.clock,
+      timing: context.apiTiming,
+      forwarding: context.hypervisor.capabilities.apiPortForwarding,
+      onAvailable: (ip, url) => this.emit('apiAvailable', ip, url),
+      onUnavailable: () => this.emit('apiUnavailable'),
+    });
   }
 
   /** The session's stable id. */
@@ -163,11 +170,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
   /** The guest's IP address once the API answered, else `''`. */
   get ip(): string {
-    return this.#ip;
+    return this.#api.ip;
   }
   /** The URL of the VM's API from this host once it answered, else `''`. */
   get apiURL(): string {
-    return this.#apiURL;
+    return this.#api.apiURL;
   }
   /** The display's host and port; `''` (no driver offers a display yet). */
   get rdpURL(): string {
@@ -498,32 +505,47 @@ export class Session extends TypedEmitter<SessionEvents> {
   /**
    * Reads the VM's power state from the hypervisor and adopts it when it
    * changed behind the session's back (the guest shut itself down, someone used
-   * the hypervisor's own tools). A vanished VM closes the session with an
-   * `error` event. Queued like every action.
+   * the hypervisor's own tools). Queued like every action; the entry point calls it when the
+   * driver reports a change. Failures no action asked for fire
+   * `error(message, code, 'session')`: a VM that vanished (then the session is `Closed`), crashed
+   * (`Error`), was powered off from outside when the driver can tell (`Open`), or a hypervisor
+   * that cannot be asked. A guest that powered itself off cleanly is no failure: only
+   * `stateChanged` fires.
    */
   refresh(options?: ActionOptions): Promise<SessionStateValue> {
-    return this.#enqueue(options?.signal, async () => {
-      const { vmId } = this.#record;
-      if (!vmId) return this.state;
-      const vm = this.#vm ?? (await this.#context.hypervisor.findVm(vmId, options));
-      const from = this.state;
-      if (!vm) return this.#vanished();
-      let power: VmPowerState;
-      try {
-        power = await vm.state(options);
-      } catch (error) {
-        if (!isHypervisorError(error) || error.code !== ErrorCode.NOT_FOUND) throw error;
-        return this.#vanished();
-      }
-      this.#vm = vm;
-      const truth = sessionStateForPower(power);
-      if (truth.state !== from || truth.hibernated !== this.hibernated) {
-        await this.#save(truth);
-        if (truth.state === SessionState.Started) this.#watchApi();
-        else this.#stopApiWatch();
-      }
-      return this.state;
-    });
+    return this.#enqueue(options?.signal, () =>
+      this.#refresh(options).catch((raw: unknown) => {
+        // The hypervisor cannot be asked (it went away): a failure no action reported.
+        const error = toHypervisorError(raw, 'QUERY', 'reading the virtual machine failed');
+        if (!error.aborted) this.emit('error', error.message, error.code, 'session');
+        throw error;
+      }),
+    );
+  }
+
+  async #refresh(options?: ActionOptions): Promise<SessionStateValue> {
+    const { vmId } = this.#record;
+    if (!vmId) return this.state;
+    const vm = this.#vm ?? (await this.#context.hypervisor.findVm(vmId, options));
+    const from = this.state;
+    if (!vm) return this.#vanished();
+    let power: VmPowerState;
+    try {
+      power = await vm.state(options);
+    } catch (error) {
+      if (!isHypervisorError(error) || error.code !== ErrorCode.NOT_FOUND) throw error;
+      return this.#vanished();
+    }
+    this.#vm = vm;
+    const truth = sessionStateForPower(power);
+    if (truth.state !== from || truth.hibernated !== this.hibernated) {
+      const failure = await unrequestedFailure(vm, from, truth, options);
+      await this.#save(truth);
+      if (truth.state === SessionState.Started) this.#watchApi();
+      else this.#stopApiWatch();
+      if (failure) this.emit('error', failure.message, failure.code, 'session');
+    }
+    return this.state;
   }
 
   /** @internal Adopts a record changed by the registry (reconcile) and tells listeners. */
@@ -704,31 +726,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   #watchApi(): void {
-    const vm = this.#vm;
-    if (this.#apiWatch || !vm || !this.#context.hypervisor.capabilities.apiPortForwarding) return;
-    const controller = new AbortController();
-    this.#apiWatch = controller;
-    void watchApi({
-      ...this.#context.apiTiming,
-      endpoint: () => vm.apiEndpoint(),
-      clock: this.#context.clock,
-      signal: controller.signal,
-      onAvailable: (ip, url) => {
-        this.#ip = ip;
-        this.#apiURL = url;
-        this.emit('apiAvailable', ip, url);
-      },
-      onUnavailable: () => {
-        this.#ip = '';
-        this.#apiURL = '';
-        this.emit('apiUnavailable');
-      },
-    });
+    this.#api.start(this.#vm);
   }
 
   #stopApiWatch(): void {
-    this.#apiWatch?.abort();
-    this.#apiWatch = undefined;
+    this.#api.stop();
   }
 }
 
