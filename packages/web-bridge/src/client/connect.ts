@@ -1,8 +1,9 @@
 import { HypervisorError } from '@cvmweb/core';
 import { protocolMismatch } from './client-version.js';
 import type { ConnectOptions } from './connect-options.js';
-import { CVMWebBridge, openSocket } from './cvmweb-bridge.js';
+import { CVMWebBridge } from './cvmweb-bridge.js';
 import { unreachableError } from './local-network-access.js';
+import { openSocket } from './open-socket.js';
 import { serviceBase } from './service-url.js';
 
 export { DEFAULT_SERVICE_URL } from './service-url.js';
