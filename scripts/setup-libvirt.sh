@@ -6,7 +6,7 @@ set -euo pipefail
 
 RUN_DIR="${CVMWEB_LIBVIRT_RUN:-/run/cvmweb-libvirt}"
 PACKAGES=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients busybox-static cpio xz-utils
-  isolinux syslinux-common genisoimage openssh-server curl)
+  isolinux syslinux-common genisoimage xorriso openssh-server curl)
 
 log() { printf 'setup-libvirt: %s\n' "$*" >&2; }
 

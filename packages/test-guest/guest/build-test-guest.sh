@@ -4,7 +4,9 @@
 #   vmlinuz      the same kernel as a bzImage (what isolinux boots)
 #   initrd.gz    a busybox-static initramfs (init, beside this script)
 #   cmdline      the kernel command line for direct boot
-#   guest.iso    a bootable isolinux ISO of it (the CernVM path: boot from CD-ROM)
+#   guest.iso    a bootable isolinux ISO of it (the CernVM path: boot from CD-ROM), hybrid: it
+#                boots as a disk too
+#   guest.qcow2  that hybrid image as a qcow2 disk (for hypervisors that boot disks)
 #   SHA256SUMS   the checksums, as sha256sum writes them
 # Prints the output directory on stdout. Environment: CVMWEB_TEST_GUEST_CACHE (cache root,
 # default ${XDG_CACHE_HOME:-~/.cache}/cvmweb-test-guest).
@@ -23,9 +25,10 @@ need dpkg dpkg
 need cpio cpio
 need gzip gzip
 need xz xz-utils
-need genisoimage genisoimage
+need xorriso xorriso
+need qemu-img qemu-utils
 [[ -x /bin/busybox ]] || { log 'missing /bin/busybox (apt-get install busybox-static)'; exit 1; }
-[[ -f /usr/lib/ISOLINUX/isolinux.bin ]] || { log 'missing isolinux (apt-get install isolinux syslinux-common)'; exit 1; }
+[[ -f /usr/lib/ISOLINUX/isohdpfx.bin ]] || { log 'missing isolinux (apt-get install isolinux syslinux-common)'; exit 1; }
 
 kernel_pkg="$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n 1)"
 [[ -n $kernel_pkg ]] || { log 'cannot resolve linux-image-amd64 (run apt-get update)'; exit 1; }
@@ -134,10 +137,12 @@ LABEL guest
   KERNEL /boot/vmlinuz
   APPEND initrd=/boot/initrd.gz console=ttyS0 quiet panic=-1
 CFG
-genisoimage -quiet -o "$WORK/out/guest.iso" -V CVMWEB_TEST_GUEST -b isolinux/isolinux.bin -c isolinux/boot.cat \
-  -no-emul-boot -boot-load-size 4 -boot-info-table -J -R "$ISO"
+xorriso -as mkisofs -quiet -o "$WORK/out/guest.iso" -V CVMWEB_TEST_GUEST \
+  -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -b isolinux/isolinux.bin -c isolinux/boot.cat \
+  -no-emul-boot -boot-load-size 4 -boot-info-table -J -R "$ISO" 2>/dev/null
+qemu-img convert -f raw -O qcow2 "$WORK/out/guest.iso" "$WORK/out/guest.qcow2"
 
-(cd "$WORK/out" && sha256sum vmlinux vmlinuz initrd.gz guest.iso >SHA256SUMS)
+(cd "$WORK/out" && sha256sum vmlinux vmlinuz initrd.gz guest.iso guest.qcow2 >SHA256SUMS)
 mkdir -p "$CACHE"
 # Another build of the same key may have finished meanwhile (parallel test runs): keep its files,
 # which a running test may be reading, and drop ours.

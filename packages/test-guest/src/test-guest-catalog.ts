@@ -10,6 +10,8 @@ export const TEST_GUEST_VERSIONS = Object.freeze({
   iso: 'test-iso',
   /** Kernel + initrd, direct boot, cloud-init NoCloud seed (`user-data`). */
   cloudInit: 'test-cloud-init',
+  /** The hybrid image as a qcow2 disk (boots from a disk), CernVM context medium. */
+  disk: 'test-disk',
 });
 
 /** Catalog entries of the test guest in every form it is built in, as `file:` URLs with their sha256. */
@@ -43,6 +45,15 @@ export function testGuestCatalog(guest: TestGuest): ImageEntry[] {
       context: 'cloud-init',
       ...kernel,
       description: 'cvmweb test guest (kernel, cloud-init seed)',
+    },
+    {
+      version: TEST_GUEST_VERSIONS.disk,
+      kind: 'disk',
+      diskFormat: 'qcow2',
+      context: 'cernvm',
+      url: file(guest.qcow2),
+      sha256: guest.sha256['guest.qcow2'] ?? '',
+      description: 'cvmweb test guest (qcow2 disk)',
     },
   ];
 }

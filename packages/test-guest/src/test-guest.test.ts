@@ -13,12 +13,14 @@ const guest: TestGuest = {
   vmlinuz: '/cache/guest/vmlinuz',
   initrd: '/cache/guest/initrd.gz',
   iso: '/cache/guest/guest.iso',
+  qcow2: '/cache/guest/guest.qcow2',
   cmdline: 'console=ttyS0 quiet panic=-1',
   sha256: {
     vmlinux: 'a'.repeat(64),
     vmlinuz: 'b'.repeat(64),
     'initrd.gz': 'c'.repeat(64),
     'guest.iso': 'd'.repeat(64),
+    'guest.qcow2': 'e'.repeat(64),
   },
 };
 
@@ -30,6 +32,12 @@ describe('the catalog', () => {
     expect(catalog.get(TEST_GUEST_VERSIONS.iso)).toMatchObject({
       kind: 'iso',
       url: 'file:///cache/guest/guest.iso',
+    });
+    expect(catalog.get(TEST_GUEST_VERSIONS.disk)).toMatchObject({
+      kind: 'disk',
+      diskFormat: 'qcow2',
+      url: 'file:///cache/guest/guest.qcow2',
+      sha256: 'e'.repeat(64),
     });
     expect(catalog.get(TEST_GUEST_VERSIONS.cloudInit)).toMatchObject({
       kind: 'kernel',

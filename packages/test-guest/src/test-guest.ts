@@ -17,11 +17,13 @@ export interface TestGuest {
   readonly vmlinuz: string;
   /** The busybox initramfs. */
   readonly initrd: string;
-  /** A bootable isolinux ISO of kernel and initramfs (boots from a CD-ROM). */
+  /** A bootable isolinux ISO of kernel and initramfs: boots from a CD-ROM, and as a disk (hybrid). */
   readonly iso: string;
+  /** That hybrid image as a qcow2 disk, for hypervisors that boot disks. */
+  readonly qcow2: string;
   /** The kernel command line for direct boot. */
   readonly cmdline: string;
-  /** The sha256 of each file, by file name (`vmlinux`, `vmlinuz`, `initrd.gz`, `guest.iso`). */
+  /** The sha256 of each file, by file name (`vmlinux`, `vmlinuz`, `initrd.gz`, `guest.iso`, `guest.qcow2`). */
   readonly sha256: Readonly<Record<string, string>>;
 }
 
@@ -43,7 +45,8 @@ const builds = new Map<string, Promise<TestGuest>>();
 
 /**
  * Builds the cvmweb test guest from Debian packages (the kernel `linux-image-amd64` by
- * `apt-get download`, the installed `busybox-static` and `isolinux`), or finds it in the cache,
+ * `apt-get download`, the installed `busybox-static` and `isolinux`, `xorriso` and `qemu-img`), or
+ * finds it in the cache,
  * and resolves with its files. One build per cache directory and process.
  *
  * @throws HypervisorError `EXTERNAL` when the build fails (the message names the missing tool
@@ -93,6 +96,7 @@ async function buildGuest(options: TestGuestOptions): Promise<TestGuest> {
     vmlinuz: join(directory, 'vmlinuz'),
     initrd: join(directory, 'initrd.gz'),
     iso: join(directory, 'guest.iso'),
+    qcow2: join(directory, 'guest.qcow2'),
     cmdline: (await readFile(join(directory, 'cmdline'), 'utf8')).trim(),
     sha256,
   };
