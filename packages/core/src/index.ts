@@ -49,6 +49,7 @@ export * from './session/requirements.js';
 export * from './session/session.js';
 export * from './session/session-events.js';
 export * from './session/session-names.js';
+export * from './session/session-options.js';
 export * from './state/action-table.js';
 export * from './state/power-state.js';
 export * from './state/session-state.js';

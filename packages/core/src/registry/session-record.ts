@@ -67,7 +67,12 @@ export interface SessionRecord {
   readonly owner: OwnerHash;
   /** Requirements of the last `open()` (defaults until then). */
   readonly requirements: Requirements;
-  /** User data of the last `start()`. */
+  /**
+   * No longer written: the registry keeps no user data, so no expanded placeholder (a password
+   * passed as a value) rests in it. A record of an earlier version may hold the expanded user
+   * data of its last `start()`; the session's next `start()` uses it once (when the VM's own
+   * directory has no copy) and drops it.
+   */
   readonly userData?: string;
   /** Session properties (`setProperty`). */
   readonly properties: Readonly<Record<string, string>>;

@@ -437,7 +437,7 @@ describe('Session start() user data', () => {
     });
     const expected = `users=alice\nhost=h1\nkeep=\${missing}\nurl=http://h:80`;
     expect(driver.starts[0]?.userData).toBe(expected);
-    expect(registry.get(session.id)?.userData).toBe(expected);
+    expect(registry.get(session.id)?.userData).toBeUndefined(); // never at rest in the registry
     expect(driver.starts[0]?.context.format).toBe('cernvm');
     expect(driver.starts[0]?.context.size).toBeGreaterThan(0);
   });
@@ -692,10 +692,10 @@ describe('Session property limits', () => {
 
 describe('Session start() with expand: false', () => {
   it('uses the user data exactly as given', async () => {
-    const { session } = await started();
+    const { session, driver } = await started();
     await session.stop();
     const raw = ['a=$', '{x:default}'].join('');
     await session.start(raw, { expand: false, values: { x: 'value' } });
-    expect(session.record.userData).toBe(raw);
+    expect(driver.starts.at(-1)?.userData).toBe(raw);
   });
 });

@@ -22,6 +22,7 @@ import { assertLegal, landingState, type SessionAction } from '../state/action-t
 import { sessionStateForPower } from '../state/power-state.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { ActionQueue } from './action-queue.js';
+import { keepBootUserData, readBootUserData } from './boot-user-data.js';
 import { ProgressCounter } from './progress-counter.js';
 import { RequestedValues } from './requested-values.js';
 import { requireCapability } from './require-capability.js';
@@ -29,28 +30,11 @@ import { validateExecutionCap, validateRequirements } from './requirements.js';
 import { SessionApiWatch } from './session-api-watch.js';
 import type { ActionErrorEvent, SessionEvents } from './session-events.js';
 import { propertyLimits, validatePropertyKey, validatePropertyValue } from './session-names.js';
+import type { SessionActionOptions, StartOptions } from './session-options.js';
 import { unrequestedFailure } from './unrequested-failure.js';
-
-/** Options of a session action. */
-export interface SessionActionOptions extends ActionOptions {
-  /**
-   * Who asks. `user` (the default) marks a `stop()`, `close()`, `pause()` or `hibernate()` as the
-   * user's own decision ({@link Session.stoppedByUser}), so the daemon leaves the VM be (only
-   * `DF_AUTOSTART` starts it again); the daemon passes `daemon`.
-   */
-  initiator?: 'user' | 'daemon';
-}
 
 /** A change of the session record, or a function making one from the latest record. */
 type RecordChange = Partial<SessionRecord> | ((record: SessionRecord) => Partial<SessionRecord>);
-
-/** Options of {@link Session.start}. */
-export interface StartOptions extends SessionActionOptions {
-  /** Values for `${name}` / `${name:default}` placeholders in the user data. */
-  values?: Readonly<Record<string, string>>;
-  /** `false`: use the user data exactly as given (e.g. the stored, already expanded user data). Default `true`. */
-  expand?: boolean;
-}
 
 /** What a session needs from the entry point that made it. @internal */
 export interface SessionContext {
@@ -268,6 +252,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   /**
    * Boots the VM with `userData` (or restores it when hibernated). Placeholders
    * `${name}` and `${name:default}` are expanded from `options.values`. Fires `start` / `startError`.
+   * The expanded text is never written to the session registry: it goes into the context medium
+   * and a copy beside it in the VM's own directory (0600), which `close()` removes.
    */
   start(userData = '', options?: StartOptions): Promise<void> {
     const expanded =
@@ -290,33 +276,46 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.#act('start', options, async (signal) => {
       const vm = await this.#requireVm(signal);
       const restoring = this.#record.hibernated;
+      const again = options?.again === true;
+      const directory = this.#vmDirectory();
+      // The text of the last boot; a record of an earlier version may still hold it instead.
+      const kept = restoring || again ? await readBootUserData(directory, signal) : undefined;
+      const bootData =
+        kept ?? (restoring || again ? this.#record.userData : undefined) ?? (again ? undefined : expanded);
+      if (bootData === undefined) {
+        throw new HypervisorError('INVALID_STATE', 'the virtual machine has no earlier boot to start again', {
+          details: { sessionId: this.id },
+        });
+      }
+      // The registry keeps no user data (an earlier version's copy is dropped here).
       await this.#save({
         state: SessionState.Starting,
-        userData: expanded,
+        userData: undefined,
         stoppedByUser: false,
         pending: this.#pending('start'),
       });
       const progress = this.#counter(restoring ? 1 : 2);
       try {
         const format = this.#context.image(this.version).context;
-        // A restore keeps the medium of the first boot, still in the VM's directory.
-        let context = restoring ? await this.#existingContext(format) : undefined;
+        // A restore, or a start again, keeps the medium of the last boot, still in the VM's directory.
+        let context = restoring || again ? await this.#existingContext(format) : undefined;
         if (!context) {
           progress.phase(0, 'Writing the user data medium');
           context = await buildContextMedium({
             format,
-            userData: expanded,
-            directory: this.#vmDirectory(),
+            userData: bootData,
+            directory,
             instanceId: this.id,
             hostname: this.vmName,
             signal,
           });
         }
+        if (kept !== bootData) await keepBootUserData(directory, bootData, signal);
         progress.phase(
           restoring ? 0 : 1,
           restoring ? 'Restoring the virtual machine' : 'Booting the virtual machine',
         );
-        await vm.start({ userData: expanded, context }, this.#driverOptions(signal, progress));
+        await vm.start({ userData: bootData, context }, this.#driverOptions(signal, progress));
       } catch (error) {
         await this.#commit({ state: SessionState.Error, pending: undefined }).catch(() => undefined);
         throw error;
@@ -387,6 +386,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         hibernated: false,
         pending: undefined,
         stoppedByUser: byUser(options),
+        userData: undefined,
       });
       progress.finish('Session closed');
     });

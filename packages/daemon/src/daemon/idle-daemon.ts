@@ -549,8 +549,8 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
               await session.hibernate(options);
               break;
             case 'start':
-              // The stored user data was expanded by the user's own start(): use it as it is.
-              await session.start(session.record.userData ?? '', { ...options, expand: false });
+              // The user data of the VM's last boot (kept in its directory, never in the registry).
+              await session.start('', { ...options, again: true });
               break;
           }
         } catch (failure) {
