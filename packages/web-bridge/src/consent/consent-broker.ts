@@ -49,7 +49,7 @@ export interface ConsentBrokerOptions {
    */
   maxPending?: number;
   /**
-   * Most origins of one site (registrable domain, see {@link siteOf}) waiting
+   * Most origins of one site (registrable domain by the Public Suffix List) waiting
    * at once, default 3; more are refused (`busy`). So no site's subdomains can
    * crowd out another site's request.
    */

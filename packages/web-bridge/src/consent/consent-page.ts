@@ -1,6 +1,5 @@
 import { escapeHtml } from '../page/escape-html.js';
 import type { OriginDecision } from '../policy/bridge-policy.js';
-import type { ClickGuard } from './click-guard.js';
 import type { ConsentRequest } from './consent-broker.js';
 
 /**
@@ -34,7 +33,7 @@ export interface ConsentPageModel {
   readonly remembered: Readonly<Record<string, OriginDecision>>;
   /** The per-run secret that the revoke form must carry (a CSRF token). */
   readonly formToken: string;
-  /** The page's signed time stamp ({@link ClickGuard}), sent back with each decision. */
+  /** The page's signed time stamp, sent back with each decision. */
   readonly shown: string;
   /** How long the buttons stay inert after the page appears, ms. */
   readonly clickDelayMs: number;
