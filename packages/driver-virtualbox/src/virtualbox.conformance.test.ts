@@ -21,8 +21,10 @@ runConformanceSuite({
   driver: async () => doubleDriver(await currentHome()),
   images: async () => testImages(await currentHome()),
   requirements: { version: TEST_VERSION, ram: 256, disk: 64 },
-  timeoutMs: 60_000,
-  apiTimeoutMs: 30_000,
+  // Generous: the double starts each guest's API server as a new Node process, which a loaded
+  // two-core machine may take many seconds to start.
+  timeoutMs: 120_000,
+  apiTimeoutMs: 60_000,
   leftovers: async (vmName) => leftovers(await currentHome(), vmName),
   // The double's guest serves the cvmweb guest API (a simulated test guest, on the real clock).
   running: async (vmName) => running(await currentHome(), vmName),

@@ -12,9 +12,18 @@ import { SILENT_PROBE_TIMEOUT_MS } from './guest-tolerances.js';
 /** What one request to the guest got: an answer, or nothing (refused, reset, timed out). */
 export type GuestAnswer = { status: number; body: string } | undefined;
 
-/** One HTTP GET on a fresh connection; `undefined` when nothing answered within `timeoutMs` (real time). */
-export function guestGet(url: string, path: string, timeoutMs: number): Promise<GuestAnswer> {
+/**
+ * One HTTP GET on a fresh connection; `undefined` when nothing answered within `timeoutMs` (real
+ * time) or `signal` aborted it.
+ */
+export function guestGet(
+  url: string,
+  path: string,
+  timeoutMs: number,
+  options?: { signal?: AbortSignal },
+): Promise<GuestAnswer> {
   return new Promise((resolve) => {
+    if (options?.signal?.aborted) return resolve(undefined);
     const target = new URL(path, url);
     const req = request(
       {
@@ -25,6 +34,7 @@ export function guestGet(url: string, path: string, timeoutMs: number): Promise<
         agent: false,
         headers: { connection: 'close' },
         timeout: timeoutMs,
+        ...(options?.signal ? { signal: options.signal } : {}),
       },
       (res) => {
         let body = '';
@@ -67,11 +77,14 @@ export class GuestObserver {
     return this.#url;
   }
 
-  /** One report, or `undefined` when the guest does not answer one now. */
-  async report(timeoutMs = SILENT_PROBE_TIMEOUT_MS): Promise<GuestReport | undefined> {
+  /** One report, or `undefined` when the guest does not answer one within `timeoutMs` (real time). */
+  async report(
+    timeoutMs = SILENT_PROBE_TIMEOUT_MS,
+    options?: { signal?: AbortSignal },
+  ): Promise<GuestReport | undefined> {
     const url = this.url;
     if (!url) return undefined;
-    const answer = await guestGet(url, GUEST_REPORT_PATH, timeoutMs);
+    const answer = await guestGet(url, GUEST_REPORT_PATH, timeoutMs, options);
     return answer?.status === 200 ? parseGuestReport(answer.body) : undefined;
   }
 
@@ -79,12 +92,18 @@ export class GuestObserver {
    * Polls until the guest answers a report that `accept` takes (a boot, a reset or a restore
    * finished), for the boot time-out in real time; rejects saying what it last saw.
    */
-  async next(what: string, accept: (report: GuestReport) => boolean = () => true): Promise<GuestReport> {
+  async next(
+    what: string,
+    accept: (report: GuestReport) => boolean = () => true,
+    options?: { signal?: AbortSignal },
+  ): Promise<GuestReport> {
     const deadline = Date.now() + this.bootTimeoutMs;
     let last = 'no answer';
     for (;;) {
       const url = this.url;
-      const answer = url ? await guestGet(url, GUEST_REPORT_PATH, SILENT_PROBE_TIMEOUT_MS) : undefined;
+      const answer = url
+        ? await guestGet(url, GUEST_REPORT_PATH, SILENT_PROBE_TIMEOUT_MS, options)
+        : undefined;
       if (answer) {
         const report = answer.status === 200 ? parseGuestReport(answer.body) : undefined;
         if (report && accept(report)) return report;
@@ -98,30 +117,30 @@ export class GuestObserver {
             'Is the VM running the cvmweb test guest? If the driver boots another image, pass `guest: false` to the suite.',
         );
       }
-      await this.clock.sleep(100);
+      await this.clock.sleep(100, options?.signal);
     }
   }
 
   /** True when nothing answers at the API address within {@link SILENT_PROBE_TIMEOUT_MS}. */
-  async silent(): Promise<boolean> {
+  async silent(options?: { signal?: AbortSignal }): Promise<boolean> {
     const url = this.url;
     if (!url) return true;
-    return (await guestGet(url, GUEST_REPORT_PATH, SILENT_PROBE_TIMEOUT_MS)) === undefined;
+    return (await guestGet(url, GUEST_REPORT_PATH, SILENT_PROBE_TIMEOUT_MS, options)) === undefined;
   }
 
   /** Starts the guest's busy loop and waits until its work counter moves. */
-  async spin(): Promise<void> {
-    const answer = await guestGet(this.url, GUEST_SPIN_PATH, SILENT_PROBE_TIMEOUT_MS);
+  async spin(options?: { signal?: AbortSignal }): Promise<void> {
+    const answer = await guestGet(this.url, GUEST_SPIN_PATH, SILENT_PROBE_TIMEOUT_MS, options);
     if (answer?.status !== 200)
       throw new Error(`guest observation: GET ${GUEST_SPIN_PATH} answered ${answer?.status ?? 'nothing'}`);
-    await this.next('the busy loop to run', (report) => report.spin > 0);
+    await this.next('the busy loop to run', (report) => report.spin > 0, options);
   }
 
   /** The busy loop's work per ms of guest uptime, counted over `windowMs` on the observation clock. */
-  async spinRate(windowMs: number): Promise<number> {
-    const first = await this.next('a report');
-    await this.clock.sleep(windowMs);
-    const second = await this.next('a report');
+  async spinRate(windowMs: number, options?: { signal?: AbortSignal }): Promise<number> {
+    const first = await this.next('a report', undefined, options);
+    await this.clock.sleep(windowMs, options?.signal);
+    const second = await this.next('a report', undefined, options);
     const elapsed = second.uptimeMs - first.uptimeMs;
     if (second.bootId !== first.bootId || elapsed <= 0) {
       throw new Error(

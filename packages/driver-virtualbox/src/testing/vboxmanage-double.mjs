@@ -221,6 +221,9 @@ function killServer(vm) {
   if (vm.serverPid) {
     try {
       process.kill(vm.serverPid, 'SIGKILL');
+      // Wait until it is gone, so a restart right after (restore, start) finds its port free.
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; sleepMs(10))
+        process.kill(vm.serverPid, 0);
     } catch {}
   }
   vm.serverPid = null;
@@ -1159,7 +1162,7 @@ function startServer(vm) {
     env,
   });
   // Generous: on a loaded 2-core CI machine a new Node process can take seconds to start.
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 40_000;
   let ready = false;
   // Synchronous wait for the child's "ready"/"failed" line through a file it writes (the event loop is not running here).
   const marker = path.join(HOME, `vboxmanage-double.${vm.uuid}.ready`);
@@ -1208,11 +1211,18 @@ function serve(port, uuid) {
     response.writeHead(200, { 'content-type': 'text/plain' });
     response.end(`CernVM (VBoxManage double) ${vm.name}\n`);
   });
-  server.on('error', () => {
+  const listening = Date.now();
+  server.on('error', (error) => {
+    // The previous server of this port may still be exiting: try again for a while.
+    if (error.code === 'EADDRINUSE' && Date.now() - listening < 10_000) {
+      setTimeout(() => server.listen(port, '127.0.0.1'), 100);
+      return;
+    }
     fs.writeFileSync(marker, 'failed');
     process.exit(1);
   });
-  server.listen(port, '127.0.0.1', () => fs.writeFileSync(marker, 'ready'));
+  server.once('listening', () => fs.writeFileSync(marker, 'ready'));
+  server.listen(port, '127.0.0.1');
   const started = Date.now();
   let adopted = false;
   // Exit when the VM no longer runs under this server, the home is gone, or the TTL passed.
@@ -1221,7 +1231,7 @@ function serve(port, uuid) {
     const vm = current();
     if (vm?.serverPid === process.pid) adopted = true;
     if (!adopted) {
-      if (Date.now() - started > 25_000) process.exit(0);
+      if (Date.now() - started > 45_000) process.exit(0);
       return;
     }
     if (!vm || !locked(vm) || vm.serverPid !== process.pid) process.exit(0);
