@@ -360,7 +360,8 @@ describe.skipIf(unavailable !== undefined)(
       await opening.open({ ...GUEST, disk: 16 });
       expect(opening.state).toBe(SessionState.Open);
       expect(await domState(openingVm)).toBe('shut off');
-      expect(await leftovers(`${openingVm}-scratch`)).toHaveLength(1);
+      // Its scratch disk, named by the VM and the installation (`<vm>.<tag>.scratch.qcow2`).
+      expect((await leftovers(openingVm)).filter((name) => name.endsWith('.scratch.qcow2'))).toHaveLength(1);
       await opening.close();
       expect(opening.state).toBe(SessionState.Closed);
       expect(await leftovers(openingVm)).toEqual([]);
