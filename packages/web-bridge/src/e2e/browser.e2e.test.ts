@@ -183,6 +183,22 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
             seen.push(name === 'stateChanged' ? `state:${args[0]}` : name === 'progress' ? 'progress' : name),
           );
         }
+        // An open refused by the local policy is no pre-flight refusal: openError fires.
+        const openErrors: number[] = [];
+        session.addEventListener('openError', (_message: string, code: number) => openErrors.push(code));
+        const refusedOpen = await session.open({ cpus: 64 }).then(
+          () => 0,
+          (e: { code: number }) => e.code,
+        );
+        // The page's daemon object: idleTime is read-only for an origin that is not privileged.
+        const daemon = await w['bridge'].requestDaemonAccess();
+        let idleAssign = 0;
+        try {
+          daemon.idleTime = 5;
+        } catch (e) {
+          idleAssign = (e as { code: number }).code;
+        }
+        const refusals = { refusedOpen, openErrors, idleAssign, idleTime: daemon.idleTime };
         const states: number[] = [];
         await session.open({ cpus: 1, ram: 256 });
         states.push(session.state);
@@ -221,6 +237,7 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
           name: w['bridge'].hypervisorName,
           wrongKey,
           setters,
+          refusals,
         };
       },
       { events: lifecycleEvents },
@@ -231,6 +248,7 @@ describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () =>
     expect(first.greeting).toBe('hello');
     expect(first.cap).toBe(40);
     expect(first.wrongKey).toBe(-20);
+    expect(first.refusals).toEqual({ refusedOpen: -10, openErrors: [-10], idleAssign: -10, idleTime: 3600 });
     expect(first.setters).toEqual({
       capAtOnce: 40,
       minCapAtOnce: 25,
