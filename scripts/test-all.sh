@@ -16,5 +16,8 @@ npm run typecheck
 npx vitest run --exclude '**/*kvm*.test.ts'
 # The conformance suite has teeth: every deliberately broken variant of the mock driver fails it.
 node scripts/conformance-mutants.mjs
+# The driver guide's test file runs as written in a project outside the workspace, on our packed
+# tarballs (after the tests above, which built the test guest it boots into the cache).
+node scripts/test-guide.mjs
 npx vitest run --no-file-parallelism kvm
 npm run docs
