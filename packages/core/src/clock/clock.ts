@@ -1,4 +1,5 @@
 import { abortedError } from '../errors/hypervisor-error.js';
+import { sleep } from './sleep.js';
 
 /**
  * Time as cvmweb sees it. Production uses {@link systemClock}; tests pass a
@@ -11,23 +12,10 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The real clock. */
+/** The real clock: `Date.now()` and the shared abortable {@link sleep}. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(abortedError('sleep', signal.reason));
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(abortedError('sleep', signal?.reason));
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  },
+  sleep: (ms, signal) => sleep(ms, { signal }),
 };
 
 interface Sleeper {
