@@ -1,6 +1,7 @@
 import { type Driver, defaultStateDir } from '@cvmweb/core';
 import { kvm } from '@cvmweb/driver-kvm';
 import { mock } from '@cvmweb/driver-mock';
+import { qemu } from '@cvmweb/driver-qemu';
 import { virtualbox } from '@cvmweb/driver-virtualbox';
 import type { CliIo } from './cli-io.js';
 import { loadDriverPlugins } from './plugins/load-driver-plugins.js';
@@ -11,7 +12,7 @@ import { loadDriverPlugins } from './plugins/load-driver-plugins.js';
  * used only when named (`--driver mock`, `CVMWEB_DRIVER=mock`) or as `--fallback mock`.
  */
 export function knownDrivers(): Driver[] {
-  return [kvm(), virtualbox(), mock()];
+  return [kvm(), qemu(), virtualbox(), mock()];
 }
 
 /**

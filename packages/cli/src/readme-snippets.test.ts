@@ -2,8 +2,8 @@
 //
 // The examples of one README form one module, in order (a later example may use what an earlier
 // one declared). A README whose examples import vitest is an application's test file and runs
-// under vitest; the others run under Node, with the KVM and VirtualBox drivers replaced by the
-// mock driver (a loader hook maps the two package names to mock-backed shims) and the state
+// under vitest; the others run under Node, with the KVM, QEMU and VirtualBox drivers replaced by
+// the mock driver (a loader hook maps the three package names to mock-backed shims) and the state
 // and cache directories in a temporary place, so they run on any machine and leave nothing.
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -66,13 +66,13 @@ beforeAll(async () => {
   await writeFile(
     join(dir, 'drivers.mjs'),
     // Scored like a real driver, so detection picks it as it would pick KVM or VirtualBox.
-    "import { mock } from '@cvmweb/driver-mock';\nconst usable = () => mock({ probe: { score: 50, reason: undefined } });\nexport const kvm = usable;\nexport const virtualbox = usable;\n",
+    "import { mock } from '@cvmweb/driver-mock';\nconst usable = () => mock({ probe: { score: 50, reason: undefined } });\nexport const kvm = usable;\nexport const virtualbox = usable;\nexport const qemu = usable;\n",
   );
   await writeFile(
     join(dir, 'hooks.mjs'),
     `const shim = ${JSON.stringify(pathToFileURL(join(dir, 'drivers.mjs')).href)};
 export async function resolve(specifier, context, next) {
-  if (specifier === '@cvmweb/driver-kvm' || specifier === '@cvmweb/driver-virtualbox') return { url: shim, shortCircuit: true };
+  if (specifier === '@cvmweb/driver-kvm' || specifier === '@cvmweb/driver-virtualbox' || specifier === '@cvmweb/driver-qemu') return { url: shim, shortCircuit: true };
   return next(specifier, context);
 }
 `,
