@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCvmweb, createMemorySessionRegistry, TEST_SCRYPT_COST } from '../packages/core/dist/index.js';
-import { fakeIdleSource, IdleDaemon } from '../packages/daemon/dist/index.js';
+import { IdleDaemon } from '../packages/daemon/dist/index.js';
+import { fakeIdleSource } from '../packages/daemon/dist/testing.js';
 import { createMockState, mock } from '../packages/driver-mock/dist/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);

@@ -28,7 +28,7 @@ import {
 } from '@cvmweb/driver-kvm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdleDaemon } from './daemon/idle-daemon.js';
-import { type FakeIdleSource, fakeIdleSource } from './idle/fake-idle-source.js';
+import { type FakeIdleSource, fakeIdleSource } from './testing/fake-idle-source.js';
 
 // The same settings, test guest and lock as driver-kvm's real-libvirt tests (its test helpers).
 const SESSION = 'daemon-kvm';

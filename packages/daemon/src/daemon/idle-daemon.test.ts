@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DaemonFlags, daemonAccess, type Session, SessionState } from '@cvmweb/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Harness, harness } from '../../test/daemon-test-harness.js';
 import { DAEMON_FILE } from './daemon-file.js';
-import { type Harness, harness } from './daemon-test-harness.js';
-import { type DaemonHost, IdleDaemon } from './idle-daemon.js';
+import { IdleDaemon } from './idle-daemon.js';
+import type { DaemonHost } from './idle-daemon-options.js';
 
 const { DF_SUSPEND, DF_AUTOSTART } = DaemonFlags;
 const IDLE_AFTER = 36_000; // idleTime 30 s + settle 5 s, plus a poll
@@ -313,12 +314,12 @@ describe('unknown idle state', () => {
     expect(s.state).toBe(SessionState.Open);
   });
 
-  it('a hanging read times out as unknown', async () => {
+  it('a hanging read times out as unknown after readTimeoutMs on the daemon’s clock', async () => {
     h = await harness();
     const daemon = new IdleDaemon({
       host: h.cvmweb,
       clock: h.clock,
-      readTimeoutMs: 10,
+      readTimeoutMs: 10_000,
       source: {
         name: 'stuck',
         probe: async () => ({ status: 'usable', score: 1 }),
@@ -327,9 +328,20 @@ describe('unknown idle state', () => {
     });
     h.daemons.push(daemon);
     await daemon.start();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await daemon.whenSettled();
-    expect(daemon.status().reading).toEqual({ unknown: 'stuck: read timed out' });
+    await h.clock.advance(9_999);
+    expect(daemon.status().reading).toBeUndefined();
+    await h.advance(1);
+    expect(daemon.status()).toMatchObject({
+      reading: { unknown: 'stuck: read timed out' },
+      system: 'unknown',
+    });
+    // The loop goes on: the next read after maxPollMs times out in its turn.
+    // (Time moves by the clock alone here: whenSettled() would wait for the hanging read.)
+    const readAt = daemon.status().readAt!;
+    await h.clock.advance(5_000 + 9_999);
+    expect(daemon.status().readAt).toBe(readAt);
+    await h.clock.advance(1);
+    await vi.waitFor(() => expect(daemon.status().readAt).toBe(readAt + 15_000));
   });
 });
 
@@ -412,7 +424,6 @@ function gatedHost(harnessed: Harness) {
 
 const runningEvents = (daemon: IdleDaemon) =>
   daemon.timeline().flatMap((e) => (e.kind === 'daemon' ? [e.running] : []));
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('options.signal of start, stop and setIdleTime', () => {
   it('an already-aborted signal rejects with the aborted error and changes nothing', async () => {
@@ -472,7 +483,7 @@ describe('options.signal of start, stop and setIdleTime', () => {
     const stopping = daemon.stop();
     const controller = new AbortController();
     const starting = daemon.start({ signal: controller.signal });
-    await turn();
+    await vi.waitFor(() => expect(daemon.isRunning).toBe(false)); // the stop began; the start waits
     controller.abort();
     await expect(starting).rejects.toMatchObject({ aborted: true });
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
@@ -492,8 +503,7 @@ describe('options.signal of start, stop and setIdleTime', () => {
     await inside;
     const controller = new AbortController();
     const stopping = daemon.stop({ signal: controller.signal });
-    await turn();
-    expect(daemon.isRunning).toBe(false);
+    await vi.waitFor(() => expect(daemon.isRunning).toBe(false)); // the stop began
     controller.abort();
     await expect(stopping).rejects.toMatchObject({ aborted: true });
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
@@ -515,8 +525,7 @@ describe('start and stop in any order', () => {
     await inside;
     const stopping = daemon.stop();
     const starting = daemon.start();
-    await turn();
-    expect(daemon.isRunning).toBe(false);
+    await vi.waitFor(() => expect(daemon.isRunning).toBe(false)); // the stop began; the start waits
     release();
     await Promise.all([stopping, starting]);
     expect(daemon.isRunning).toBe(true);
@@ -564,55 +573,15 @@ describe('start and stop in any order', () => {
 });
 
 describe('idle-source reads', () => {
-  it('leave no listener, composed signal or timer behind on the long-lived stop signal', async () => {
+  it('leave no timer behind: the only sleeper on the daemon’s clock is the loop’s own', async () => {
     h = await harness();
-    const controllers: AbortController[] = [];
-    class Tracked extends AbortController {
-      constructor() {
-        super();
-        controllers.push(this);
-      }
-    }
-    const timers = new Set<unknown>();
-    const READ_TIMEOUT = 4321;
-    const realSetTimeout = globalThis.setTimeout;
-    const realClearTimeout = globalThis.clearTimeout;
-    vi.stubGlobal('AbortController', Tracked);
-    vi.stubGlobal('setTimeout', ((fn: () => void, ms?: number) => {
-      const timer = realSetTimeout(fn, ms);
-      if (ms === READ_TIMEOUT) timers.add(timer);
-      return timer;
-    }) as typeof setTimeout);
-    vi.stubGlobal('clearTimeout', ((timer?: Parameters<typeof clearTimeout>[0]) => {
-      timers.delete(timer);
-      realClearTimeout(timer);
-    }) as typeof clearTimeout);
-    try {
-      const daemon = h.daemon({ readTimeoutMs: READ_TIMEOUT });
-      h.source.setIdleSeconds(10_000); // idle: a read every 500 ms
-      await daemon.start();
-      await h.advance(250_000, 50_000);
-      expect(h.source.reads).toBeGreaterThanOrEqual(400);
-      // Every signal still live (the stop signal, the current sleep's) holds at most the one
-      // listener of the sleep under way, and no signal composed from it.
-      const live = controllers.filter((c) => !c.signal.aborted);
-      expect(live.length).toBeGreaterThan(0);
-      for (const { signal } of live) {
-        expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
-        expect(dependantSignals(signal)).toBe(0);
-      }
-      expect(timers.size).toBe(0);
-      await daemon.stop();
-    } finally {
-      vi.unstubAllGlobals();
-    }
+    const daemon = h.daemon({ readTimeoutMs: 4321 });
+    h.source.setIdleSeconds(10_000); // idle: a read every 500 ms
+    await daemon.start();
+    await h.advance(250_000, 50_000);
+    expect(h.source.reads).toBeGreaterThanOrEqual(400);
+    expect(h.clock.pending).toBe(1);
+    await daemon.stop();
+    expect(h.clock.pending).toBe(0);
   });
 });
-
-/** How many signals `AbortSignal.any()` composed from `signal` (Node's internal set; 0 if absent). */
-function dependantSignals(signal: AbortSignal): number {
-  const key = Object.getOwnPropertySymbols(signal).find((k) => k.description === 'kDependantSignals');
-  // Node's internal SafeSet: not `instanceof Set` in the test's realm, so read its size.
-  const set = key ? (signal as unknown as Record<symbol, { size?: unknown } | undefined>)[key] : undefined;
-  return typeof set?.size === 'number' ? set.size : 0;
-}

@@ -3,112 +3,20 @@ import {
   abortedError,
   type Clock,
   type Daemon,
-  type DaemonSettings,
-  type Session,
-  type SessionRecord,
-  type SessionStateValue,
   systemClock,
   TypedEmitter,
 } from '@cvmweb/core';
-import { type IdleReading, type IdleSource, isKnown } from '../idle/idle-source.js';
+import type { IdleSource } from '../idle/idle-source.js';
 import { defaultIdleSources, type IdleCandidate, pickIdleSource } from '../idle/pick-idle-source.js';
-import {
-  currentHold,
-  describePolicy,
-  type Hold,
-  type PlannedAction,
-  planAction,
-} from '../policy/daemon-policy.js';
-import {
-  type DaemonFileContent,
-  DEFAULT_IDLE_TIME,
-  type LastAction,
-  readDaemonFile,
-  validateIdleTime,
-  writeDaemonFile,
-} from './daemon-file.js';
-import { type SystemState, Timeline, type TimelineEvent } from './timeline.js';
-
-/** What the daemon needs of the entry point: a `Cvmweb` instance fits. */
-export interface DaemonHost {
-  /** Every session record (the registry). */
-  sessions(): SessionRecord[];
-  /** The live session object of an id. */
-  session(id: string, options?: ActionOptions): Promise<Session | undefined>;
-}
-
-/** Options of {@link IdleDaemon}. */
-export interface IdleDaemonOptions {
-  /** Where sessions come from (a `Cvmweb`). */
-  host: DaemonHost;
-  /** The idle source; default: {@link pickIdleSource} over {@link defaultIdleSources} at `start()`. */
-  source?: IdleSource;
-  /** Default the system clock; tests pass core's `ManualClock`. */
-  clock?: Clock;
-  /** Where `daemon.json` lives (idleTime, the daemon's holds, last actions). Without it nothing is persisted. */
-  stateDir?: string;
-  /** Seconds without input before the system is idle (1–86 400). Default: `daemon.json`'s, else 30. Persisted. */
-  idleTime?: number;
-  /** What {@link IdleDaemon.path} says. Default `in-process`. */
-  path?: string;
-  /**
-   * Extra time the idle state must hold before the daemon gives the machine to
-   * the VMs, ms (default 5000): the system becomes idle after `idleTime` s plus this.
-   */
-  settleMs?: number;
-  /**
-   * Least time between two actions of the daemon on one session before it may
-   * give the machine back to the VM (resume, start, raise the cap), and before
-   * retrying a failed action, ms (default 30 000). Yielding to the user is never delayed.
-   */
-  minActionIntervalMs?: number;
-  /** Poll interval while the system is idle (how fast the user's return is seen), ms. Default 500. */
-  idlePollMs?: number;
-  /** Longest poll interval while active or unknown, ms. Default 5000. */
-  maxPollMs?: number;
-  /** How often each controlled session's state is refreshed from the hypervisor, ms. Default 60 000; 0 never. */
-  refreshMs?: number;
-  /** Session actions run at once, at most. Default 16. */
-  concurrency?: number;
-  /** Timeline window, ms (default 15 min), and its capacity in events (default 10 000). */
-  timelineMs?: number;
-  timelineCapacity?: number;
-  /** Time limit of one read of the source, ms. Default 5000. */
-  readTimeoutMs?: number;
-}
-
-/** One controlled session in {@link DaemonStatus}. */
-export interface ControlledSessionStatus {
-  readonly id: string;
-  readonly name: string;
-  readonly scope: string;
-  readonly state: SessionStateValue;
-  readonly hibernated: boolean;
-  readonly executionCap: number;
-  readonly stoppedByUser: boolean;
-  readonly settings: DaemonSettings;
-  /** The policy in words. */
-  readonly policy: string;
-  /** What the daemon holds the session in (it paused or hibernated it). */
-  readonly hold?: Hold;
-  readonly lastAction?: LastAction;
-}
-
-/** A snapshot of the daemon for `cvmweb daemon status`, the bridge and the timeline. */
-export interface DaemonStatus {
-  readonly running: boolean;
-  readonly path: string;
-  readonly idleTime: number;
-  /** The idle source's name (`none` when nothing usable was found). */
-  readonly source: string;
-  /** How the source was chosen, when it was picked by probing. */
-  readonly candidates?: readonly IdleCandidate[];
-  /** The last reading, and when it was taken. */
-  readonly reading?: IdleReading;
-  readonly readAt?: number;
-  readonly system: SystemState;
-  readonly sessions: readonly ControlledSessionStatus[];
-}
+import { type ActionResult, ActionRunner } from './action-runner.js';
+import { DaemonMemory } from './daemon-memory.js';
+import { controlledSessions, type DaemonStatus } from './daemon-status.js';
+import type { DaemonHost, IdleDaemonOptions } from './idle-daemon-options.js';
+import { planTick, undoHolds } from './plan-tick.js';
+import { PollLoop } from './poll-loop.js';
+import { SystemWatch } from './system-watch.js';
+import type { SystemState, TimelineEvent } from './timeline.js';
+import { TimelineRecorder } from './timeline-recorder.js';
 
 /** Events of the daemon. */
 export interface IdleDaemonEvents {
@@ -118,11 +26,9 @@ export interface IdleDaemonEvents {
   warning: [message: string];
 }
 
-const SECOND = 1000;
-
 /**
  * The idle-aware daemon: watches the user's activity through an
- * {@link IdleSource} and applies each controlled session's policy (the seed's
+ * {@link IdleSource} and applies each controlled session's policy (the original plugin's
  * table, see {@link planAction}) through the core Session API with
  * `initiator: 'daemon'`, one action at a time per session.
  *
@@ -141,32 +47,17 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
   readonly #host: DaemonHost;
   readonly #clock: Clock;
   readonly #options: IdleDaemonOptions;
-  readonly #timeline: Timeline;
+  readonly #memory: DaemonMemory;
+  readonly #timeline: TimelineRecorder;
+  readonly #system: SystemWatch;
+  readonly #actions: ActionRunner;
+  readonly #loop: PollLoop;
   #source: IdleSource | undefined;
   #candidates: readonly IdleCandidate[] | undefined;
-  #idleTime: number;
-  #idleTimeGiven: boolean;
-  #loaded = false;
   #running = false;
   /** The tail of the start/stop queue: each lifecycle step runs after the previous one finished. */
   #lifecycle: Promise<void> = Promise.resolve();
-  #loop: Promise<void> | undefined;
-  #stop: AbortController | undefined;
-  #wake: AbortController | undefined;
-  #system: SystemState = 'unknown';
-  #systemSeen = false;
-  #reading: IdleReading | undefined;
-  #readAt: number | undefined;
-  readonly #holds = new Map<string, Hold>();
-  readonly #lastActions = new Map<string, LastAction>();
-  readonly #inflight = new Map<string, Promise<void>>();
-  readonly #seen = new Map<string, string>();
   #lastRefresh = 0;
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
-  #writing: Promise<void> | undefined;
-  #dirty = false;
-  #ticking: Promise<number> | undefined;
 
   constructor(options: IdleDaemonOptions) {
     super();
@@ -174,11 +65,46 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     this.#clock = options.clock ?? systemClock;
     this.#options = options;
     this.#source = options.source;
-    this.#idleTimeGiven = options.idleTime !== undefined;
-    this.#idleTime = options.idleTime === undefined ? DEFAULT_IDLE_TIME : validateIdleTime(options.idleTime);
-    this.#timeline = new Timeline({
+    const warn = (message: string) => this.emit('warning', message);
+    this.#memory = new DaemonMemory({
+      stateDir: options.stateDir,
+      idleTime: options.idleTime,
+      liveIds: () => this.#host.sessions().map((r) => r.id),
+      onWarning: warn,
+    });
+    this.#timeline = new TimelineRecorder({
       ...(options.timelineMs !== undefined ? { horizonMs: options.timelineMs } : {}),
       ...(options.timelineCapacity !== undefined ? { capacity: options.timelineCapacity } : {}),
+      onEvent: (event) => this.emit('timeline', event),
+    });
+    const maxPollMs = options.maxPollMs ?? 5000;
+    this.#system = new SystemWatch({
+      clock: this.#clock,
+      timings: {
+        settleMs: options.settleMs ?? 5000,
+        idlePollMs: options.idlePollMs ?? 500,
+        maxPollMs,
+        readTimeoutMs: options.readTimeoutMs ?? 5000,
+      },
+      onChange: (event) => this.#timeline.record(event),
+    });
+    this.#actions = new ActionRunner({
+      session: (id) => this.#host.session(id),
+      clock: this.#clock,
+      concurrency: options.concurrency ?? 16,
+      onResult: (result) => this.#acted(result),
+      onWarning: warn,
+      onDone: (acted) => {
+        if (acted) this.#loop.wakeUp();
+      },
+    });
+    this.#loop = new PollLoop({
+      clock: this.#clock,
+      tick: (signal) => this.#tick(signal),
+      onError: (error) => {
+        warn(`daemon tick failed: ${error instanceof Error ? error.message : String(error)}`);
+        return maxPollMs;
+      },
     });
   }
 
@@ -188,11 +114,11 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
   }
   /** The system is idle (false while active or unknown, and while stopped). */
   get isSystemIdle(): boolean {
-    return this.#running && this.#system === 'idle';
+    return this.#running && this.#system.state === 'idle';
   }
   /** Seconds without input before the system counts as idle. */
   get idleTime(): number {
-    return this.#idleTime;
+    return this.#memory.idleTime;
   }
   /** `in-process`, or the path given. */
   get path(): string {
@@ -200,7 +126,7 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
   }
   /** The system as last seen: `idle`, `active` or `unknown`. */
   get system(): SystemState {
-    return this.#system;
+    return this.#system.state;
   }
   /** The idle source in use (after `start()`). */
   get source(): IdleSource | undefined {
@@ -217,10 +143,9 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
   async setIdleTime(seconds: number, options: ActionOptions = {}): Promise<void> {
     const { signal } = options;
     if (signal?.aborted) throw abortedError('setIdleTime()', signal.reason);
-    this.#idleTime = validateIdleTime(seconds);
-    this.#idleTimeGiven = true;
-    this.#wakeUp();
-    await abortable(this.#persist(), signal, 'setIdleTime()');
+    this.#memory.setIdleTime(seconds);
+    this.#loop.wakeUp();
+    await abortable(this.#memory.persist(), signal, 'setIdleTime()');
   }
 
   /**
@@ -272,12 +197,15 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
 
   async #startNow(signal: AbortSignal | undefined): Promise<void> {
     if (this.#running) return;
-    const content = await this.#load();
+    const content = await this.#memory.load();
     if (signal?.aborted) throw abortedError('start()', signal.reason);
     let source = this.#source;
     let candidates = this.#candidates;
     if (!source) {
-      const pick = await pickIdleSource(defaultIdleSources(), signal ? { signal } : {});
+      const pick = await pickIdleSource(defaultIdleSources(), {
+        clock: this.#clock,
+        ...(signal ? { signal } : {}),
+      });
       source = pick.source;
       candidates = pick.candidates;
     }
@@ -285,32 +213,26 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     // Nothing changed until here, so an aborted start leaves the daemon as it was.
     this.#source = source;
     this.#candidates = candidates;
-    this.#apply(content);
+    this.#memory.apply(content);
     this.#running = true;
-    const stop = new AbortController();
-    this.#stop = stop;
-    this.#record({ at: this.#clock.now(), kind: 'daemon', running: true });
-    this.#loop = this.#run(stop.signal);
+    this.#timeline.record({ at: this.#clock.now(), kind: 'daemon', running: true });
+    this.#loop.start();
   }
 
   async #stopNow(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#stop?.abort();
-    await this.#loop;
+    await this.#loop.stop();
     await this.whenSettled();
-    this.#loop = undefined;
-    this.#stop = undefined;
-    this.#system = 'unknown';
-    this.#systemSeen = false;
-    this.#record({ at: this.#clock.now(), kind: 'daemon', running: false });
-    await this.#persist();
+    this.#system.reset();
+    this.#timeline.record({ at: this.#clock.now(), kind: 'daemon', running: false });
+    await this.#memory.persist();
   }
 
   /** Resolves when no session action of the daemon is in flight and the file is written. */
   async whenSettled(): Promise<void> {
     for (let quiet = 0; quiet < 2; ) {
-      const busy = [...this.#inflight.values(), this.#ticking, this.#writing].filter(Boolean);
+      const busy = [...this.#actions.inflight(), this.#loop.ticking, this.#memory.writing].filter(Boolean);
       if (busy.length > 0) {
         quiet = 0;
         await Promise.allSettled(busy);
@@ -328,342 +250,77 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
 
   /** A snapshot for status displays. */
   status(): DaemonStatus {
+    const { reading, readAt } = this.#system;
     return {
       running: this.#running,
       path: this.path,
-      idleTime: this.#idleTime,
+      idleTime: this.#memory.idleTime,
       source: this.#source?.name ?? 'none',
       ...(this.#candidates ? { candidates: this.#candidates } : {}),
-      ...(this.#reading ? { reading: this.#reading } : {}),
-      ...(this.#readAt !== undefined ? { readAt: this.#readAt } : {}),
-      system: this.#running ? this.#system : 'unknown',
-      sessions: controlledSessions(this.#host.sessions(), this.#holds, this.#lastActions),
+      ...(reading ? { reading } : {}),
+      ...(readAt !== undefined ? { readAt } : {}),
+      system: this.#running ? this.#system.state : 'unknown',
+      sessions: controlledSessions(this.#host.sessions(), this.#memory.holds, this.#memory.lastActions),
     };
-  }
-
-  /** Reads `daemon.json` before the first start; `#apply` takes it in once the start commits. */
-  async #load(): Promise<DaemonFileContent | undefined> {
-    if (this.#loaded || !this.#options.stateDir) return undefined;
-    return readDaemonFile(this.#options.stateDir, (m) => this.emit('warning', m));
-  }
-
-  #apply(content: DaemonFileContent | undefined): void {
-    if (this.#loaded || !this.#options.stateDir) return;
-    this.#loaded = true;
-    if (!content) return;
-    if (!this.#idleTimeGiven) this.#idleTime = content.idleTime;
-    for (const [id, hold] of Object.entries(content.holds)) this.#holds.set(id, hold);
-    for (const [id, last] of Object.entries(content.lastActions)) this.#lastActions.set(id, last);
-  }
-
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        this.#ticking = this.#tick(signal);
-        delay = await this.#ticking;
-      } catch (error) {
-        if (signal.aborted) break;
-        this.emit('warning', `daemon tick failed: ${error instanceof Error ? error.message : String(error)}`);
-        delay = this.#options.maxPollMs ?? 5000;
-      } finally {
-        this.#ticking = undefined;
-      }
-      if (signal.aborted) break;
-      const wake = new AbortController();
-      this.#wake = wake;
-      const onStop = () => wake.abort();
-      signal.addEventListener('abort', onStop, { once: true });
-      try {
-        await this.#clock.sleep(Math.max(1, delay), wake.signal);
-      } catch {
-        // woken early or stopped
-      } finally {
-        signal.removeEventListener('abort', onStop);
-        if (this.#wake === wake) this.#wake = undefined;
-      }
-    }
-  }
-
-  #wakeUp(): void {
-    this.#wake?.abort();
   }
 
   /** One pass: read the source, update the system state, plan and launch actions. Returns the next delay, ms. */
   async #tick(signal: AbortSignal): Promise<number> {
-    const idlePollMs = this.#options.idlePollMs ?? 500;
-    const maxPollMs = this.#options.maxPollMs ?? 5000;
-    const settleMs = this.#options.settleMs ?? 5000;
-    const minInterval = this.#options.minActionIntervalMs ?? 30_000;
-    const reading = await this.#read(signal);
-    const now = this.#clock.now();
-    this.#reading = reading;
-    this.#readAt = now;
-
-    const enterIdle = this.#idleTime + settleMs / SECOND;
-    let next: SystemState;
-    if (!isKnown(reading)) next = 'unknown';
-    else if (reading.idleSeconds >= (this.#system === 'idle' ? this.#idleTime : enterIdle)) next = 'idle';
-    else next = 'active';
-    if (next !== this.#system || !this.#systemSeen) {
-      this.#system = next;
-      this.#systemSeen = true;
-      this.#record({
-        at: now,
-        kind: 'system',
-        state: next,
-        ...(isKnown(reading) ? { idleSeconds: reading.idleSeconds } : { reason: reading.unknown }),
-      });
-    }
-
-    let delay =
-      next === 'idle'
-        ? idlePollMs
-        : next === 'active' && isKnown(reading)
-          ? Math.min(maxPollMs, Math.max(idlePollMs, (enterIdle - reading.idleSeconds) * SECOND))
-          : maxPollMs;
-
+    const { state, at, delayMs } = await this.#system.update(this.#source, this.#memory.idleTime, signal);
     const records = this.#host.sessions().filter((r) => r.daemon.controlled);
     const refreshMs = this.#options.refreshMs ?? 60_000;
-    const refreshDue = refreshMs > 0 && now - this.#lastRefresh >= refreshMs;
-    if (refreshDue) this.#lastRefresh = now;
-    const launches: { record: SessionRecord; plan: PlannedAction; hold: Hold | undefined }[] = [];
-    let holdsChanged = false;
-    const live = new Set<string>();
-    for (const record of records) {
-      live.add(record.id);
-      this.#noteSession(record, now);
-      if (this.#inflight.has(record.id)) continue;
-      const stored = this.#holds.get(record.id);
-      const hold = currentHold(record, stored);
-      if (hold !== stored) {
-        if (hold) this.#holds.set(record.id, hold);
-        else this.#holds.delete(record.id);
-        holdsChanged = true;
-      }
-      if (next === 'unknown') {
-        if (refreshDue && record.vmId) this.#launch(record, undefined);
-        continue;
-      }
-      const plan = planAction(record, next === 'idle', hold);
-      if (!plan) {
-        if (refreshDue && record.vmId) this.#launch(record, undefined);
-        continue;
-      }
-      const last = this.#lastActions.get(record.id);
-      if (last && (plan.direction === 'restore' || !last.ok) && now - last.at < minInterval) {
-        delay = Math.min(delay, Math.max(1, last.at + minInterval - now));
-        continue;
-      }
-      launches.push({ record, plan, hold });
-      if (plan.action === 'pause' || plan.action === 'hibernate') {
-        this.#holds.set(record.id, plan.action === 'pause' ? 'paused' : 'hibernated');
-        holdsChanged = true;
-      }
-    }
-    for (const id of this.#seen.keys()) if (!live.has(id)) this.#seen.delete(id);
+    const refreshDue = refreshMs > 0 && at - this.#lastRefresh >= refreshMs;
+    if (refreshDue) this.#lastRefresh = at;
+    for (const record of records) this.#timeline.noteSession(record, at);
+    this.#timeline.keepSessions(new Set(records.map((r) => r.id)));
+    const plan = planTick({
+      records,
+      system: state,
+      at,
+      refreshDue,
+      minActionIntervalMs: this.#options.minActionIntervalMs ?? 30_000,
+      holds: this.#memory.holds,
+      lastActions: this.#memory.lastActions,
+      busy: (id) => this.#actions.busy(id),
+    });
+    for (const record of plan.refreshes) this.#actions.launch(record, undefined);
     // Holds are written before the actions they describe, so a crash in between is recoverable.
-    if (holdsChanged) await this.#persist();
+    if (plan.holdsChanged) await this.#memory.persist();
     if (signal.aborted) {
       // Stopped while writing: start no action after stop(), and take back the holds that
       // described them (stop() writes the file again), or a VM the user pauses later would
       // pass for one the daemon paused.
-      for (const { record, hold } of launches) {
-        if (hold) this.#holds.set(record.id, hold);
-        else this.#holds.delete(record.id);
-      }
+      undoHolds(plan.launches, this.#memory.holds);
       throw abortedError('the daemon tick', signal.reason);
     }
-    for (const { record, plan } of launches) this.#launch(record, plan);
-    return delay;
+    for (const { record, plan: action } of plan.launches) this.#actions.launch(record, action);
+    return Math.min(delayMs, plan.retryInMs ?? delayMs);
   }
 
-  /**
-   * One read of the source, cancelled when the daemon stops and abandoned after
-   * `readTimeoutMs`. The read gets its own controller, wired to the long-lived stop
-   * signal by one listener and to a timer, both removed when the read ends: composing
-   * signals with `AbortSignal.any` here would leave one dependant signal on the stop
-   * signal per read for the daemon's lifetime (nodejs/node#55351).
-   */
-  async #read(stop: AbortSignal): Promise<IdleReading> {
-    const source = this.#source;
-    if (!source) return { unknown: 'no idle source' };
-    if (stop.aborted) throw abortedError('reading the idle source', stop.reason);
-    const timeoutMs = this.#options.readTimeoutMs ?? 5000;
-    const controller = new AbortController();
-    let timedOut = false;
-    const onStop = () => controller.abort(abortedError('reading the idle source', stop.reason));
-    stop.addEventListener('abort', onStop, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new DOMException(`${source.name}: read timed out`, 'TimeoutError'));
-    }, timeoutMs);
-    timer.unref?.();
-    let onAbort: (() => void) | undefined;
-    // A source that ignores its signal must not stall the loop: the read is abandoned at the deadline.
-    const abandoned = new Promise<never>((_, reject) => {
-      onAbort = () => reject(controller.signal.reason);
-      controller.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([source.read({ signal: controller.signal }), abandoned]);
-    } catch (error) {
-      if (stop.aborted) throw error;
-      return {
-        unknown: timedOut
-          ? `${source.name}: read timed out`
-          : `${source.name}: ${error instanceof Error ? error.message : String(error)}`,
-      };
-    } finally {
-      clearTimeout(timer);
-      stop.removeEventListener('abort', onStop);
-      if (onAbort) controller.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Runs `plan` (or only a refresh) on a session, in the background, at most `concurrency` at once. */
-  #launch(record: SessionRecord, plan: PlannedAction | undefined): void {
-    const task = (async () => {
-      await this.#slot();
-      try {
-        const session = await this.#host.session(record.id);
-        if (!session) return;
-        if (!plan) {
-          await session.refresh().catch(() => undefined);
-          return;
-        }
-        const options = { initiator: 'daemon' as const };
-        let error: string | undefined;
-        try {
-          switch (plan.action) {
-            case 'setExecutionCap':
-              await session.setExecutionCap(plan.cap, options);
-              break;
-            case 'pause':
-              await session.pause(options);
-              break;
-            case 'resume':
-              await session.resume(options);
-              break;
-            case 'hibernate':
-              await session.hibernate(options);
-              break;
-            case 'start':
-              // The user data of the VM's last boot (kept in its directory, never in the registry).
-              await session.start('', { ...options, again: true });
-              break;
-          }
-        } catch (failure) {
-          error = failure instanceof Error ? failure.message : String(failure);
-          // Our view may be stale (the VM changed behind our back): ask the hypervisor.
-          await session.refresh().catch(() => undefined);
-        }
-        const at = this.#clock.now();
-        const cap = plan.action === 'setExecutionCap' ? { cap: plan.cap } : {};
-        this.#lastActions.set(record.id, {
-          action: plan.action,
-          ...cap,
-          at,
-          ok: error === undefined,
-          ...(error !== undefined ? { error } : {}),
-          why: plan.why,
-        });
-        this.#record({
-          at,
-          kind: 'action',
-          sessionId: record.id,
-          name: record.name,
-          action: plan.action,
-          ...cap,
-          ok: error === undefined,
-          ...(error !== undefined ? { error } : {}),
-        });
-        this.#noteSession(session.record, at);
-        void this.#persist().catch(() => undefined);
-      } finally {
-        this.#release();
-      }
-    })();
-    const tracked = task
-      .catch((error: unknown) =>
-        this.emit(
-          'warning',
-          `session ${record.name}: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-      )
-      .finally(() => {
-        if (this.#inflight.get(record.id) === tracked) this.#inflight.delete(record.id);
-        if (plan) this.#wakeUp();
-      });
-    this.#inflight.set(record.id, tracked);
-  }
-
-  async #slot(): Promise<void> {
-    const limit = Math.max(1, this.#options.concurrency ?? 16);
-    if (this.#active < limit) {
-      this.#active += 1;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#active -= 1;
-  }
-
-  #noteSession(record: SessionRecord, at: number): void {
-    const key = `${record.state}/${record.hibernated}/${record.executionCap}`;
-    if (this.#seen.get(record.id) === key) return;
-    this.#seen.set(record.id, key);
-    this.#record({
+  /** Remembers and records how an action ended. */
+  #acted({ record, plan, session, at, error }: ActionResult): void {
+    const cap = plan.action === 'setExecutionCap' ? { cap: plan.cap } : {};
+    const failure = error !== undefined ? { error } : {};
+    this.#memory.lastActions.set(record.id, {
+      action: plan.action,
+      ...cap,
       at,
-      kind: 'session',
+      ok: error === undefined,
+      ...failure,
+      why: plan.why,
+    });
+    this.#timeline.record({
+      at,
+      kind: 'action',
       sessionId: record.id,
       name: record.name,
-      state: record.state,
-      hibernated: record.hibernated,
-      executionCap: record.executionCap,
+      action: plan.action,
+      ...cap,
+      ok: error === undefined,
+      ...failure,
     });
-  }
-
-  #record(event: TimelineEvent): void {
-    this.#timeline.push(event);
-    this.emit('timeline', event);
-  }
-
-  /** Writes `daemon.json`; writes requested while one runs are coalesced into one more. */
-  #persist(): Promise<void> {
-    const { stateDir } = this.#options;
-    if (!stateDir) return Promise.resolve();
-    this.#dirty = true;
-    this.#writing ??= (async () => {
-      try {
-        while (this.#dirty) {
-          this.#dirty = false;
-          try {
-            await writeDaemonFile(stateDir, this.#content());
-          } catch (error) {
-            this.emit('warning', `cannot write the daemon file: ${String(error)}`);
-          }
-        }
-      } finally {
-        this.#writing = undefined;
-      }
-    })();
-    return this.#writing;
-  }
-
-  #content(): DaemonFileContent {
-    const live = new Set(this.#host.sessions().map((r) => r.id));
-    const pick = <T>(map: Map<string, T>) => Object.fromEntries([...map].filter(([id]) => live.has(id)));
-    return {
-      version: 1,
-      idleTime: this.#idleTime,
-      holds: pick(this.#holds),
-      lastActions: pick(this.#lastActions),
-    };
+    this.#timeline.noteSession(session.record, at);
+    void this.#memory.persist();
   }
 }
 
@@ -681,34 +338,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-/** The controlled sessions of `records` with their policy, hold and last action (also for a daemon in another process). */
-export function controlledSessions(
-  records: readonly SessionRecord[],
-  holds: ReadonlyMap<string, Hold> | Readonly<Record<string, Hold>>,
-  lastActions: ReadonlyMap<string, LastAction> | Readonly<Record<string, LastAction>>,
-): ControlledSessionStatus[] {
-  const get = <T>(from: ReadonlyMap<string, T> | Readonly<Record<string, T>>, id: string): T | undefined =>
-    from instanceof Map ? from.get(id) : (from as Readonly<Record<string, T>>)[id];
-  return records
-    .filter((r) => r.daemon.controlled)
-    .sort((a, b) => a.createdAt - b.createdAt)
-    .map((r) => {
-      const hold = currentHold(r, get(holds, r.id));
-      const lastAction = get(lastActions, r.id);
-      return {
-        id: r.id,
-        name: r.name,
-        scope: r.scope,
-        state: r.state,
-        hibernated: r.hibernated,
-        executionCap: r.executionCap,
-        stoppedByUser: r.stoppedByUser,
-        settings: r.daemon,
-        policy: describePolicy(r),
-        ...(hold ? { hold } : {}),
-        ...(lastAction ? { lastAction } : {}),
-      };
-    });
 }

@@ -2,9 +2,9 @@ import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { ManualClock } from '@cvmweb/core';
 import { describe, expect, it } from 'vitest';
+import { fakeIdleSource } from '../testing/fake-idle-source.js';
 import { combinedIdleSource } from './combined-idle-source.js';
 import type { CommandResult, CommandRunner } from './command-runner.js';
-import { fakeIdleSource } from './fake-idle-source.js';
 import { hostLoadSource, loadPercent, parsePidStatTicks, parseProcStat } from './host-load-source.js';
 import { formatReading } from './idle-source.js';
 import { logindIdleSeconds, logindIdleSource, parseLoginctlIdle } from './logind-idle-source.js';
@@ -242,10 +242,17 @@ describe('combining and picking', () => {
       /x11: no DISPLAY.*logind: no systemd-logind.*macos: not macOS/,
     );
   });
-  it('times out a hanging probe', async () => {
+  it('times out a hanging probe on the given clock', async () => {
+    const clock = new ManualClock(0);
     const hanging = { ...fakeIdleSource({ name: 'slow' }), probe: () => new Promise<never>(() => {}) };
-    const pick = await pickIdleSource([hanging], { timeoutMs: 20 });
-    expect(pick.candidates[0]?.probe).toMatchObject({
+    const picking = pickIdleSource([hanging, fakeIdleSource({ name: 'quick' })], { timeoutMs: 20, clock });
+    await clock.advance(19);
+    expect(clock.pending).toBe(1);
+    await clock.advance(1);
+    const pick = await picking;
+    expect(pick.source.name).toBe('quick');
+    expect(clock.pending).toBe(0);
+    expect(pick.candidates[1]?.probe).toMatchObject({
       status: 'broken',
       reason: 'probe timed out after 20 ms',
     });

@@ -1,7 +1,8 @@
-import { abortedError, HypervisorError } from '@cvmweb/core';
+import { abortedError, type Clock, HypervisorError } from '@cvmweb/core';
 import type { IdleProbe, IdleReading, IdleSource } from './idle-source.js';
 import { logindIdleSource } from './logind-idle-source.js';
 import { macosIdleSource } from './macos-idle-source.js';
+import { timeBoxed } from './time-boxed.js';
 import { windowsIdleSource } from './windows-idle-source.js';
 import { x11IdleSource } from './x11-idle-source.js';
 
@@ -30,6 +31,8 @@ export interface PickIdleSourceOptions {
   timeoutMs?: number;
   /** Cancels the probes; the pick then rejects with an aborted `CONTROL` error. */
   signal?: AbortSignal;
+  /** Whose timer measures the time boxes. Default the system clock; tests pass core's `ManualClock`. */
+  clock?: Clock;
 }
 
 /** The input idle sources of every platform, in order of preference on ties. */
@@ -58,7 +61,9 @@ export async function pickIdleSource(
   }
   const { signal } = options;
   if (signal?.aborted) throw abortedError('picking the idle source', signal.reason);
-  const probes = await Promise.all(sources.map((source) => timeBoxed(source, timeoutMs, signal)));
+  const probes = await Promise.all(
+    sources.map((source) => boxedProbe(source, timeoutMs, options.clock, signal)),
+  );
   // The probes of a cancelled pick read `broken`: that says nothing about this machine.
   if (signal?.aborted) throw abortedError('picking the idle source', signal.reason);
   let chosen = -1;
@@ -95,37 +100,26 @@ export function unavailableIdleSource(reason: string): IdleSource {
   };
 }
 
-async function timeBoxed(source: IdleSource, timeoutMs: number, outer?: AbortSignal): Promise<IdleProbe> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  // Settles the race when the caller aborts, even for a probe that ignores its signal.
-  let onAbort: (() => void) | undefined;
-  const timeout = new Promise<IdleProbe>((resolve) => {
-    onAbort = () => {
-      controller.abort(outer?.reason);
-      resolve({ status: 'broken', score: 0, reason: 'probe aborted' });
-    };
-    outer?.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => {
-      controller.abort();
-      resolve({ status: 'broken', score: 0, reason: `probe timed out after ${timeoutMs} ms` });
-    }, timeoutMs);
-    timer.unref?.();
+/** A probe of `source` within `timeoutMs`: a failing, hanging or cancelled probe reads `broken`. */
+async function boxedProbe(
+  source: IdleSource,
+  timeoutMs: number,
+  clock: Clock | undefined,
+  signal: AbortSignal | undefined,
+): Promise<IdleProbe> {
+  const outcome = await timeBoxed((probeSignal) => source.probe({ signal: probeSignal }), {
+    timeoutMs,
+    ...(clock ? { clock } : {}),
+    ...(signal ? { signal } : {}),
   });
-  try {
-    return await Promise.race([
-      source.probe({ signal: controller.signal }).then(
-        (probe) => probe,
-        (error: unknown) => ({
-          status: 'broken' as const,
-          score: 0,
-          reason: error instanceof Error ? error.message : String(error),
-        }),
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) outer?.removeEventListener('abort', onAbort);
-  }
+  if (outcome.ok) return outcome.value;
+  const reason =
+    outcome.why === 'timeout'
+      ? `probe timed out after ${timeoutMs} ms`
+      : outcome.why === 'aborted'
+        ? 'probe aborted'
+        : outcome.error instanceof Error
+          ? outcome.error.message
+          : String(outcome.error);
+  return { status: 'broken', score: 0, reason };
 }

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '@cvmweb/core';
-import type { IdleProbe, IdleReading, IdleSource } from './idle-source.js';
+import type { IdleProbe, IdleReading, IdleSource } from '../idle/idle-source.js';
 
 /** A scriptable idle source for tests and benchmarks. */
 export interface FakeIdleSource extends IdleSource {

@@ -1,4 +1,4 @@
-// Test support (not exported from the package): a cvmweb on the mock driver, a virtual clock,
+// Test support of this package's tests (outside src/, never published): a cvmweb on the mock driver, a virtual clock,
 // a fake idle source and helpers to make controlled sessions in a given state.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,9 @@ import {
   TEST_SCRYPT_COST,
 } from '@cvmweb/core';
 import { createMockState, type MockHypervisorState, mock } from '@cvmweb/driver-mock';
-import { type FakeIdleSource, fakeIdleSource } from '../idle/fake-idle-source.js';
-import { IdleDaemon, type IdleDaemonOptions } from './idle-daemon.js';
+import { IdleDaemon } from '../src/daemon/idle-daemon.js';
+import type { IdleDaemonOptions } from '../src/daemon/idle-daemon-options.js';
+import { type FakeIdleSource, fakeIdleSource } from '../src/testing/fake-idle-source.js';
 
 export const T0 = 1_700_000_000_000;
 
