@@ -1,4 +1,5 @@
 import type { Clock, Session, SessionRecord } from '@cvmweb/core';
+import { TaskQueue } from '@cvmweb/core/node';
 import type { PlannedAction } from '../policy/daemon-policy.js';
 
 /** How one action of the daemon on a session ended. */
@@ -37,11 +38,12 @@ export interface ActionRunnerOptions {
 export class ActionRunner {
   readonly #options: ActionRunnerOptions;
   readonly #inflight = new Map<string, Promise<void>>();
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
+  /** Where tasks wait for one of the `concurrency` places. */
+  readonly #places: TaskQueue;
 
   constructor(options: ActionRunnerOptions) {
     this.#options = options;
+    this.#places = new TaskQueue({ concurrency: options.concurrency });
   }
 
   /** An action (or refresh) of the daemon on this session is under way or waiting for its turn. */
@@ -56,7 +58,8 @@ export class ActionRunner {
 
   /** Runs `plan` on the session of `record` in the background, or only refreshes it without a plan. */
   launch(record: SessionRecord, plan: PlannedAction | undefined): void {
-    const tracked = this.#run(record, plan)
+    const tracked = this.#places
+      .run(() => this.#run(record, plan))
       .catch((error: unknown) =>
         this.#options.onWarning(
           `session ${record.name}: ${error instanceof Error ? error.message : String(error)}`,
@@ -70,42 +73,22 @@ export class ActionRunner {
   }
 
   async #run(record: SessionRecord, plan: PlannedAction | undefined): Promise<void> {
-    await this.#slot();
-    try {
-      const session = await this.#options.session(record.id);
-      if (!session) return;
-      if (!plan) {
-        await session.refresh().catch(() => undefined);
-        return;
-      }
-      let error: string | undefined;
-      try {
-        await apply(session, plan);
-      } catch (failure) {
-        error = failure instanceof Error ? failure.message : String(failure);
-        // Our view may be stale (the VM changed behind our back): ask the hypervisor.
-        await session.refresh().catch(() => undefined);
-      }
-      const at = this.#options.clock.now();
-      this.#options.onResult({ record, plan, session, at, ...(error !== undefined ? { error } : {}) });
-    } finally {
-      this.#release();
-    }
-  }
-
-  async #slot(): Promise<void> {
-    const limit = Math.max(1, this.#options.concurrency);
-    if (this.#active < limit) {
-      this.#active += 1;
+    const session = await this.#options.session(record.id);
+    if (!session) return;
+    if (!plan) {
+      await session.refresh().catch(() => undefined);
       return;
     }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#active -= 1;
+    let error: string | undefined;
+    try {
+      await apply(session, plan);
+    } catch (failure) {
+      error = failure instanceof Error ? failure.message : String(failure);
+      // Our view may be stale (the VM changed behind our back): ask the hypervisor.
+      await session.refresh().catch(() => undefined);
+    }
+    const at = this.#options.clock.now();
+    this.#options.onResult({ record, plan, session, at, ...(error !== undefined ? { error } : {}) });
   }
 }
 

@@ -6,6 +6,7 @@ import {
   systemClock,
   TypedEmitter,
 } from '@cvmweb/core';
+import { abortable, TaskQueue } from '@cvmweb/core/node';
 import type { IdleSource } from '../idle/idle-source.js';
 import { defaultIdleSources, type IdleCandidate, pickIdleSource } from '../idle/pick-idle-source.js';
 import { type ActionResult, ActionRunner } from './action-runner.js';
@@ -55,8 +56,8 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
   #source: IdleSource | undefined;
   #candidates: readonly IdleCandidate[] | undefined;
   #running = false;
-  /** The tail of the start/stop queue: each lifecycle step runs after the previous one finished. */
-  #lifecycle: Promise<void> = Promise.resolve();
+  /** Starts and stops, one at a time in call order. */
+  readonly #lifecycle = new TaskQueue();
   #lastRefresh = 0;
 
   constructor(options: IdleDaemonOptions) {
@@ -184,15 +185,8 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     step: () => Promise<void>,
   ): Promise<void> {
     if (signal?.aborted) throw abortedError(what, signal.reason);
-    const previous = this.#lifecycle;
-    const mine = previous.then(() => {
-      if (signal?.aborted) throw abortedError(what, signal.reason);
-      return step();
-    });
-    this.#lifecycle = mine.then(noop, noop);
-    if (detach) return abortable(mine, signal, what);
-    await abortable(previous, signal, what);
-    await mine;
+    const mine = this.#lifecycle.run(step, { ...(signal ? { signal } : {}), what });
+    await (detach ? abortable(mine, signal, what) : mine);
   }
 
   async #startNow(signal: AbortSignal | undefined): Promise<void> {
@@ -322,20 +316,4 @@ export class IdleDaemon extends TypedEmitter<IdleDaemonEvents> implements Daemon
     this.#timeline.noteSession(session.record, at);
     void this.#memory.persist();
   }
-}
-
-function noop(): void {}
-
-/**
- * Waits for `promise`, or rejects with an aborted `CONTROL` error as soon as `signal`
- * fires; the listener is removed either way. The work behind `promise` goes on.
- */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortedError(what, signal.reason));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError(what, signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
