@@ -3,14 +3,39 @@ import { defineConfig } from 'vitest/config';
 
 const bridge = JSON.parse(readFileSync('packages/web-bridge/package.json', 'utf8')) as { version: string };
 
+/** Tests that boot real guests on the shared libvirt daemon (TCG here): named `*.libvirt.test.ts`. */
+const LIBVIRT_TESTS = 'packages/*/src/**/*.libvirt.test.ts';
+
 export default defineConfig({
   // What the web bridge's tsup build defines, for tests run on its sources.
   define: { __CVMWEB_CLIENT_VERSION__: JSON.stringify(bridge.version) },
   test: {
-    include: ['packages/*/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        // Everything else, fake runners and doubles included, files in parallel.
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**', LIBVIRT_TESTS],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // Real libvirt/QEMU: one file at a time, after the unit project, so two cores are not
+        // oversubscribed and the files share one storage pool and one libvirtd.
+        extends: true,
+        test: {
+          name: 'libvirt',
+          include: [LIBVIRT_TESTS],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -11,13 +11,14 @@ npm run setup:libvirt
 npm run lint
 npm run build
 npm run typecheck
-# Everything but the real-libvirt tests, files in parallel; then those (they boot real guests under
-# TCG and share one storage pool) one file at a time, so two cores are not oversubscribed.
-npx vitest run --exclude '**/*kvm*.test.ts'
+# Vitest's `unit` project (everything but the real-libvirt tests, files in parallel); then its
+# `libvirt` project (`*.libvirt.test.ts`: real guests under TCG sharing one storage pool), one file at
+# a time, so two cores are not oversubscribed (vitest.config.ts).
+npx vitest run --project unit
 # The conformance suite has teeth: every deliberately broken variant of the mock driver fails it.
 node scripts/conformance-mutants.mjs
 # The driver guide's test file runs as written in a project outside the workspace, on our packed
 # tarballs (after the tests above, which built the test guest it boots into the cache).
 node scripts/test-guide.mjs
-npx vitest run --no-file-parallelism kvm
+npx vitest run --project libvirt
 npm run docs

@@ -1,4 +1,4 @@
-// A driver process for kvm.crash.test.ts, killed with SIGKILL by the test while it opens (or, with
+// A driver process for kvm.crash.libvirt.test.ts, killed with SIGKILL by the test while it opens (or, with
 // `close: true`, starts and then closes) a session. Plain ESM over the built packages (run
 // `npm run build` first), so it is a process like a user's.
 // Argument: a JSON object { uri, pool, poolPath, stateDir, imagesDir, entries, session, version,

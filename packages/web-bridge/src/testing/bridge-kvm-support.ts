@@ -1,4 +1,4 @@
-// Helpers of bridge-kvm.test.ts: the bridge service as a child process on the KVM driver. The
+// Helpers of bridge-on-kvm.libvirt.test.ts: the bridge service as a child process on the KVM driver. The
 // libvirt, test-guest and lock helpers are driver-kvm's (`@cvmweb/driver-kvm/testing`).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -28,7 +28,7 @@ if (unavailable) {
     it.skip(`skipped: ${unavailable}`, () => undefined);
   });
 } else {
-  // Waits while kvm.restart.test.ts restarts libvirtd.
+  // Waits while kvm.restart.libvirt.test.ts restarts libvirtd.
   const release = await lockLibvirt('shared');
   await purgeLeftovers(['conformance', 'keep', 'lose', 'close-0', 'close-1', 'close-2']);
   const server = await new FileServer().start();

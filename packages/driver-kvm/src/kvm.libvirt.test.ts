@@ -39,7 +39,7 @@ describe.skipIf(unavailable !== undefined)(
     let release: () => Promise<void> = async () => undefined;
 
     beforeAll(async () => {
-      // Waits while kvm.restart.test.ts restarts libvirtd.
+      // Waits while kvm.restart.libvirt.test.ts restarts libvirtd.
       release = await lockLibvirt('shared');
       await purgeLeftovers(['iso-path', 'cap', 'hibernate', 'fail', 'channel', 'self-off']);
       server = await new FileServer().start();

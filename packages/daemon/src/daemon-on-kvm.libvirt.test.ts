@@ -64,7 +64,7 @@ describe.skipIf(unavailable !== undefined)(
     let release: () => Promise<void> = async () => undefined;
 
     beforeAll(async () => {
-      // Waits while driver-kvm's kvm.restart.test.ts restarts libvirtd (and keeps it from doing so).
+      // Waits while driver-kvm's kvm.restart.libvirt.test.ts restarts libvirtd (and keeps it from doing so).
       release = await lockLibvirt('shared');
       await purge();
       dir = await mkdtemp(join(tmpdir(), 'cvmweb-daemon-kvm-'));
