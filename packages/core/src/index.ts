@@ -17,6 +17,7 @@ export type * from './context/context-iso-layout.js';
 export * from './context/context-medium.js';
 export * from './context/expand-placeholders.js';
 export * from './context/iso9660-writer.js';
+export * from './create-cvmweb.js';
 export * from './cvmweb.js';
 export * from './daemon/daemon-contract.js';
 export * from './detector/index.js';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, open as openFile, readdir, readFile, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCvmweb } from '../cvmweb.js';
+import { createCvmweb } from '../create-cvmweb.js';
 import { ImageCache } from '../images/image-cache.js';
 import { FakeDriver } from '../testing/fake-driver.js';
 import { openSessionRegistry } from './file-session-registry.js';

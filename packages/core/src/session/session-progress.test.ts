@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
-import { createCvmweb } from '../cvmweb.js';
+import { createCvmweb } from '../create-cvmweb.js';
 import type { ActionOptions, Hypervisor, ProgressOptions, VmHandle } from '../driver/driver.js';
 import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
-import { createCvmweb } from '../cvmweb.js';
+import { createCvmweb } from '../create-cvmweb.js';
 import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
@@ -92,6 +92,25 @@ describe('Session setters are seen at once', () => {
     hang.release();
     await Promise.all([opening, first, second]);
     expect(session.executionCap).toBe(60);
+  });
+
+  it('writes the daemon fields in turn with the actions: after an earlier action, before a later one', async () => {
+    const { session, driver, registry } = await setup();
+    const hang = driver.hang('create');
+    const opening = session.open();
+    await hang.entered;
+    const setting = session.setDaemonSettings({ controlled: true, minCap: 25 });
+    const starting = session.start('x');
+    expect(session.daemonMinCap).toBe(25); // shown at once…
+    expect(registry.get(session.id)?.daemon.minCap).toBe(0); // …written when its turn comes
+    const order: string[] = [];
+    void setting.then(() => order.push('daemon settings'));
+    void starting.then(() => order.push('start'));
+    hang.release();
+    await Promise.all([opening, setting, starting]);
+    expect(order).toEqual(['daemon settings', 'start']);
+    expect(registry.get(session.id)?.daemon).toMatchObject({ controlled: true, minCap: 25 });
+    expect([...driver.vms.values()][0]?.properties.get('daemonMinCap')).toBe('25');
   });
 
   it('returns to the previous value, with a changed event, before the error events when it fails', async () => {

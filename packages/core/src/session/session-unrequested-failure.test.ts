@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
-import { createCvmweb } from '../cvmweb.js';
+import { createCvmweb } from '../create-cvmweb.js';
 import type { ActionOptions, Hypervisor, StopCause, VmHandle } from '../driver/driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import { ImageCache } from '../images/image-cache.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCvmweb } from '../cvmweb.js';
+import { createCvmweb } from '../create-cvmweb.js';
 import type { DriverCapabilities } from '../driver/driver.js';
 import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
 import { ImageCache } from '../images/image-cache.js';
