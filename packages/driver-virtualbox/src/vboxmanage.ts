@@ -1,4 +1,5 @@
-import { abortedError, type ErrorCodeName, HypervisorError } from '@cvmweb/core';
+import { type ErrorCodeName, HypervisorError } from '@cvmweb/core';
+import { sleep } from '@cvmweb/core/node';
 import { classifyVBoxError, fixFor, parseVBoxError } from './error-parser.js';
 import type { Runner, RunOptions, RunResult } from './runner.js';
 
@@ -38,7 +39,10 @@ export class VBoxManage {
       if (!info) return result;
       const kind = classifyVBoxError(info, options.code);
       if (kind === 'LOCKED' && attempt < this.#retry.attempts) {
-        await sleep(this.#retry.delayMs * 2 ** attempt, options.signal, argv);
+        await sleep(this.#retry.delayMs * 2 ** attempt, {
+          signal: options.signal,
+          what: `VBoxManage ${argv[0] ?? ''}`,
+        });
         continue;
       }
       const fix = fixFor(info);
@@ -58,19 +62,4 @@ export class VBoxManage {
       });
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined, argv: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortedError(`VBoxManage ${argv[0] ?? ''}`, signal.reason));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortedError(`VBoxManage ${argv[0] ?? ''}`, signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import {
   type ActionOptions,
   type ApiEndpoint,
-  abortedError,
   HypervisorError,
   isHypervisorError,
   type ProgressOptions,
@@ -11,6 +10,7 @@ import {
   type VmHandle,
   type VmPowerState,
 } from '@cvmweb/core';
+import { sleep } from '@cvmweb/core/node';
 import {
   API_RULE,
   type ControlAction,
@@ -267,7 +267,10 @@ export class VirtualBoxVm implements VmHandle {
       this.#adopt(facts);
       if (facts.state === 'poweroff') return true;
       if (Date.now() >= deadline) return false;
-      await delay(Math.min(this.#ctx.stopPollMs, Math.max(0, deadline - Date.now())), signal);
+      await sleep(Math.min(this.#ctx.stopPollMs, Math.max(0, deadline - Date.now())), {
+        signal,
+        what: 'waiting for the guest to shut down',
+      });
     }
   }
 }
@@ -288,19 +291,4 @@ export function propertyName(key: string): string {
 function isInside(base: string, folder: string): boolean {
   const relative = path.relative(path.resolve(base), path.resolve(folder));
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-}
-
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortedError('waiting for the guest to shut down', signal.reason));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortedError('waiting for the guest to shut down', signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

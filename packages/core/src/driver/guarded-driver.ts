@@ -1,3 +1,4 @@
+import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import type { ErrorCodeName } from '../errors/error-code.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import type {
@@ -137,7 +138,8 @@ export class GuardedDriver {
   #wrap(inner: Hypervisor): GuardedHypervisor {
     const name = this.name;
     const capabilities = this.capabilities;
-    const queues = new Map<string, Promise<unknown>>();
+    // Calls on one VM run one after another; a call whose signal fires while it waits never runs.
+    const queues = new KeyedQueue<string>();
 
     const live = () => {
       if (this.#disposed) throw disposedError(name);
@@ -157,17 +159,6 @@ export class GuardedDriver {
         throw toHypervisorError(error, code, `${name}: ${what} failed`);
       }
     };
-    // Calls on one VM run one after another; the queue entry is dropped when idle so memory stays flat.
-    const serial = <T>(id: string, run: () => Promise<T>): Promise<T> => {
-      const previous = queues.get(id) ?? Promise.resolve();
-      const next = previous.then(run, run);
-      const tail = next.catch(() => undefined);
-      queues.set(id, tail);
-      void tail.then(() => {
-        if (queues.get(id) === tail) queues.delete(id);
-      });
-      return next;
-    };
 
     const wrapVm = (vm: VmHandle): GuardedVm => {
       const op = <T>(
@@ -183,17 +174,21 @@ export class GuardedDriver {
             }),
           );
         }
-        return serial(vm.id, () =>
-          call(`${operation} ${vm.name}`, rule.code, options?.signal, async () => {
-            const pending = run();
-            if (!pending) {
-              throw new HypervisorError(
-                'NOT_IMPLEMENTED',
-                `the ${name} driver declares ${operation} but lacks it`,
-              );
-            }
-            return pending;
-          }),
+        const what = `${operation} ${vm.name}`;
+        return queues.run(
+          vm.id,
+          () =>
+            call(what, rule.code, options?.signal, async () => {
+              const pending = run();
+              if (!pending) {
+                throw new HypervisorError(
+                  'NOT_IMPLEMENTED',
+                  `the ${name} driver declares ${operation} but lacks it`,
+                );
+              }
+              return pending;
+            }),
+          { signal: options?.signal, what },
         );
       };
       return {

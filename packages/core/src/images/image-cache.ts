@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../clock/clock.js';
+import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import type { ActionOptions, ProgressListener } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
@@ -165,7 +166,8 @@ export class ImageCache {
   /** Per URL and checksum: the transfer into one partial file. */
   readonly #downloads = new SingleFlight<StoredFile>();
   readonly #activePartials = new Set<string>();
-  readonly #manifestLocks = new Map<string, Promise<void>>();
+  /** Manifest read-modify-writes of one file, one at a time, so that none is lost. */
+  readonly #manifestUpdates = new KeyedQueue<string>();
 
   constructor(options: ImageCacheOptions) {
     this.#directory = options.directory;
@@ -386,7 +388,7 @@ export class ImageCache {
   }
 
   async #touch(sha256: string, spec: FileSpec): Promise<void> {
-    await this.#locked(sha256, async () => {
+    await this.#manifestUpdates.run(sha256, async () => {
       const manifest = await this.#readManifest(sha256);
       if (manifest === undefined) return;
       const versions = manifest.versions.includes(spec.version)
@@ -394,17 +396,6 @@ export class ImageCache {
         : [...manifest.versions, spec.version];
       await this.#writeManifest({ ...manifest, versions, lastUsed: this.#clock.now() });
     });
-  }
-
-  /** Runs manifest read-modify-writes of one file one at a time, so that none is lost. */
-  #locked(sha256: string, update: () => Promise<void>): Promise<void> {
-    const run = (this.#manifestLocks.get(sha256) ?? Promise.resolve()).then(update);
-    const tail = run.catch(() => {});
-    this.#manifestLocks.set(sha256, tail);
-    void tail.then(() => {
-      if (this.#manifestLocks.get(sha256) === tail) this.#manifestLocks.delete(sha256);
-    });
-    return run;
   }
 
   /** The cached file of `sha256`, verified, or `undefined`. Removes a cached file that no longer matches. */
@@ -446,7 +437,7 @@ export class ImageCache {
       lastUsed: manifest?.lastUsed ?? now,
       verifiedAt: now,
     };
-    await this.#locked(sha256, () => this.#writeManifest(fresh));
+    await this.#manifestUpdates.run(sha256, () => this.#writeManifest(fresh));
     return fresh;
   }
 
@@ -605,7 +596,7 @@ export class ImageCache {
     try {
       await rename(partial, path);
       const info = await stat(path);
-      await this.#locked(sha256, async () => {
+      await this.#manifestUpdates.run(sha256, async () => {
         const previous = await this.#readManifest(sha256);
         const now = this.#clock.now();
         await this.#writeManifest({

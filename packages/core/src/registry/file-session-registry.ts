@@ -1,5 +1,6 @@
 import { chmod, mkdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import type { ActionOptions, Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { isErrno } from '../files/is-errno.js';
@@ -154,8 +155,8 @@ class FileSessionRegistry implements SessionRegistry {
   readonly #readOnly: boolean;
   readonly #durable: boolean;
   readonly #lock: LockContent | undefined;
-  /** The last queued write of each record with writes in flight (entries removed when idle). */
-  readonly #queues = new Map<string, Promise<void>>();
+  /** The writes of each record, one at a time, in call order. A write, once started, is never interrupted. */
+  readonly #writes = new KeyedQueue<string>();
   /** `(scope, name)` keys claimed by puts in flight: key → owning id and count. */
   readonly #reserved = new Map<string, { id: string; count: number }>();
   #closed = false;
@@ -209,7 +210,7 @@ class FileSessionRegistry implements SessionRegistry {
     if (reserved) reserved.count++;
     else this.#reserved.set(key, { id: copy.id, count: 1 });
     try {
-      await this.#enqueue(copy.id, async () => {
+      await this.#writes.run(copy.id, async () => {
         await this.#writeFile(copy.id, json);
         this.#index.set(copy);
       });
@@ -222,7 +223,7 @@ class FileSessionRegistry implements SessionRegistry {
   async delete(id: string, options?: ActionOptions): Promise<void> {
     this.#checkWritable('Deleting a session record', options);
     if (typeof id !== 'string' || !SESSION_ID_PATTERN.test(id)) return;
-    await this.#enqueue(id, async () => {
+    await this.#writes.run(id, async () => {
       const file = join(this.#sessions, `${id}.json`);
       try {
         await unlink(file);
@@ -253,7 +254,7 @@ class FileSessionRegistry implements SessionRegistry {
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= (async () => {
-      await Promise.allSettled([...this.#queues.values()]);
+      await this.#writes.onIdle();
       if (this.#lock) await releaseLock(this.directory, this.#lock);
     })();
     return this.#closing;
@@ -268,21 +269,6 @@ class FileSessionRegistry implements SessionRegistry {
       });
     }
     if (options?.signal?.aborted) throw abortedError(what, options.signal.reason);
-  }
-
-  /** Runs `task` after every earlier write of record `id`. A write, once started, is never interrupted. */
-  #enqueue(id: string, task: () => Promise<void>): Promise<void> {
-    const previous = this.#queues.get(id) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(id, tail);
-    void tail.then(() => {
-      if (this.#queues.get(id) === tail) this.#queues.delete(id);
-    });
-    return run;
   }
 
   async #writeFile(id: string, json: string): Promise<void> {
