@@ -40,7 +40,10 @@ const browser = {
 };
 
 export default defineConfig([
-  packageConfig({ index: 'src/index.ts' }, { clean: ['!client/**', '!cvmweb.global.js*'] }),
+  packageConfig(
+    { index: 'src/index.ts' },
+    { clean: ['!client/**', '!cvmweb.global.js*', '!test-page.global.js*'] },
+  ),
   // The client for bundlers: self-contained, no Node built-ins.
   { ...browser, entry: { 'client/index': 'src/client/index.ts' }, dts: true, clean: false, splitting: false },
   // One classic script defining the global CVMWeb: sites host it (also on CDNs, the package's
@@ -52,5 +55,14 @@ export default defineConfig([
     dts: false,
     clean: false,
     minify: true,
+  },
+  // The test page's script, which the service serves at /test-page.js (src/page/browser/, type-checked
+  // against the DOM by tsconfig.page.json).
+  {
+    ...browser,
+    entry: { 'test-page': 'src/page/browser/test-page-script.ts' },
+    format: ['iife'],
+    dts: false,
+    clean: false,
   },
 ]);

@@ -116,6 +116,12 @@ describe('HTTP surface', () => {
     expect(bundle.status).toBe(200);
     expect(bundle.body).toContain('CVMWeb');
     expect(bundle.body).not.toMatch(/\brequire\(|from ?"node:|import ?"node:/);
+    // The test page's script: the bundle built from src/page/browser/, self-contained too.
+    const script = await get(port, '/test-page.js');
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.body).toContain('test page: no element #');
+    expect(script.body).not.toMatch(/\brequire\(|from ?"node:|import ?"node:|^import /m);
   });
 
   it('accepts consent decisions only from its own origin, once per token, not too soon after the page appeared', async () => {

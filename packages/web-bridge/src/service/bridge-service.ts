@@ -9,12 +9,12 @@ import {
   type ConsentRequest,
 } from '../consent/consent-broker.js';
 import type { ConsentDecision } from '../consent/consent-decision.js';
-import { testPageHtml, testPageScript } from '../page/test-page.js';
+import { testPageHtml } from '../page/test-page.js';
 import { normalizeOrigin } from '../policy/normalize-origin.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import { BridgeConnection } from './bridge-connection.js';
-import { bridgeVersion, clientBundle } from './client-bundle.js';
+import { bridgeVersion, clientBundle, testPageBundle } from './client-bundle.js';
 import { ConsentRoutes } from './consent-routes.js';
 import { defaultFrameLimits, type FrameLimits } from './frame-limits.js';
 import { isAllowedHost, ownOrigins } from './host-allow-list.js';
@@ -314,7 +314,9 @@ export class BridgeService {
     if (method !== 'GET' && method !== 'HEAD') {
       return sendText(response, 405, 'Method not allowed', { Allow: 'GET' });
     }
-    const own = `http://127.0.0.1:${this.#port} ws://127.0.0.1:${this.#port} http://localhost:${this.#port} ws://localhost:${this.#port} http://[::1]:${this.#port} ws://[::1]:${this.#port}`;
+    // CSP has no IPv6 literals (Chromium rejects `http://[::1]:port` as an invalid source); a page
+    // loaded from [::1] reaches the service as 'self'.
+    const own = `http://127.0.0.1:${this.#port} ws://127.0.0.1:${this.#port} http://localhost:${this.#port} ws://localhost:${this.#port}`;
     switch (path) {
       case '/info':
         return send(
@@ -344,8 +346,11 @@ export class BridgeService {
           'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self' ${own}; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
           'X-Frame-Options': 'DENY',
         });
-      case '/test-page.js':
-        return send(response, 200, 'text/javascript; charset=utf-8', testPageScript);
+      case '/test-page.js': {
+        const script = testPageBundle();
+        if (!script) return sendText(response, 503, 'The test page is not built');
+        return send(response, 200, 'text/javascript; charset=utf-8', script);
+      }
       case '/consent':
         return this.#consent!.page(
           response,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-let cached: string | undefined;
+const cached = new Map<string, string>();
 
 /** The package's root directory (the one holding its package.json). */
 export function packageRoot(): string {
@@ -20,16 +20,28 @@ export function clientBundlePath(): string {
   return join(packageRoot(), 'dist', 'cvmweb.global.js');
 }
 
-/** The browser bundle served at `/cvmweb.js` (read once), or `undefined` before the package is built. */
-export function clientBundle(): string | undefined {
-  if (cached === undefined) {
+/** A browser bundle the build wrote into `dist/` (read once), or `undefined` before the package is built. */
+function builtBundle(file: string): string | undefined {
+  let text = cached.get(file);
+  if (text === undefined) {
     try {
-      cached = readFileSync(clientBundlePath(), 'utf8');
+      text = readFileSync(join(packageRoot(), 'dist', file), 'utf8');
     } catch {
       return undefined;
     }
+    cached.set(file, text);
   }
-  return cached;
+  return text;
+}
+
+/** The browser bundle served at `/cvmweb.js` (read once), or `undefined` before the package is built. */
+export function clientBundle(): string | undefined {
+  return builtBundle('cvmweb.global.js');
+}
+
+/** The test page's script served at `/test-page.js` (read once), or `undefined` before the package is built. */
+export function testPageBundle(): string | undefined {
+  return builtBundle('test-page.global.js');
 }
 
 let version: string | undefined;
