@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRunner, virtualbox } from '../packages/driver-virtualbox/dist/index.js';
+import { createProcessRunner } from '../packages/core/dist/node.js';
+import { virtualbox } from '../packages/driver-virtualbox/dist/index.js';
 
 const DOUBLE = fileURLToPath(
   new URL('../packages/driver-virtualbox/src/testing/vboxmanage-double.mjs', import.meta.url),
@@ -35,8 +36,7 @@ async function cleanup(dir) {
 
 async function ours() {
   const dir = await home();
-  const runner = createRunner({ program: DOUBLE, env: { VBOX_USER_HOME: dir } });
-  const hv = await virtualbox({ runner, env: { VBOX_USER_HOME: dir }, stopPollMs: 20 }).create();
+  const hv = await virtualbox({ vboxManagePath: DOUBLE, env: { VBOX_USER_HOME: dir }, stopPollMs: 20 }).create();
   const spec = (n) => ({
     sessionId: '6f1c1e9a-3f7e-4a8e-9b1a-0c2d3e4f5a6b',
     name: `cvmweb-bench-${n}-0123456789ab`,
@@ -63,10 +63,10 @@ async function ours() {
   };
   const rows = {};
   const measure = async (name, action) => {
-    const spawns = runner.spawns;
+    const spawns = hv.spawns;
     const t0 = performance.now();
     const value = await action();
-    rows[name] ??= { spawns: runner.spawns - spawns, ms: [] };
+    rows[name] ??= { spawns: hv.spawns - spawns, ms: [] };
     rows[name].ms.push(performance.now() - t0);
     return value;
   };
@@ -93,7 +93,7 @@ async function ours() {
 
 async function original() {
   const dir = await home();
-  const runner = createRunner({ program: DOUBLE, env: { VBOX_USER_HOME: dir } });
+  const runner = createProcessRunner({ env: { VBOX_USER_HOME: dir } });
   const rows = {};
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -242,7 +242,7 @@ async function original() {
       ]) {
         const t0 = performance.now();
         for (const step of steps) {
-          const result = await runner.run(step());
+          const result = await runner.run(DOUBLE, step(), { reject: false });
           if (step === open[1]) uuid = /UUID: (\S+)/.exec(result.stdout)?.[1] ?? '';
         }
         rows[action] ??= { spawns: steps.length, ms: [] };

@@ -1,7 +1,9 @@
 /**
  * `@cvmweb/core/node`: the Node-only building blocks cvmweb's drivers, daemon, bridge and core
  * itself share, one copy of each: the serial queue ({@link TaskQueue}, {@link KeyedQueue}),
- * the abortable {@link sleep} and {@link abortable} wait. Browser code never imports this entry.
+ * the abortable {@link sleep} and {@link abortable} wait, the process runner
+ * ({@link createProcessRunner}) and the loopback port reservation
+ * ({@link reserveFreeLoopbackPort}). Browser code never imports this entry.
  *
  * @packageDocumentation
  */
@@ -10,3 +12,29 @@ export { type SleepOptions, sleep } from './clock/sleep.js';
 export { abortable } from './concurrency/abortable.js';
 export { KeyedQueue } from './concurrency/keyed-queue.js';
 export { type QueuedTaskOptions, TaskQueue, type TaskQueueOptions } from './concurrency/task-queue.js';
+export {
+  isLoopbackPortFree,
+  releaseLoopbackPort,
+  reservedLoopbackPorts,
+  reserveFreeLoopbackPort,
+  reserveLoopbackPort,
+} from './net/loopback-port.js';
+export {
+  describeEnding,
+  firstLine,
+  formatCommand,
+  type ProcessEnding,
+  type ProcessFailureDetails,
+  type ProcessResult,
+  processError,
+  processResult,
+} from './process/process-result.js';
+export {
+  createProcessRunner,
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  type LongRunningProcess,
+  type ProcessRunner,
+  type ProcessRunnerOptions,
+  type RunProcessOptions,
+  type SpawnProcessOptions,
+} from './process/process-runner.js';

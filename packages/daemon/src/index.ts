@@ -13,7 +13,7 @@ export * from './daemon/idle-daemon.js';
 export * from './daemon/idle-daemon-options.js';
 export * from './daemon/timeline.js';
 export * from './idle/combined-idle-source.js';
-export * from './idle/command-runner.js';
+export type { IdleCommandRunner } from './idle/command-runner.js';
 export * from './idle/host-load-source.js';
 export * from './idle/idle-source.js';
 export * from './idle/logind-idle-source.js';

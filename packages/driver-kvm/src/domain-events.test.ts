@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
+import { type LongRunningProcess, type ProcessRunner, processResult } from '@cvmweb/core/node';
 import { describe, expect, it, vi } from 'vitest';
 import { type DomainEvent, DomainEvents, parseDomainEvent } from './domain-events.js';
-import type { LongRunning, Runner } from './runner.js';
 
 describe('parseDomainEvent', () => {
   it('reads lifecycle lines of `virsh event --loop --all --timestamp`', () => {
@@ -42,15 +42,16 @@ describe('parseDomainEvent', () => {
 function fakeRunner() {
   const spawned: {
     args: readonly string[];
-    env: Readonly<Record<string, string>> | undefined;
+    env: Readonly<Record<string, string | undefined>> | undefined;
     stdout: PassThrough;
     stderr: PassThrough;
     end: () => void;
     killed: boolean;
   }[] = [];
-  const runner: Runner = {
-    run: async () => ({ stdout: '', stderr: '', exitCode: 0 }),
-    spawn: (_file, args, env) => {
+  const runner: ProcessRunner = {
+    run: async (file, args) => processResult(file, args),
+    spawn: (_file, args, options) => {
+      const env = options?.env;
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       let end: () => void = () => undefined;
@@ -59,7 +60,7 @@ function fakeRunner() {
       });
       const entry = { args, env, stdout, stderr, end, killed: false };
       spawned.push(entry);
-      const child: LongRunning = {
+      const child: LongRunningProcess = {
         stdin: new PassThrough(),
         stdout,
         stderr,

@@ -1,5 +1,5 @@
 import type { VmPowerState } from '@cvmweb/core';
-import type { LongRunning, Runner } from './runner.js';
+import type { LongRunningProcess, ProcessRunner } from '@cvmweb/core/node';
 
 /** One libvirt lifecycle event of a domain, as `virsh event` prints it. */
 export interface DomainEvent {
@@ -72,11 +72,11 @@ function eventState(event: string, detail: string): VmPowerState | undefined {
  * happened while no stream listened is lost: {@link DomainEvents.onResync} says when to re-read.
  */
 export class DomainEvents {
-  readonly #runner: Runner;
+  readonly #runner: ProcessRunner;
   readonly #options: DomainEventsOptions;
   readonly #listeners = new Set<(event: DomainEvent) => void>();
   readonly #resyncs = new Set<() => void>();
-  #process: LongRunning | undefined;
+  #process: LongRunningProcess | undefined;
   #timer: NodeJS.Timeout | undefined;
   #delay: number;
   #failures = 0;
@@ -86,7 +86,7 @@ export class DomainEvents {
   /** libvirt logged a registration for an earlier stream, so a later one waits for its line. */
   #logsRegistration = false;
 
-  constructor(runner: Runner, options: DomainEventsOptions) {
+  constructor(runner: ProcessRunner, options: DomainEventsOptions) {
     this.#runner = runner;
     this.#options = options;
     this.#delay = options.restartDelayMs ?? 100;
@@ -133,7 +133,7 @@ export class DomainEvents {
     const child = this.#runner.spawn(
       this.#options.virsh,
       ['-c', this.#options.uri, 'event', '--loop', '--all', '--timestamp'],
-      REGISTRATION_LOG,
+      { env: REGISTRATION_LOG },
     );
     this.#process = child;
     let listening = false;

@@ -21,18 +21,10 @@ export {
 } from './kvm-options.js';
 export { KVM_SCORE, TCG_SCORE } from './probe.js';
 export {
-  createRunner,
-  type LongRunning,
-  type Runner,
-  type RunnerOptions,
-  type RunOptions,
-  type RunResult,
-} from './runner.js';
-export {
   buildMetadata,
   METADATA_KEY,
   METADATA_NAMESPACE,
   parseMetadata,
   type VmMetadata,
 } from './vm-metadata.js';
-export { escapeXml, unescapeXml } from './xml.js';
+export { escapeXml } from './xml.js';

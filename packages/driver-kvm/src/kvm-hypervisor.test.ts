@@ -2,10 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResolvedImage, VmSpec } from '@cvmweb/core';
+import { type ProcessRunner, processResult, reservedLoopbackPorts } from '@cvmweb/core/node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { reservedPorts } from './free-port.js';
 import { KvmHypervisor } from './kvm-hypervisor.js';
-import type { Runner } from './runner.js';
 import { StoragePool } from './storage-pool.js';
 import { Virsh } from './virsh.js';
 
@@ -18,12 +17,12 @@ afterEach(async () => {
 });
 
 /** A libvirt with a running pool whose base volumes exist, where `vol-path` fails. */
-function fakeRunner(kernelBytes: number, calls: string[]): Runner {
+function fakeRunner(kernelBytes: number, calls: string[]): ProcessRunner {
   return {
-    run: async (_file, args) => {
+    run: async (file, args) => {
       const command = args.slice(2);
       calls.push(command.join(' '));
-      const ok = (stdout: string) => ({ stdout, stderr: '', exitCode: 0 });
+      const ok = (stdout: string) => processResult(file, args, { stdout });
       switch (command[0]) {
         case 'pool-info':
           return ok('Name: cvmweb\nState: running\n');
@@ -32,7 +31,10 @@ function fakeRunner(kernelBytes: number, calls: string[]): Runner {
         case 'vol-info':
           return ok(`Name: v\nCapacity: ${kernelBytes}\n`);
         default:
-          return { stdout: '', stderr: `error: injected failure of ${command[0]}\n`, exitCode: 1 };
+          return processResult(file, args, {
+            stderr: `error: injected failure of ${command[0]}\n`,
+            exitCode: 1,
+          });
       }
     },
     spawn: () => {
@@ -72,12 +74,12 @@ describe('KvmHypervisor.createVm', () => {
       directory: dir,
       image: { resolve: async () => image },
     } as unknown as VmSpec;
-    const before = reservedPorts();
+    const before = reservedLoopbackPorts();
     await expect(hypervisor.createVm(spec)).rejects.toMatchObject({
       message: expect.stringMatching(/vol-path/),
     });
     expect(calls.some((c) => c.startsWith('vol-path'))).toBe(true);
     expect(calls.some((c) => c.startsWith('define'))).toBe(false);
-    expect(reservedPorts()).toEqual(before);
+    expect(reservedLoopbackPorts()).toEqual(before);
   });
 });

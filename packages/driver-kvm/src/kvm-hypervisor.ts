@@ -11,9 +11,9 @@ import {
   type VmSpec,
   type VmSummary,
 } from '@cvmweb/core';
+import { releaseLoopbackPort, reserveFreeLoopbackPort, reserveLoopbackPort } from '@cvmweb/core/node';
 import type { DomainEvent } from './domain-events.js';
 import { type BootModel, buildDomainXml, type DiskModel } from './domain-xml.js';
-import { freeLoopbackPort, releasePort, reservePort } from './free-port.js';
 import { CAP_PERIOD_US, KvmVm, type KvmVmContext, retry } from './kvm-vm.js';
 import { installationTag, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import { removeOrphanVolumes } from './remove-orphan-volumes.js';
@@ -127,7 +127,7 @@ export class KvmHypervisor implements Hypervisor {
     let defined = false;
     let port = 0;
     try {
-      port = await freeLoopbackPort();
+      port = await reserveFreeLoopbackPort();
       let boot: BootModel;
       if (image.kind === 'kernel' && base.kernel) {
         boot = {
@@ -191,7 +191,7 @@ export class KvmHypervisor implements Hypervisor {
         ).catch(() => undefined);
       for (const volume of ownVolumeNames(spec.name, tag))
         await retry(() => pool.remove(volume, { onDebug })).catch(() => undefined);
-      if (port > 0) releasePort(port);
+      if (port > 0) releaseLoopbackPort(port);
       throw error;
     }
     return this.#vm(uuid, spec.name, port);
@@ -293,7 +293,7 @@ export class KvmHypervisor implements Hypervisor {
       const metadata = await this.#readMetadata(ref, signal);
       if (!metadata) return undefined;
       // Any cvmweb domain's port is taken, whichever installation made it.
-      reservePort(metadata.apiPort);
+      reserveLoopbackPort(metadata.apiPort);
       if (metadata.installation !== this.#settings.installationId) return undefined;
       // domname takes an id or UUID, domuuid a name or id.
       const byUuid = UUID.test(ref);
@@ -341,7 +341,7 @@ export class KvmHypervisor implements Hypervisor {
     );
     for (const name of names) {
       const metadata = await this.#readMetadata(name, call.signal);
-      if (metadata) reservePort(metadata.apiPort);
+      if (metadata) reserveLoopbackPort(metadata.apiPort);
     }
     this.#portsSeeded = true;
   }

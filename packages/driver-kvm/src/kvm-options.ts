@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Runner } from './runner.js';
+import type { ProcessRunner } from '@cvmweb/core/node';
 
 /** Options of the {@link kvm} driver factory. */
 export interface KvmOptions {
@@ -37,7 +37,7 @@ export interface KvmOptions {
   /** Extra environment for every command (e.g. a `PATH`). */
   env?: Readonly<Record<string, string>>;
   /** Replaces the child-process runner (tests). */
-  runner?: Runner;
+  runner?: ProcessRunner;
   /** Receives one line per command run. */
   onDebug?: (message: string) => void;
   /** Writes each guest's serial console to `<directory>/<vm name>.serial.log` on the hypervisor host. */

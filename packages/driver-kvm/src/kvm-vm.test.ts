@@ -1,16 +1,20 @@
+import { type ProcessRunner, processResult } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
 import { KvmVm } from './kvm-vm.js';
-import type { Runner } from './runner.js';
 import { StoragePool } from './storage-pool.js';
 import { Virsh } from './virsh.js';
 
 /** A runner whose virsh prints `domstate` for every `domstate` call. */
-function fakeRunner(domstate: string): Runner {
+function fakeRunner(domstate: string): ProcessRunner {
   return {
-    run: async (_file, args) =>
-      args.includes('domstate')
-        ? { stdout: `${domstate}\n\n`, stderr: '', exitCode: 0 }
-        : { stdout: '', stderr: 'error: unexpected command', exitCode: 1 },
+    run: async (file, args) =>
+      processResult(
+        file,
+        args,
+        args.includes('domstate')
+          ? { stdout: `${domstate}\n\n` }
+          : { stderr: 'error: unexpected command', exitCode: 1 },
+      ),
     spawn: () => {
       throw new Error('no persistent channel in this test');
     },

@@ -13,8 +13,9 @@ import {
   type VmHandle,
   type VmPowerState,
 } from '@cvmweb/core';
+import { isLoopbackPortFree, releaseLoopbackPort, reserveFreeLoopbackPort } from '@cvmweb/core/node';
+import { moveApiForward } from './domain-definition.js';
 import type { DomainEvents } from './domain-events.js';
-import { freeLoopbackPort, loopbackPortIsFree, releasePort } from './free-port.js';
 import { installationTag, legacyVolumeNames, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import type { StoragePool } from './storage-pool.js';
 import { isNotFound, isVirshFailure, type Virsh } from './virsh.js';
@@ -114,7 +115,7 @@ export class KvmVm implements VmHandle {
       await pool.upload(ownVolumeName(this.name, this.#tag, 'context'), spec.context.path, 'raw', call);
       // The port was free when the domain was defined; another process (or a VM defined before a
       // restart) may hold it now. The domain is off, so its forward can still move.
-      if (!this.#context.remote && this.#apiPort > 0 && !(await loopbackPortIsFree(this.#apiPort)))
+      if (!this.#context.remote && this.#apiPort > 0 && !(await isLoopbackPortFree(this.#apiPort)))
         await this.#movePort(call);
     }
     try {
@@ -182,7 +183,7 @@ export class KvmVm implements VmHandle {
     const recorded = metadata?.volumes ?? legacyVolumeNames(this.name);
     const volumes = new Set([...recorded, ...ownVolumeNames(this.name, this.#tag)]);
     for (const volume of volumes) await retry(() => pool.remove(volume, call));
-    releasePort(this.#apiPort);
+    releaseLoopbackPort(this.#apiPort);
   }
 
   async pause(options: ActionOptions & Call = {}): Promise<void> {
@@ -264,23 +265,26 @@ export class KvmVm implements VmHandle {
     const { virsh } = this.#context;
     const old = this.#apiPort;
     const xml = await virsh.run(['dumpxml', this.name, '--inactive'], { ...call, code: 'QUERY' });
-    const port = await freeLoopbackPort();
-    const forward = new RegExp(String.raw`hostfwd=tcp:127\.0\.0\.1:${old}-:`, 'g');
-    const api = new RegExp(String.raw`(<(?:[A-Za-z_][\w.-]*:)?api\s+port=["'])${old}(["'])`, 'g');
-    if (!forward.test(xml)) {
-      releasePort(port);
-      throw new HypervisorError('CONTROL', `${this.name}: its API forward on port ${old} was not found`, {
-        details: { port: old },
-      });
+    const port = await reserveFreeLoopbackPort();
+    let moved: string;
+    try {
+      moved = moveApiForward(xml, old, port);
+    } catch (error) {
+      releaseLoopbackPort(port);
+      throw isHypervisorError(error)
+        ? new HypervisorError(error.code, `${this.name}: ${error.message}`, {
+            cause: error,
+            details: error.details,
+          })
+        : error;
     }
-    const moved = xml.replace(forward, `hostfwd=tcp:127.0.0.1:${port}-:`).replace(api, `$1${port}$2`);
     const dir = await mkdtemp(join(tmpdir(), 'cvmweb-kvm-'));
     try {
       const file = join(dir, 'domain.xml');
       await writeFile(file, moved, { mode: 0o600 });
       await virsh.run(['define', file], { ...call, code: 'CONTROL' });
     } catch (error) {
-      releasePort(port);
+      releaseLoopbackPort(port);
       throw error;
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, type Session } from '@cvmweb/core';
+import { releaseLoopbackPort, reservedLoopbackPorts } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { releasePort, reservedPorts } from './free-port.js';
 import { kvm } from './kvm.js';
 import { defaultInstallationId, type KvmOptions } from './kvm-options.js';
 import { installationTag, ownVolumeName } from './own-volume-name.js';
@@ -143,11 +143,11 @@ describe.skipIf(unavailable !== undefined)(
       await execa('virsh', ['-c', TEST_URI, 'define', file], { env: { LC_ALL: 'C' } });
       expect(await forwardedPort(b.vmName)).toBe(shared);
       // A fresh process knows nothing of the ports handed out before.
-      releasePort(shared);
-      releasePort(own);
+      releaseLoopbackPort(shared);
+      releaseLoopbackPort(own);
       const second = await connect({}, stateDir);
       await second.reconcile();
-      expect(reservedPorts()).toContain(shared);
+      expect(reservedLoopbackPorts()).toContain(shared);
       const a2 = await second.session(a.id);
       const b2 = await second.session(b.id);
       if (!a2 || !b2) throw new Error('the sessions were not found again');

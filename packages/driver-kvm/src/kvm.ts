@@ -1,7 +1,9 @@
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
 import { HypervisorError } from '@cvmweb/core';
+import { createProcessRunner } from '@cvmweb/core/node';
 import { detectAcceleration } from './acceleration.js';
 import { DomainEvents } from './domain-events.js';
+import { hostHasVirtualization } from './host-capabilities.js';
 import { KvmHypervisor } from './kvm-hypervisor.js';
 import {
   defaultInstallationId,
@@ -12,7 +14,6 @@ import {
   type KvmOptions,
 } from './kvm-options.js';
 import { probeKvm } from './probe.js';
-import { createRunner } from './runner.js';
 import { StoragePool } from './storage-pool.js';
 import { Virsh } from './virsh.js';
 import { parseVersion } from './virsh-parsers.js';
@@ -31,7 +32,7 @@ export function kvm(options: KvmOptions = {}): Driver {
   const uri = options.uri ?? defaultUri();
   const runner =
     options.runner ??
-    createRunner({
+    createProcessRunner({
       timeoutMs: options.commandTimeoutMs ?? 60_000,
       ...(options.env ? { env: options.env } : {}),
       onDebug: options.onDebug,
@@ -109,7 +110,7 @@ async function chooseVirtType(
   if (acceleration !== 'auto') return acceleration === 'kvm' ? 'kvm' : 'qemu';
   if (isRemoteUri(uri)) {
     const caps = await virsh.run(['capabilities'], { signal, code: 'QUERY' }).catch(() => '');
-    return /<feature name=['"](vmx|svm)['"]/.test(caps) ? 'kvm' : 'qemu';
+    return caps !== '' && hostHasVirtualization(caps) ? 'kvm' : 'qemu';
   }
   return (await detectAcceleration()).usable ? 'kvm' : 'qemu';
 }

@@ -1,13 +1,13 @@
 import type { ActionOptions, ProbeResult } from '@cvmweb/core';
+import { describeEnding, firstLine, type ProcessResult, type ProcessRunner } from '@cvmweb/core/node';
 import { detectAcceleration } from './acceleration.js';
+import { hostHasVirtualization } from './host-capabilities.js';
 import { isRemoteUri, isSessionUri } from './kvm-options.js';
-import type { Runner } from './runner.js';
-import { firstLine } from './runner.js';
 import { parseVersion } from './virsh-parsers.js';
 
 /** What the probe needs to know. */
 export interface ProbeSettings {
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   readonly uri: string;
   readonly virsh: string;
   readonly qemuImg: string;
@@ -57,7 +57,7 @@ export async function probeKvm(settings: ProbeSettings, options: ActionOptions =
     const why =
       version instanceof Error
         ? version.message
-        : firstLine((version as { stderr: string }).stderr) || 'no answer';
+        : firstLine((version as ProcessResult).stderr) || describeEnding(version as ProcessResult);
     return {
       installed: true,
       healthy: false,
@@ -86,7 +86,12 @@ export async function probeKvm(settings: ProbeSettings, options: ActionOptions =
   if (isRemoteUri(uri)) {
     details['cpuCapabilities'] = 'read from the remote host by virsh capabilities';
     const caps = await run(settings.virsh, ['-c', uri, 'capabilities']).catch(() => undefined);
-    const hasFlag = caps?.exitCode === 0 && /<feature name=['"](vmx|svm)['"]/.test(caps.stdout);
+    let hasFlag = false;
+    try {
+      hasFlag = caps?.exitCode === 0 && hostHasVirtualization(caps.stdout);
+    } catch {
+      // Not well-formed: no flag can be read (the probe never throws).
+    }
     details['remoteCpuFlag'] = hasFlag;
     if (!hasFlag || settings.acceleration === 'tcg')
       return degraded(versionText, details, 'the remote host shows no VT-x/AMD-V flag');

@@ -1,3 +1,4 @@
+import { type ProcessRunner, processResult } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
 import {
   installationTag,
@@ -7,7 +8,6 @@ import {
   parseOwnVolumeName,
 } from './own-volume-name.js';
 import { removeOrphanVolumes } from './remove-orphan-volumes.js';
-import type { Runner } from './runner.js';
 import { StoragePool } from './storage-pool.js';
 import { Virsh } from './virsh.js';
 
@@ -46,22 +46,23 @@ describe('removeOrphanVolumes', () => {
       'cvmweb-base-0123.kernel',
     ];
     const calls: string[] = [];
-    const runner: Runner = {
-      run: async (_file, args) => {
+    const runner: ProcessRunner = {
+      run: async (file, args) => {
         const command = args.slice(2);
         calls.push(command.join(' '));
         if (command[0] === 'vol-list')
-          return {
+          return processResult(file, args, {
             stdout: ` Name Path\n-----\n${volumes.map((v) => ` ${v} /p/${v}`).join('\n')}\n`,
-            stderr: '',
-            exitCode: 0,
-          };
+          });
         if (command[0] === 'domuuid' && command[1] === 'cvmweb-gone')
-          return { stdout: '', stderr: "error: failed to get domain 'cvmweb-gone'\n", exitCode: 1 };
+          return processResult(file, args, {
+            stderr: "error: failed to get domain 'cvmweb-gone'\n",
+            exitCode: 1,
+          });
         if (command[0] === 'domuuid')
-          return { stdout: '00000000-0000-4000-8000-000000000001\n', stderr: '', exitCode: 0 };
-        if (command[0] === 'vol-delete') return { stdout: '', stderr: '', exitCode: 0 };
-        return { stdout: '', stderr: `error: unexpected ${command[0]}\n`, exitCode: 1 };
+          return processResult(file, args, { stdout: '00000000-0000-4000-8000-000000000001\n' });
+        if (command[0] === 'vol-delete') return processResult(file, args);
+        return processResult(file, args, { stderr: `error: unexpected ${command[0]}\n`, exitCode: 1 });
       },
       spawn: () => {
         throw new Error('no persistent channel in this test');

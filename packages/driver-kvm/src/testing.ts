@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
+import { reserveFreeLoopbackPort } from '@cvmweb/core/node';
 import { testGuest as buildTestGuest, type TestGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
-import { freeLoopbackPort } from './free-port.js';
 import { METADATA_NAMESPACE } from './vm-metadata.js';
 
 export type { TestGuest };
@@ -385,7 +385,7 @@ export async function startSshd(): Promise<TestSshd> {
     );
     // sshd refuses to start without its privilege-separation directory (made at boot by systemd).
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-    const port = await freeLoopbackPort();
+    const port = await reserveFreeLoopbackPort();
     await execa('/usr/sbin/sshd', ['-f', config, '-p', String(port), '-o', `PidFile=${pidFile}`]);
     for (let i = 0; ; i++) {
       pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);

@@ -1,15 +1,15 @@
 import { PassThrough } from 'node:stream';
+import { type LongRunningProcess, type ProcessRunner, processResult } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
-import type { LongRunning, Runner } from './runner.js';
 import { VirshChannel } from './virsh-channel.js';
 
 /**
  * An interactive virsh stand-in (no prompt): answers each command line with `answer(line)`, and
  * each `echo --err|--xml <marker>` as virsh does.
  */
-function fakeVirsh(answer: (line: string) => { stdout?: string; stderr?: string }): Runner {
+function fakeVirsh(answer: (line: string) => { stdout?: string; stderr?: string }): ProcessRunner {
   return {
-    run: async () => ({ stdout: '', stderr: '', exitCode: 0 }),
+    run: async (file, args) => processResult(file, args),
     spawn: () => {
       const stdin = new PassThrough();
       const stdout = new PassThrough();
@@ -38,7 +38,7 @@ function fakeVirsh(answer: (line: string) => { stdout?: string; stderr?: string 
           }
         }
       });
-      const child: LongRunning = { stdin, stdout, stderr, exited, kill: () => end() };
+      const child: LongRunningProcess = { stdin, stdout, stderr, exited, kill: () => end() };
       return child;
     },
   };
@@ -63,7 +63,7 @@ describe('VirshChannel', () => {
       { virsh: 'virsh', uri: 'qemu:///system', timeoutMs: 1000 },
     );
     try {
-      expect(await channel.run(['domstate', 'a', '--reason'])).toEqual({
+      expect(await channel.run(['domstate', 'a', '--reason'])).toMatchObject({
         stdout: 'running (booted)\n\n',
         stderr: '',
         exitCode: 0,

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { HypervisorError } from '@cvmweb/core';
-import { formatCommand, type LongRunning, type Runner, type RunResult } from './runner.js';
+import {
+  type LongRunningProcess,
+  type ProcessResult,
+  type ProcessRunner,
+  processError,
+  processResult,
+} from '@cvmweb/core/node';
 
 /** Options of {@link VirshChannel}. */
 export interface VirshChannelOptions {
@@ -26,9 +32,12 @@ export interface ChannelRunOptions {
 
 interface Pending {
   readonly marker: string;
+  readonly args: readonly string[];
   readonly command: string;
   readonly line: string;
-  readonly resolve: (result: RunResult) => void;
+  readonly timeoutMs: number;
+  readonly started: number;
+  readonly resolve: (result: ProcessResult) => void;
   readonly reject: (error: HypervisorError) => void;
   readonly timer: NodeJS.Timeout;
   readonly onAbort: () => void;
@@ -53,11 +62,11 @@ const CONNECTION_NOTICE = /^error: (Reconnected to the hypervisor|Disconnected f
  * box kills the process, and the next command starts a new one.
  */
 export class VirshChannel {
-  readonly #runner: Runner;
+  readonly #runner: ProcessRunner;
   readonly #options: VirshChannelOptions;
   readonly #prefix = `cvmweb-${randomBytes(6).toString('hex')}-`;
   #counter = 0;
-  #process: LongRunning | undefined;
+  #process: LongRunningProcess | undefined;
   #stdout = '';
   #stderr = '';
   #pending: Pending | undefined;
@@ -65,7 +74,7 @@ export class VirshChannel {
   #closed = false;
   #echoing = false;
 
-  constructor(runner: Runner, options: VirshChannelOptions) {
+  constructor(runner: ProcessRunner, options: VirshChannelOptions) {
     this.#runner = runner;
     this.#options = options;
   }
@@ -79,7 +88,7 @@ export class VirshChannel {
    * Runs one virsh command (without `-c`). Resolves with its output; `exitCode` is 1 when virsh
    * reported an error.
    */
-  run(args: readonly string[], options: ChannelRunOptions = {}): Promise<RunResult> {
+  run(args: readonly string[], options: ChannelRunOptions = {}): Promise<ProcessResult> {
     const next = this.#queue.then(() => this.#send(args, options));
     this.#queue = next.catch(() => undefined);
     return next;
@@ -91,8 +100,9 @@ export class VirshChannel {
     this.#kill();
   }
 
-  #send(args: readonly string[], options: ChannelRunOptions): Promise<RunResult> {
-    const command = formatCommand('virsh', args);
+  #send(args: readonly string[], options: ChannelRunOptions): Promise<ProcessResult> {
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    const command = processResult('virsh', args).command;
     this.#options.onDebug?.(`${command} (channel)`);
     options.onDebug?.(`${command} (channel)`);
     if (this.#closed)
@@ -108,53 +118,59 @@ export class VirshChannel {
     }
     if (options.signal?.aborted) {
       return Promise.reject(
-        new HypervisorError('CONTROL', `${command} was aborted`, {
-          aborted: true,
-          cause: options.signal.reason,
-          details: { command },
-        }),
+        processError(
+          processResult('virsh', args, { exitCode: undefined, isCanceled: true, timeoutMs }),
+          'EXTERNAL',
+          options.signal.reason,
+        ),
       );
     }
     const child = this.#ensure();
     const marker = `${this.#prefix}${++this.#counter}`;
     const line = args.map((arg) => (BARE.test(arg) ? arg : `'${arg}'`)).join(' ');
-    return new Promise<RunResult>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    const started = Date.now();
+    return new Promise<ProcessResult>((resolve, reject) => {
+      const ended = (how: { timedOut?: boolean; isCanceled?: boolean }) =>
+        processResult('virsh', args, {
+          exitCode: undefined,
+          ...how,
+          stderr: this.#stderr,
+          timeoutMs,
+          durationMs: Date.now() - started,
+        });
       const fail = (error: HypervisorError) => {
         this.#settle();
         this.#kill();
         reject(error);
       };
-      const timer = setTimeout(
-        () =>
-          fail(
-            new HypervisorError('EXTERNAL', `${command}: timed out after ${timeoutMs} ms`, {
-              details: { command },
-            }),
-          ),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => fail(processError(ended({ timedOut: true }))), timeoutMs);
       const onAbort = () =>
-        fail(
-          new HypervisorError('CONTROL', `${command} was aborted`, {
-            aborted: true,
-            cause: options.signal?.reason,
-            details: { command },
-          }),
-        );
+        fail(processError(ended({ isCanceled: true }), 'EXTERNAL', options.signal?.reason));
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending = { marker, command, line, resolve, reject, timer, onAbort, signal: options.signal };
+      this.#pending = {
+        marker,
+        args,
+        command,
+        line,
+        timeoutMs,
+        started,
+        resolve,
+        reject,
+        timer,
+        onAbort,
+        signal: options.signal,
+      };
       this.#stdout = '';
       this.#stderr = '';
       child.stdin.write(`${line}\necho --err ${marker}\necho --xml ${marker}&\n`);
     });
   }
 
-  #ensure(): LongRunning {
+  #ensure(): LongRunningProcess {
     if (this.#process) return this.#process;
     // A wide "terminal" keeps readline from wrapping the echo of long lines.
     const child = this.#runner.spawn(this.#options.virsh, ['-q', '-c', this.#options.uri], {
-      COLUMNS: '1000000',
+      env: { COLUMNS: '1000000' },
     });
     this.#process = child;
     this.#echoing = false;
@@ -222,7 +238,15 @@ export class VirshChannel {
     const stderr = this.#stderr.slice(0, errAt).replace(CONNECTION_NOTICE, '');
     this.#settle();
     const failed = /^error: /m.test(stderr);
-    pending.resolve({ stdout, stderr, exitCode: failed ? 1 : 0 });
+    pending.resolve(
+      processResult('virsh', pending.args, {
+        stdout,
+        stderr,
+        exitCode: failed ? 1 : 0,
+        timeoutMs: pending.timeoutMs,
+        durationMs: Date.now() - pending.started,
+      }),
+    );
   }
 
   #settle(): void {

@@ -1,14 +1,14 @@
 import { HypervisorError } from '@cvmweb/core';
+import { type ProcessRunner, processResult, type RunProcessOptions } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
-import type { Runner, RunOptions } from './runner.js';
 import { isNotFound, isVirshFailure, Virsh } from './virsh.js';
 
 /** A runner whose virsh fails every command with `stderr`, and reports each call's debug line. */
-function failing(stderr: string): Runner {
+function failing(stderr: string): ProcessRunner {
   return {
-    run: async (file, args, options: RunOptions = {}) => {
+    run: async (file, args, options: RunProcessOptions = {}) => {
       options.onDebug?.(`${file} ${args.join(' ')}`);
-      return { stdout: '', stderr, exitCode: 1 };
+      return processResult(file, args, { stderr, exitCode: 1 });
     },
     spawn: () => {
       throw new Error('no persistent channel in this test');
@@ -16,7 +16,7 @@ function failing(stderr: string): Runner {
   };
 }
 
-const virshWith = (runner: Runner) =>
+const virshWith = (runner: ProcessRunner) =>
   new Virsh(runner, { virsh: 'virsh', uri: 'qemu:///system', channel: false, timeoutMs: 1000 });
 
 async function rejection(promise: Promise<unknown>): Promise<HypervisorError> {

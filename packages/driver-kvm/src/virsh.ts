@@ -1,5 +1,11 @@
 import { type ErrorCodeName, HypervisorError, isHypervisorError } from '@cvmweb/core';
-import { firstLine, formatCommand, type Runner, type RunResult } from './runner.js';
+import {
+  firstLine,
+  formatCommand,
+  type ProcessResult,
+  type ProcessRunner,
+  processError,
+} from '@cvmweb/core/node';
 import { VirshChannel } from './virsh-channel.js';
 
 /** Options of {@link Virsh}. */
@@ -60,12 +66,12 @@ export function isVirshFailure(error: unknown, reason: VirshFailureReason): bool
  * row) spawns one virsh per call.
  */
 export class Virsh {
-  readonly #runner: Runner;
+  readonly #runner: ProcessRunner;
   readonly #options: VirshOptions;
   readonly #channel: VirshChannel | undefined;
   #channelFailures = 0;
 
-  constructor(runner: Runner, options: VirshOptions) {
+  constructor(runner: ProcessRunner, options: VirshOptions) {
     this.#runner = runner;
     this.#options = options;
     this.#channel = options.channel
@@ -86,6 +92,8 @@ export class Virsh {
   /** Runs `virsh -c <uri> …args`; resolves with its standard output, rejects with a {@link HypervisorError}. */
   async run(args: readonly string[], options: VirshRunOptions = {}): Promise<string> {
     const result = await this.#raw(args, options);
+    // Timed out, killed, or not started: the process's own failure.
+    if (result.exitCode === undefined) throw processError(result);
     if (result.exitCode !== 0) throw virshError(args, result, options.code ?? 'EXTERNAL');
     return result.stdout;
   }
@@ -95,7 +103,7 @@ export class Virsh {
     this.#channel?.close();
   }
 
-  async #raw(args: readonly string[], options: VirshRunOptions): Promise<RunResult> {
+  async #raw(args: readonly string[], options: VirshRunOptions): Promise<ProcessResult> {
     const channel = this.#channel;
     if (
       options.cheap &&
@@ -123,7 +131,7 @@ export class Virsh {
   }
 }
 
-function virshError(args: readonly string[], result: RunResult, code: ErrorCodeName): HypervisorError {
+function virshError(args: readonly string[], result: ProcessResult, code: ErrorCodeName): HypervisorError {
   const command = formatCommand('virsh', args);
   const reason = REASONS.find(([, pattern]) => pattern.test(result.stderr))?.[0];
   const message = result.stderr

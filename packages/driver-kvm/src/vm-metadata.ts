@@ -1,4 +1,4 @@
-import { escapeXml, unescapeXml } from './xml.js';
+import { childElements, descendantElements, escapeXml, parseXml } from './xml.js';
 
 /** The XML namespace of cvmweb's element in a domain's `<metadata>`. */
 export const METADATA_NAMESPACE = 'https://cvmweb.github.io/xmlns/libvirt-domain/1';
@@ -37,23 +37,28 @@ export function buildMetadata(metadata: VmMetadata, form: 'embedded' | 'set' = '
 }
 
 /**
- * Reads {@link buildMetadata}'s element back, with any prefix or none (`virsh metadata --uri`
- * prints it without its namespace); `undefined` when it has no session. A domain made before
- * installations were recorded has the installation `''` (no installation claims it).
+ * Reads {@link buildMetadata}'s element back (parsed with an XML library), with any prefix or none
+ * (`virsh metadata --uri` prints it without its namespace), or from a whole domain definition;
+ * `undefined` when it has no session. A domain made before installations were recorded has the
+ * installation `''` (no installation claims it). Rejects with `QUERY` when `xml` is not
+ * well-formed.
  */
 export function parseMetadata(xml: string): VmMetadata | undefined {
-  const tag = String.raw`(?:[A-Za-z_][\w.-]*:)?`;
-  const session = new RegExp(String.raw`<${tag}session>([^<]*)</`).exec(xml)?.[1];
+  const root = parseXml(xml, 'cvmweb metadata').documentElement;
+  if (!root) return undefined;
+  const vm = root.localName === 'vm' ? root : descendantElements(root, 'vm', METADATA_NAMESPACE)[0];
+  if (!vm) return undefined;
+  const text = (name: string) => childElements(vm, name)[0]?.textContent ?? undefined;
+  const session = text('session');
   if (session === undefined) return undefined;
-  const installation = new RegExp(String.raw`<${tag}installation>([^<]*)</`).exec(xml)?.[1] ?? '';
-  const port = Number(new RegExp(String.raw`<${tag}api\s+port=["'](\d+)["']`).exec(xml)?.[1] ?? 0);
-  const volumes = [...xml.matchAll(new RegExp(String.raw`<${tag}volume>([^<]*)</`, 'g'))].map((m) =>
-    unescapeXml(m[1] ?? ''),
+  const port = Number(childElements(vm, 'api')[0]?.getAttribute('port') ?? 0);
+  const volumes = childElements(vm, 'volumes').flatMap((list) =>
+    childElements(list, 'volume').map((volume) => volume.textContent ?? ''),
   );
   return {
-    installation: unescapeXml(installation.trim()),
-    sessionId: unescapeXml(session.trim()),
-    apiPort: port,
+    installation: (text('installation') ?? '').trim(),
+    sessionId: session.trim(),
+    apiPort: Number.isSafeInteger(port) && port > 0 ? port : 0,
     volumes,
   };
 }

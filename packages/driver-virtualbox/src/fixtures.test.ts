@@ -2,13 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createProcessRunner, type ProcessResult } from '@cvmweb/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCreateMedium, parseCreateVm } from './create-output-parser.js';
 import { classifyVBoxError, parseVBoxError, parseWarnings } from './error-parser.js';
 import { parseGuestPropertyEnumerate, parseGuestPropertyGet } from './guest-property-parser.js';
 import { parseListVms } from './list-vms-parser.js';
 import { attachments, natRules, parseMachineReadable } from './machinereadable-parser.js';
-import { createRunner, type RunResult } from './runner.js';
 import { mapVmState } from './state-mapping.js';
 import { DOUBLE, makeHome, removeHome } from './testing/double-harness.js';
 import { parseVersion } from './version-parser.js';
@@ -18,8 +18,8 @@ const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8'
 
 let home: string;
 let env: Record<string, string | undefined>;
-const run = (argv: string[], extra: Record<string, string> = {}): Promise<RunResult> =>
-  createRunner({ program: DOUBLE, env: { ...env, ...extra } }).run(argv);
+const run = (argv: string[], extra: Record<string, string> = {}): Promise<ProcessResult> =>
+  createProcessRunner({ env: { ...env, ...extra } }).run(DOUBLE, argv, { reject: false });
 
 beforeAll(async () => {
   home = await makeHome();
@@ -353,7 +353,7 @@ describe('errors', () => {
     ['error.syntax.invalid-command.excerpt.vbox7.txt', 'EXTERNAL', ['list2']],
   ] as const;
 
-  async function doubleFailure(how: string | readonly string[]): Promise<RunResult> {
+  async function doubleFailure(how: string | readonly string[]): Promise<ProcessResult> {
     if (typeof how !== 'string') return run([...how]);
     const [state, command] = how.split(':');
     const vm = `err-${state}`;
@@ -384,7 +384,7 @@ describe('errors', () => {
       if (!how) return;
       const result = await doubleFailure(how);
       expect(result.exitCode).toBe(exit);
-      const ours = parseVBoxError(result.stderr, result.exitCode);
+      const ours = parseVBoxError(result.stderr, result.exitCode ?? -1);
       expect(ours && classifyVBoxError(ours, 'CONTROL')).toBe(kind);
       expect(ours?.resultCode).toBe(info.resultCode);
       const first = (t: string) =>

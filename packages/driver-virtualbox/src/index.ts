@@ -36,16 +36,14 @@ export {
   systemProbeEnvironment,
   usualFolders,
 } from './probe.js';
-export {
-  createRunner,
-  describeArgv,
-  type Runner,
-  type RunnerOptions,
-  type RunOptions,
-  type RunResult,
-} from './runner.js';
 export { type MappedState, mapVmState, VM_STATES } from './state-mapping.js';
-export { type CommandOptions, type LockRetry, VBoxManage } from './vboxmanage.js';
+export {
+  type CommandOptions,
+  type LockRetry,
+  VBoxManage,
+  type VBoxResult,
+  type VBoxRunOptions,
+} from './vboxmanage.js';
 export {
   isSupportedVersion,
   MINIMUM_VERSION,

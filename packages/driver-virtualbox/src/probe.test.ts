@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processResult } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
 import { findVBoxManage, type ProbeEnvironment, probeVirtualBox } from './probe.js';
 import { DOUBLE, makeHome, removeHome } from './testing/double-harness.js';
@@ -23,12 +24,8 @@ function fakeEnv(options: {
     isExecutable: async (file) => (options.executables ?? ['/usr/bin/VBoxManage']).includes(file),
     readText: async (file) => options.files?.[file],
     windowsInstallDir: async () => options.registry,
-    version: async () => ({
-      argv: ['--version'],
-      exitCode: 0,
-      stdout: options.stdout ?? '7.0.14r161095\n',
-      stderr: '',
-    }),
+    version: async (program) =>
+      processResult(program, ['--version'], { stdout: options.stdout ?? '7.0.14r161095\n' }),
   };
 }
 

@@ -1,8 +1,8 @@
 import { access, constants, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ActionOptions, ProbeResult } from '@cvmweb/core';
+import { createProcessRunner, type ProcessResult, processError } from '@cvmweb/core/node';
 import { versionCommand } from './commands.js';
-import { createRunner, type RunResult, readWindowsInstallDir } from './runner.js';
 import { isSupportedVersion, MINIMUM_VERSION, parseVersion, shortVersion } from './version-parser.js';
 
 /** What the probe reads from the machine; tests replace it. */
@@ -15,8 +15,8 @@ export interface ProbeEnvironment {
   readText(file: string): Promise<string | undefined>;
   /** The `InstallDir` value of VirtualBox in the Windows registry. */
   windowsInstallDir(signal?: AbortSignal): Promise<string | undefined>;
-  /** Runs `<program> --version`. */
-  version(program: string, signal?: AbortSignal): Promise<RunResult>;
+  /** Runs `<program> --version`; rejects when it does not run to an exit. */
+  version(program: string, signal?: AbortSignal): Promise<ProcessResult>;
 }
 
 /** Score of a healthy VirtualBox: below a healthy KVM (100) on Linux, first on macOS and Windows. */
@@ -28,6 +28,7 @@ export function healthyScore(platform: NodeJS.Platform): number {
 export function systemProbeEnvironment(
   extraEnv: Readonly<Record<string, string | undefined>> = {},
 ): ProbeEnvironment {
+  const runner = createProcessRunner({ env: extraEnv, timeoutMs: 4000 });
   return {
     platform: process.platform,
     env: process.env,
@@ -37,9 +38,22 @@ export function systemProbeEnvironment(
         () => false,
       ),
     readText: (file) => readFile(file, 'utf8').catch(() => undefined),
-    windowsInstallDir: (signal) => readWindowsInstallDir(signal).catch(() => undefined),
-    version: (program, signal) =>
-      createRunner({ program, env: extraEnv, timeoutMs: 4000 }).run(versionCommand(), { signal }),
+    windowsInstallDir: async (signal) => {
+      if (process.platform !== 'win32') return undefined;
+      const result = await runner
+        .run('reg', ['query', 'HKLM\\SOFTWARE\\Oracle\\VirtualBox', '/v', 'InstallDir'], {
+          signal,
+          timeoutMs: 3000,
+          reject: false,
+        })
+        .catch(() => undefined);
+      return /InstallDir\s+REG_SZ\s+(.+)$/m.exec(result?.stdout ?? '')?.[1]?.trim();
+    },
+    version: async (program, signal) => {
+      const result = await runner.run(program, versionCommand(), { signal, reject: false });
+      if (result.exitCode === undefined) throw processError(result);
+      return result;
+    },
   };
 }
 
@@ -141,7 +155,7 @@ export async function probeVirtualBox(options: ProbeOptions = {}): Promise<Probe
       fix: installFix(env.platform),
     };
   }
-  let result: RunResult;
+  let result: ProcessResult;
   try {
     result = await env.version(program, signal);
   } catch (error) {

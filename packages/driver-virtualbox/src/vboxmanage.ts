@@ -1,7 +1,12 @@
 import { type ErrorCodeName, HypervisorError } from '@cvmweb/core';
-import { sleep } from '@cvmweb/core/node';
+import {
+  type ProcessResult,
+  type ProcessRunner,
+  processError,
+  type RunProcessOptions,
+  sleep,
+} from '@cvmweb/core/node';
 import { classifyVBoxError, fixFor, parseVBoxError } from './error-parser.js';
-import type { Runner, RunOptions, RunResult } from './runner.js';
 
 /** How a locked machine is retried. */
 export interface LockRetry {
@@ -11,8 +16,14 @@ export interface LockRetry {
   readonly delayMs: number;
 }
 
+/** Options of one `VBoxManage` run: the caller's signal, time-out and debug listener. */
+export type VBoxRunOptions = Pick<RunProcessOptions, 'signal' | 'timeoutMs' | 'onDebug'>;
+
+/** The result of a `VBoxManage` run that ran to an exit. */
+export type VBoxResult = ProcessResult & { readonly exitCode: number };
+
 /** Options of one checked command. */
-export interface CommandOptions extends RunOptions {
+export interface CommandOptions extends VBoxRunOptions {
   /** The code a failure gets when VirtualBox's result code says nothing more precise. */
   code: ErrorCodeName;
 }
@@ -23,18 +34,43 @@ export interface CommandOptions extends RunOptions {
  * exit code. A machine locked by another session is retried with back-off, then fails `CONTROL`.
  */
 export class VBoxManage {
-  readonly runner: Runner;
+  /** The `VBoxManage` program (a path, or a name looked up on `PATH`). */
+  readonly program: string;
+  readonly #runner: Pick<ProcessRunner, 'run'>;
   readonly #retry: LockRetry;
+  #spawns = 0;
 
-  constructor(runner: Runner, retry: Partial<LockRetry> = {}) {
-    this.runner = runner;
+  constructor(runner: Pick<ProcessRunner, 'run'>, program: string, retry: Partial<LockRetry> = {}) {
+    this.#runner = runner;
+    this.program = program;
     this.#retry = { attempts: retry.attempts ?? 4, delayMs: retry.delayMs ?? 100 };
   }
 
+  /** How many `VBoxManage` processes were started. */
+  get spawns(): number {
+    return this.#spawns;
+  }
+
+  /**
+   * Runs `argv` once. Resolves with the result whatever the exit code; rejects with the
+   * runner's error when it did not run to an exit (time-out, abort, a program that cannot start).
+   */
+  async exec(argv: readonly string[], options: VBoxRunOptions = {}): Promise<VBoxResult> {
+    if (!options.signal?.aborted) this.#spawns++;
+    const result = await this.#runner.run(this.program, argv, {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+      onDebug: options.onDebug,
+      reject: false,
+    });
+    if (result.exitCode === undefined) throw processError(result);
+    return { ...result, exitCode: result.exitCode };
+  }
+
   /** Runs `argv`; resolves with the output of a success, rejects with a mapped error. */
-  async run(argv: readonly string[], options: CommandOptions): Promise<RunResult> {
+  async run(argv: readonly string[], options: CommandOptions): Promise<VBoxResult> {
     for (let attempt = 0; ; attempt++) {
-      const result = await this.runner.run(argv, options);
+      const result = await this.exec(argv, options);
       const info = parseVBoxError(result.stderr, result.exitCode, result.stdout);
       if (!info) return result;
       const kind = classifyVBoxError(info, options.code);
@@ -48,7 +84,7 @@ export class VBoxManage {
       const fix = fixFor(info);
       throw new HypervisorError(kind === 'LOCKED' ? 'CONTROL' : kind, info.message, {
         details: {
-          command: [this.runner.program, ...argv],
+          command: [this.program, ...argv],
           exitCode: result.exitCode,
           ...(info.resultCode ? { resultCode: info.resultCode } : {}),
           ...(info.hresult ? { hresult: info.hresult } : {}),

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import {
   type ActionOptions,
@@ -11,6 +10,7 @@ import {
   type VmSpec,
   type VmSummary,
 } from '@cvmweb/core';
+import { releaseLoopbackPort, reserveFreeLoopbackPort, reserveLoopbackPort } from '@cvmweb/core/node';
 import {
   type AttachKind,
   closeMediumCommand,
@@ -79,7 +79,7 @@ export class VirtualBoxHypervisor implements Hypervisor {
 
   /** How many `VBoxManage` processes this connection's runner started. */
   get spawns(): number {
-    return this.#vbox.runner.spawns;
+    return this.#vbox.spawns;
   }
 
   /**
@@ -95,8 +95,26 @@ export class VirtualBoxHypervisor implements Hypervisor {
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
+    // An image VirtualBox cannot boot is refused before anything is reserved.
+    bootAttachment(image);
+    // Reserved for this VM until it is destroyed: VirtualBox binds it only when the VM starts.
+    const apiPort = await reserveFreeLoopbackPort();
+    try {
+      return await this.#create(spec, image, apiPort, options);
+    } catch (error) {
+      releaseLoopbackPort(apiPort);
+      throw error;
+    }
+  }
+
+  async #create(
+    spec: VmSpec,
+    image: ResolvedImage,
+    apiPort: number,
+    options: ProgressOptions,
+  ): Promise<VirtualBoxVm> {
+    const { signal, onProgress } = options;
     const attach = bootAttachment(image);
-    const apiPort = await freeLoopbackPort();
     const run = (argv: string[], code: 'CREATE' | 'MODIFY') =>
       this.#vbox.run(argv, { code, signal, onDebug: options.onDebug });
     const total = spec.disk > 0 ? 6 : 4;
@@ -105,7 +123,7 @@ export class VirtualBoxHypervisor implements Hypervisor {
     const vm = parseCreateVm(created.stdout);
     if (!vm) {
       throw new HypervisorError('CREATE', 'VBoxManage createvm printed no UUID', {
-        details: { command: [this.#vbox.runner.program, ...created.argv], stdout: created.stdout },
+        details: { command: [this.#vbox.program, ...created.args], stdout: created.stdout },
       });
     }
     const folder = path.dirname(vm.settingsFile || path.join(this.#ctx.baseFolder, spec.name, 'x'));
@@ -155,6 +173,7 @@ export class VirtualBoxHypervisor implements Hypervisor {
     const info = await this.#info(id, options.signal);
     if (!info || ownerOf(info) === undefined) return undefined;
     const facts = vmFacts(info);
+    if (facts.apiPort !== undefined) reserveLoopbackPort(facts.apiPort);
     return new VirtualBoxVm(this.#ctx, facts, (s) => this.#info(facts.uuid, s));
   }
 
@@ -169,6 +188,8 @@ export class VirtualBoxHypervisor implements Hypervisor {
       const sessionId = info ? ownerOf(info) : undefined;
       if (!info || sessionId === undefined) continue;
       const facts = vmFacts(info);
+      // Its forward's port is taken even while it is off: never hand it out to another VM.
+      if (facts.apiPort !== undefined) reserveLoopbackPort(facts.apiPort);
       summaries.push({ id: facts.uuid, name: facts.name, sessionId, state: facts.state });
     }
     return summaries;
@@ -225,18 +246,4 @@ function bootAttachment(image: ResolvedImage): { kind: AttachKind } {
       : `VirtualBox cannot attach a ${image.diskFormat ?? 'raw'} disk image; use VDI, VMDK or QCOW2`,
     { details: { version: image.version, kind: image.kind, diskFormat: image.diskFormat } },
   );
-}
-
-/** A free TCP port on 127.0.0.1 for the API forwarding rule (the kernel picks it). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

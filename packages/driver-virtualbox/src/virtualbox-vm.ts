@@ -10,7 +10,7 @@ import {
   type VmHandle,
   type VmPowerState,
 } from '@cvmweb/core';
-import { sleep } from '@cvmweb/core/node';
+import { releaseLoopbackPort, sleep } from '@cvmweb/core/node';
 import {
   API_RULE,
   type ControlAction,
@@ -178,6 +178,7 @@ export class VirtualBoxVm implements VmHandle {
     options.onProgress?.(2, 3, 'Removing the VM folder');
     const folder = this.#folder;
     if (folder && isInside(this.#ctx.baseFolder, folder)) await rm(folder, { recursive: true, force: true });
+    if (this.#apiPort !== undefined) releaseLoopbackPort(this.#apiPort);
     options.onProgress?.(3, 3, 'VirtualBox VM removed');
   }
 

@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import { type ErrorCodeName, isHypervisorError } from '@cvmweb/core';
+import {
+  createProcessRunner,
+  type ProcessRunner,
+  processResult,
+  releaseLoopbackPort,
+  reservedLoopbackPorts,
+} from '@cvmweb/core/node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRunner, type Runner, type RunResult } from './runner.js';
 import {
   DOUBLE,
   doubleDriver,
@@ -23,15 +29,11 @@ afterEach(async () => {
 /** A runner over the double that records every argument array. */
 function recording(home: string) {
   const calls: string[][] = [];
-  const inner = createRunner({ program: DOUBLE, env: { VBOX_USER_HOME: home } });
-  const runner: Runner = {
-    program: DOUBLE,
-    get spawns() {
-      return inner.spawns;
-    },
-    run: (argv, options) => {
+  const inner = createProcessRunner({ env: { VBOX_USER_HOME: home } });
+  const runner: Pick<ProcessRunner, 'run'> = {
+    run: (file, argv, options) => {
       calls.push([...argv]);
-      return inner.run(argv, options);
+      return inner.run(file, argv, options);
     },
   };
   return { runner, calls };
@@ -43,7 +45,7 @@ async function setup() {
   const iso = await tinyIso(home);
   const { runner, calls } = recording(home);
   const hv = (await doubleDriver(home, {}, { runner }).create()) as VirtualBoxHypervisor;
-  return { home, iso, hv, calls, runner };
+  return { home, iso, hv, calls };
 }
 
 async function code(promise: Promise<unknown> | undefined): Promise<ErrorCodeName | 'ok'> {
@@ -58,11 +60,11 @@ async function code(promise: Promise<unknown> | undefined): Promise<ErrorCodeNam
 
 describe('VBoxManage invocations per action', () => {
   it('open() ≤ 6, start() 2, close() 3, and the counts are reported', async () => {
-    const { home, iso, hv, runner } = await setup();
+    const { home, iso, hv } = await setup();
     const count = async (action: () => Promise<unknown>) => {
-      const before = runner.spawns;
+      const before = hv.spawns;
       await action();
-      return runner.spawns - before;
+      return hv.spawns - before;
     };
     let vm = await hv.createVm(vmSpec(home, iso.path));
     const spec = await startSpec(path.join(home, 'context.iso'));
@@ -167,8 +169,7 @@ describe('bad input reaches VBoxManage only as single literal arguments', () => 
 describe('ownership', () => {
   it('lists and finds only VMs of ours, never a foreign one, even named like ours', async () => {
     const { home, iso, hv } = await setup();
-    const run = (argv: string[]) =>
-      createRunner({ program: DOUBLE, env: { VBOX_USER_HOME: home } }).run(argv);
+    const run = (argv: string[]) => createProcessRunner({ env: { VBOX_USER_HOME: home } }).run(DOUBLE, argv);
     await run(['createvm', '--name', 'cvmweb-foreign-000000000000', '--register', '--basefolder', home]);
     const foreign = (await readDouble(home)).vms[0]?.uuid ?? '';
     await run(['createvm', '--name', 'somebody else', '--register', '--basefolder', home]);
@@ -183,6 +184,34 @@ describe('ownership', () => {
       'cvmweb-foreign-000000000000',
       'somebody else',
     ]);
+  });
+});
+
+describe('API port reservation', () => {
+  it('reserves a VM’s port from creation until destroy, and the ports of VMs it lists', async () => {
+    const { home, iso, hv } = await setup();
+    const vm = await hv.createVm(vmSpec(home, iso.path, { disk: 0 }));
+    const port = (await readDouble(home)).vms[0]?.natpf[0]?.hostport ?? 0;
+    expect(port).toBeGreaterThan(0);
+    expect(reservedLoopbackPorts()).toContain(port);
+    // A new connection (another process after a restart) learns the port from the listing.
+    releaseLoopbackPort(port);
+    const again = (await doubleDriver(home).create()) as VirtualBoxHypervisor;
+    expect((await again.listVms()).map((v) => v.id)).toEqual([vm.id]);
+    expect(reservedLoopbackPorts()).toContain(port);
+    await vm.destroy();
+    expect(reservedLoopbackPorts()).not.toContain(port);
+  });
+
+  it('releases the port when the creation fails', async () => {
+    const { home, hv } = await setup();
+    const before = reservedLoopbackPorts();
+    const error = await hv.createVm(vmSpec(home, path.join(home, 'missing.iso'))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isHypervisorError(error)).toBe(true);
+    expect(reservedLoopbackPorts()).toEqual(before);
   });
 });
 
@@ -205,25 +234,19 @@ describe('stop()', () => {
 
 describe('locked machines', () => {
   it('are retried with back-off, then fail CONTROL with VirtualBox’s text and the command', async () => {
-    const lockedResult: RunResult = {
-      argv: ['modifyvm', 'x'],
+    const lockedResult = processResult('/bin/VBoxManage', ['modifyvm', 'x'], {
       exitCode: 1,
-      stdout: '',
       stderr:
         "VBoxManage: error: The machine 'x' is already locked for a session (or being unlocked)\nVBoxManage: error: Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007), component MachineWrap, interface IMachine, callee nsISupports\n",
-    };
+    });
     let spawns = 0;
-    const runner: Runner = {
-      program: '/bin/VBoxManage',
-      get spawns() {
-        return spawns;
-      },
+    const runner: Pick<ProcessRunner, 'run'> = {
       run: async () => {
         spawns++;
         return lockedResult;
       },
     };
-    const error = await new VBoxManage(runner, { attempts: 3, delayMs: 1 })
+    const error = await new VBoxManage(runner, '/bin/VBoxManage', { attempts: 3, delayMs: 1 })
       .run(['modifyvm', 'x'], { code: 'MODIFY' })
       .catch((e: unknown) => e);
     expect(spawns).toBe(4);

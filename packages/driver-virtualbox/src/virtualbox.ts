@@ -1,9 +1,9 @@
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { type Driver, HypervisorError } from '@cvmweb/core';
+import { createProcessRunner, type ProcessRunner } from '@cvmweb/core/node';
 import { versionCommand } from './commands.js';
 import { findVBoxManage, type ProbeEnvironment, probeVirtualBox, systemProbeEnvironment } from './probe.js';
-import { createRunner, type Runner } from './runner.js';
 import { type LockRetry, VBoxManage } from './vboxmanage.js';
 import { parseVersion, shortVersion } from './version-parser.js';
 import { VirtualBoxHypervisor } from './virtualbox-hypervisor.js';
@@ -27,8 +27,8 @@ export interface VirtualBoxOptions {
   stopPollMs?: number;
   /** Retries of a command on a machine locked by another session (default 4 retries from 100 ms, doubling). */
   lockRetry?: Partial<LockRetry>;
-  /** Runs `VBoxManage` (tests and the bench inject one; default: execa). */
-  runner?: Runner;
+  /** Runs `VBoxManage` (tests inject one; default: core's process runner with `env` and `timeoutMs`). */
+  runner?: Pick<ProcessRunner, 'run'>;
   /** Receives one line per `VBoxManage` run. */
   onDebug?: (message: string) => void;
   /** What the probe reads from the machine (tests replace it). */
@@ -60,15 +60,12 @@ export function virtualbox(options: VirtualBoxOptions = {}): Driver {
     },
     probe: (o) =>
       probeVirtualBox({
-        program: options.runner?.program ?? options.vboxManagePath,
+        program: options.vboxManagePath,
         environment: probeEnvironment(),
         signal: o?.signal,
       }),
     create: async (o) => {
-      const program =
-        options.runner?.program ??
-        options.vboxManagePath ??
-        (await findVBoxManage(probeEnvironment(), o?.signal));
+      const program = options.vboxManagePath ?? (await findVBoxManage(probeEnvironment(), o?.signal));
       if (!program) {
         throw new HypervisorError('EXTERNAL', 'VBoxManage was not found; is VirtualBox installed?', {
           details: { driver: 'virtualbox' },
@@ -76,13 +73,8 @@ export function virtualbox(options: VirtualBoxOptions = {}): Driver {
       }
       const runner =
         options.runner ??
-        createRunner({
-          program,
-          env,
-          ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-          ...(options.onDebug ? { onDebug: options.onDebug } : {}),
-        });
-      const vbox = new VBoxManage(runner, options.lockRetry);
+        createProcessRunner({ env, timeoutMs: options.timeoutMs, onDebug: options.onDebug });
+      const vbox = new VBoxManage(runner, program, options.lockRetry);
       const result = await vbox.run(versionCommand(), { code: 'EXTERNAL', signal: o?.signal });
       const version = parseVersion(result.stdout);
       if (!version) {

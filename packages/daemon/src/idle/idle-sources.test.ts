@@ -1,10 +1,11 @@
 import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { ManualClock } from '@cvmweb/core';
+import { type ProcessEnding, processResult } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
 import { fakeIdleSource } from '../testing/fake-idle-source.js';
 import { combinedIdleSource } from './combined-idle-source.js';
-import type { CommandResult, CommandRunner } from './command-runner.js';
+import type { IdleCommandRunner } from './command-runner.js';
 import { hostLoadSource, loadPercent, parsePidStatTicks, parseProcStat } from './host-load-source.js';
 import { formatReading } from './idle-source.js';
 import { logindIdleSeconds, logindIdleSource, parseLoginctlIdle } from './logind-idle-source.js';
@@ -16,11 +17,13 @@ import { parseXprintidle, x11IdleSource } from './x11-idle-source.js';
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8');
 
 /** A runner replaying one result, recording the calls. */
-function replay(result: Partial<CommandResult>) {
+function replay(result: Partial<ProcessEnding>) {
   const calls: { file: string; args: readonly string[]; env?: unknown }[] = [];
-  const runner: CommandRunner = async (file, args, options) => {
-    calls.push({ file, args, env: options?.env });
-    return { exitCode: 0, stdout: '', stderr: '', ...result };
+  const runner: IdleCommandRunner = {
+    run: async (file, args, options) => {
+      calls.push({ file, args, env: options?.env });
+      return processResult(file, args, result);
+    },
   };
   return { runner, calls };
 }

@@ -1,10 +1,11 @@
-import { type CommandResult, type CommandRunner, describeFailure, execaRunner } from './command-runner.js';
+import type { ProcessResult } from '@cvmweb/core/node';
+import { defaultIdleCommandRunner, describeFailure, type IdleCommandRunner } from './command-runner.js';
 import type { IdleProbe, IdleReading, IdleReadOptions, IdleSource } from './idle-source.js';
 
 /** Options of {@link logindIdleSource}. */
 export interface LogindIdleSourceOptions {
-  /** Runs `loginctl`; default execa. */
-  runner?: CommandRunner;
+  /** Runs `loginctl`; default: core's process runner. */
+  runner?: IdleCommandRunner;
   /** Where `XDG_SESSION_ID` is read; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
   /** The login session to watch; default `XDG_SESSION_ID`, else `auto` (the caller's session). */
@@ -66,19 +67,19 @@ export function logindIdleSeconds(session: LogindSessionIdle, nowMs: number): Id
  * (containers, WSL, other init systems) the source does not apply.
  */
 export function logindIdleSource(options: LogindIdleSourceOptions = {}): IdleSource {
-  const runner = options.runner ?? execaRunner;
+  const runner = options.runner ?? defaultIdleCommandRunner;
   const env = options.env ?? process.env;
   const sessionId = options.sessionId ?? env['XDG_SESSION_ID'] ?? 'auto';
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? 2000;
   type Answer =
-    | { readonly failure: string; readonly result: CommandResult }
+    | { readonly failure: string; readonly result: ProcessResult }
     | { readonly parsed: LogindSessionIdle | { readonly unknown: string } };
   const query = async (signal: AbortSignal | undefined): Promise<Answer> => {
-    const result = await runner(
+    const result = await runner.run(
       'loginctl',
       ['show-session', sessionId, '-p', 'IdleHint', '-p', 'IdleSinceHint', '-p', 'Type', '-p', 'Active'],
-      { signal, timeoutMs },
+      { signal, timeoutMs, reject: false },
     );
     if (result.exitCode !== 0) return { failure: describeFailure('loginctl', result), result };
     return { parsed: parseLoginctlIdle(result.stdout) };

@@ -1,10 +1,10 @@
-import { type CommandRunner, describeFailure, execaRunner } from './command-runner.js';
+import { defaultIdleCommandRunner, describeFailure, type IdleCommandRunner } from './command-runner.js';
 import type { IdleProbe, IdleReading, IdleReadOptions, IdleSource } from './idle-source.js';
 
 /** Options of {@link macosIdleSource}. */
 export interface MacosIdleSourceOptions {
-  /** Runs `ioreg`; default execa. */
-  runner?: CommandRunner;
+  /** Runs `ioreg`; default: core's process runner. */
+  runner?: IdleCommandRunner;
   /** Default `process.platform`. */
   platform?: NodeJS.Platform;
   /** Time limit of one run, ms (default 3000). */
@@ -42,12 +42,12 @@ export function parseIoregHidIdle(stdout: string): IdleReading {
  * when the daemon runs over SSH or as a launch daemon.
  */
 export function macosIdleSource(options: MacosIdleSourceOptions = {}): IdleSource {
-  const runner = options.runner ?? execaRunner;
+  const runner = options.runner ?? defaultIdleCommandRunner;
   const platform = options.platform ?? process.platform;
   const timeoutMs = options.timeoutMs ?? 3000;
   const read = async ({ signal }: IdleReadOptions = {}): Promise<IdleReading> => {
     if (platform !== 'darwin') return { unknown: 'not macOS' };
-    const result = await runner('ioreg', IOREG_ARGS, { signal, timeoutMs });
+    const result = await runner.run('ioreg', IOREG_ARGS, { signal, timeoutMs, reject: false });
     if (result.exitCode !== 0) return { unknown: describeFailure('ioreg', result) };
     return parseIoregHidIdle(result.stdout);
   };

@@ -1,10 +1,10 @@
-import { type CommandRunner, describeFailure, execaRunner } from './command-runner.js';
+import { defaultIdleCommandRunner, describeFailure, type IdleCommandRunner } from './command-runner.js';
 import type { IdleProbe, IdleReading, IdleReadOptions, IdleSource } from './idle-source.js';
 
 /** Options of {@link windowsIdleSource}. */
 export interface WindowsIdleSourceOptions {
-  /** Runs PowerShell; default execa. */
-  runner?: CommandRunner;
+  /** Runs PowerShell; default: core's process runner. */
+  runner?: IdleCommandRunner;
   /** Default `process.platform`. */
   platform?: NodeJS.Platform;
   /** The PowerShell program; default `powershell.exe` (Windows PowerShell 5.1, present on every Windows 10/11). */
@@ -65,16 +65,16 @@ export function parseWindowsIdle(stdout: string): IdleReading {
  * as its poll intervals require.
  */
 export function windowsIdleSource(options: WindowsIdleSourceOptions = {}): IdleSource {
-  const runner = options.runner ?? execaRunner;
+  const runner = options.runner ?? defaultIdleCommandRunner;
   const platform = options.platform ?? process.platform;
   const command = options.command ?? 'powershell.exe';
   const timeoutMs = options.timeoutMs ?? 10_000;
   const read = async ({ signal }: IdleReadOptions = {}): Promise<IdleReading> => {
     if (platform !== 'win32') return { unknown: 'not Windows' };
-    const result = await runner(
+    const result = await runner.run(
       command,
       ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', WINDOWS_IDLE_SCRIPT],
-      { signal, timeoutMs },
+      { signal, timeoutMs, reject: false },
     );
     if (result.exitCode !== 0) return { unknown: describeFailure(command, result) };
     return parseWindowsIdle(result.stdout);

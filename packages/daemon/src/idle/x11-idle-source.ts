@@ -1,10 +1,10 @@
-import { type CommandRunner, describeFailure, execaRunner } from './command-runner.js';
+import { defaultIdleCommandRunner, describeFailure, type IdleCommandRunner } from './command-runner.js';
 import type { IdleProbe, IdleReading, IdleReadOptions, IdleSource } from './idle-source.js';
 
 /** Options of {@link x11IdleSource}. */
 export interface X11IdleSourceOptions {
-  /** Runs `xprintidle`; default execa. */
-  runner?: CommandRunner;
+  /** Runs `xprintidle`; default: core's process runner. */
+  runner?: IdleCommandRunner;
   /** Where `DISPLAY` and `WAYLAND_DISPLAY` are read; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
   /** The program; default `xprintidle`. */
@@ -33,14 +33,15 @@ export function parseXprintidle(stdout: string): IdleReading {
  * desktop XWayland only sees input sent to X11 clients, so it scores below logind there.
  */
 export function x11IdleSource(options: X11IdleSourceOptions = {}): IdleSource {
-  const runner = options.runner ?? execaRunner;
+  const runner = options.runner ?? defaultIdleCommandRunner;
   const env = options.env ?? process.env;
   const command = options.command ?? 'xprintidle';
   const timeoutMs = options.timeoutMs ?? 2000;
   const run = (signal: AbortSignal | undefined) =>
-    runner(command, [], {
+    runner.run(command, [], {
       signal,
       timeoutMs,
+      reject: false,
       env: { DISPLAY: env['DISPLAY'], ...(env['XAUTHORITY'] ? { XAUTHORITY: env['XAUTHORITY'] } : {}) },
     });
   const read = async ({ signal }: IdleReadOptions = {}): Promise<IdleReading> => {
