@@ -36,7 +36,11 @@ async function cleanup(dir) {
 
 async function ours() {
   const dir = await home();
-  const hv = await virtualbox({ vboxManagePath: DOUBLE, env: { VBOX_USER_HOME: dir }, stopPollMs: 20 }).create();
+  const hv = await virtualbox({
+    vboxManagePath: DOUBLE,
+    env: { VBOX_USER_HOME: dir },
+    stopPollMs: 20,
+  }).create();
   const spec = (n) => ({
     sessionId: '6f1c1e9a-3f7e-4a8e-9b1a-0c2d3e4f5a6b',
     name: `cvmweb-bench-${n}-0123456789ab`,

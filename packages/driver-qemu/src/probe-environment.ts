@@ -1,5 +1,6 @@
 import { access, constants } from 'node:fs/promises';
-import { type AccelerationFacts, detectAcceleration, type Runner } from '@cvmweb/driver-kvm';
+import { type ProcessRunner, processError } from '@cvmweb/core/node';
+import { type AccelerationFacts, detectAcceleration } from '@cvmweb/driver-kvm';
 import type { ProgramLookup } from './find-qemu.js';
 
 /** What one command printed and how it ended. */
@@ -13,7 +14,10 @@ export interface CommandResult {
 export interface ProbeEnvironment extends ProgramLookup {
   /** `process.arch` of the machine (`x64`, `arm64`). */
   readonly arch: string;
-  /** Runs a command to its end (never a shell), `input` on its standard input. */
+  /**
+   * Runs a command to its end (never a shell), `input` on its standard input. Rejects when it
+   * does not run to an exit (not installed, timed out, aborted).
+   */
   run(
     file: string,
     args: readonly string[],
@@ -24,7 +28,7 @@ export interface ProbeEnvironment extends ProgramLookup {
 }
 
 /** The probe's environment on this machine, running commands with `runner`. */
-export function systemProbeEnvironment(runner: Runner): ProbeEnvironment {
+export function systemProbeEnvironment(runner: Pick<ProcessRunner, 'run'>): ProbeEnvironment {
   return {
     platform: process.platform,
     arch: process.arch,
@@ -34,13 +38,16 @@ export function systemProbeEnvironment(runner: Runner): ProbeEnvironment {
         () => true,
         () => false,
       ),
-    run: (file, args, options = {}) =>
-      runner.run(file, args, {
+    run: async (file, args, options = {}) => {
+      const result = await runner.run(file, args, {
         reject: false,
         timeoutMs: 4000,
         signal: options.signal,
         ...(options.input !== undefined ? { input: options.input } : {}),
-      }),
+      });
+      if (result.exitCode === undefined) throw processError(result);
+      return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
+    },
     kvmFacts: () => detectAcceleration(),
   };
 }

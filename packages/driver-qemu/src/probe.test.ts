@@ -228,9 +228,9 @@ describe('QEMU probe', () => {
   });
 
   it('on this machine: never throws, and agrees with /dev/kvm and the CPU flags', async () => {
-    const { createRunner } = await import('@cvmweb/driver-kvm');
+    const { createProcessRunner } = await import('@cvmweb/core/node');
     const { systemProbeEnvironment } = await import('./probe-environment.js');
-    const verdict = await probeQemu({ acceleration: 'auto' }, systemProbeEnvironment(createRunner()));
+    const verdict = await probeQemu({ acceleration: 'auto' }, systemProbeEnvironment(createProcessRunner()));
     expect(typeof verdict.healthy).toBe('boolean');
     if (verdict.healthy) {
       const facts = await (await import('@cvmweb/driver-kvm')).detectAcceleration();

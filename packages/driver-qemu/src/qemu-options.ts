@@ -1,4 +1,4 @@
-import type { Runner } from '@cvmweb/driver-kvm';
+import type { ProcessRunner } from '@cvmweb/core/node';
 
 /** Options of the {@link qemu} driver factory. */
 export interface QemuOptions {
@@ -19,7 +19,7 @@ export interface QemuOptions {
   /** Time box of one QMP command or one qemu-img run in ms (default 60 s). */
   commandTimeoutMs?: number;
   /** Replaces the child-process runner (tests). */
-  runner?: Runner;
+  runner?: ProcessRunner;
   /** Receives one line per command run. */
   onDebug?: (message: string) => void;
   /** Writes each guest's serial console to `serial.log` in its folder (debugging). */

@@ -1,6 +1,6 @@
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
 import { HypervisorError } from '@cvmweb/core';
-import { createRunner } from '@cvmweb/driver-kvm';
+import { createProcessRunner } from '@cvmweb/core/node';
 import { probeQemu } from './probe.js';
 import { systemProbeEnvironment } from './probe-environment.js';
 import type { QemuOptions } from './qemu-options.js';
@@ -19,7 +19,7 @@ import type { QemuOptions } from './qemu-options.js';
 export function qemu(options: QemuOptions = {}): Driver {
   const runner =
     options.runner ??
-    createRunner({ timeoutMs: options.commandTimeoutMs ?? 60_000, onDebug: options.onDebug });
+    createProcessRunner({ timeoutMs: options.commandTimeoutMs ?? 60_000, onDebug: options.onDebug });
   const settings = {
     qemu: options.qemu,
     qemuImg: options.qemuImg,
