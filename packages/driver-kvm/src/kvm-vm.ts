@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type ActionOptions,
   type ApiEndpoint,
@@ -13,7 +12,13 @@ import {
   type VmHandle,
   type VmPowerState,
 } from '@cvmweb/core';
-import { isLoopbackPortFree, releaseLoopbackPort, reserveFreeLoopbackPort } from '@cvmweb/core/node';
+import {
+  abortable,
+  isLoopbackPortFree,
+  releaseLoopbackPort,
+  reserveFreeLoopbackPort,
+  sleep,
+} from '@cvmweb/core/node';
 import { moveApiForward } from './domain-definition.js';
 import type { DomainEvents } from './domain-events.js';
 import { installationTag, legacyVolumeNames, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
@@ -340,20 +345,21 @@ export class KvmVm implements VmHandle {
           );
         }
         if (!woken) {
-          await new Promise<void>((resolve) => {
-            const finish = () => {
-              clearTimeout(timer);
-              signal?.removeEventListener('abort', finish);
-              wake = undefined;
-              resolve();
-            };
-            const timer = setTimeout(finish, delay);
-            wake = finish;
-            signal?.addEventListener('abort', finish, { once: true });
-          });
+          // A pause of `delay` that an event of the domain ends early, and the signal at once.
+          await abortable(
+            new Promise<void>((resolve) => {
+              const finish = () => {
+                clearTimeout(timer);
+                wake = undefined;
+                resolve();
+              };
+              const timer = setTimeout(finish, delay);
+              wake = finish;
+            }),
+            signal,
+            `waiting for ${this.name}`,
+          );
         }
-        if (signal?.aborted)
-          throw new HypervisorError('CONTROL', `waiting for ${this.name} was aborted`, { aborted: true });
         delay = Math.min(delay * 2, 500);
       }
     } finally {
@@ -362,13 +368,16 @@ export class KvmVm implements VmHandle {
   }
 }
 
-/** Runs `action` once more when it fails for another reason than "not found" (a transient virsh error). */
-export async function retry<T>(action: () => Promise<T>): Promise<T> {
+/**
+ * Runs `action` once more, 100 ms later, when it fails for another reason than "not found" (a
+ * transient virsh error). `signal` ends the pause (removal steps pass none: they must finish).
+ */
+export async function retry<T>(action: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   try {
     return await action();
   } catch (error) {
     if (isNotFound(error) || (isHypervisorError(error) && error.aborted)) throw error;
-    await sleep(100);
+    await sleep(100, { ...(signal ? { signal } : {}), what: 'retrying a virsh command' });
     return action();
   }
 }

@@ -17,7 +17,7 @@ import {
   TEST_POOL_PATH,
   TEST_URI,
   testGuest,
-} from './testing.js';
+} from './testing/index.js';
 
 // The core conformance suite on a real libvirt daemon, booting the test guest (TCG here), which
 // serves the cvmweb guest API the suite observes it through.

@@ -23,7 +23,7 @@ import {
   TEST_URI,
   testGuest,
   virshOut,
-} from './testing.js';
+} from './testing/index.js';
 
 // The driver process killed with SIGKILL at several points of open() and of close(): a new process
 // over the same state directory reconciles, and nothing of the session is left (domain, volumes,

@@ -24,7 +24,8 @@ import {
   testGuest,
   virshOut,
   waitForGuest,
-} from './testing.js';
+} from './testing/index.js';
+import { childElements, descendantElements, parseXml } from './xml.js';
 
 // Driver-specific tests on the real libvirt daemon.
 const unavailable = await libvirtUnavailable();
@@ -87,10 +88,17 @@ describe.skipIf(unavailable !== undefined)(
       await session.start(tricky);
       const p = await port;
       expect(await waitForGuest(p, '/user-data')).toBe(tricky);
-      const domxml = await virshOut(['dumpxml', session.vmName]);
-      expect(domxml).toContain("device='cdrom'");
+      const disks = descendantElements(
+        parseXml(await virshOut(['dumpxml', session.vmName]), 'dumpxml'),
+        'disk',
+      );
+      expect(disks.map((disk) => disk.getAttribute('device'))).toContain('cdrom');
       // The scratch volume's name carries the installation's marker (recovered without its domain).
-      expect(domxml).toMatch(new RegExp(`${session.vmName}\\.[0-9a-f]{12}\\.scratch\\.qcow2`));
+      expect(
+        disks.flatMap((disk) => childElements(disk, 'source')).map((s) => s.getAttribute('volume')),
+      ).toContainEqual(
+        expect.stringMatching(new RegExp(`^${session.vmName}\\.[0-9a-f]{12}\\.scratch\\.qcow2$`)),
+      );
       await session.close();
       expect(await leftovers(session.vmName)).toEqual([]);
     }, 180_000);

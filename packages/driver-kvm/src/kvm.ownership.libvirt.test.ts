@@ -7,6 +7,7 @@ import { releaseLoopbackPort, reservedLoopbackPorts } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { moveApiForward, readApiForward } from './domain-definition.js';
 import { kvm } from './kvm.js';
 import { defaultInstallationId, type KvmOptions } from './kvm-options.js';
 import { installationTag, ownVolumeName } from './own-volume-name.js';
@@ -24,7 +25,7 @@ import {
   testGuest,
   virshOut,
   waitForGuest,
-} from './testing.js';
+} from './testing/index.js';
 
 // Which domains the driver calls its own, and the ports they forward, on the real libvirt daemon.
 const unavailable = await libvirtUnavailable();
@@ -79,9 +80,7 @@ describe.skipIf(unavailable !== undefined)(
       return Number(new URL(url).port);
     };
     const forwardedPort = async (domain: string) =>
-      Number(
-        /hostfwd=tcp:127\.0\.0\.1:(\d+)-:80/.exec(await virshOut(['dumpxml', domain, '--inactive']))?.[1],
-      );
+      readApiForward(await virshOut(['dumpxml', domain, '--inactive']))?.hostPort ?? 0;
 
     it('lists the VMs while a foreign transient domain exists, without it', async () => {
       const name = `cvmweb-test-transient-${randomUUID().slice(0, 8)}`;
@@ -135,9 +134,7 @@ describe.skipIf(unavailable !== undefined)(
       await first.dispose();
       opened.splice(opened.indexOf(first), 1);
       // Another process (or a restart) defined B with A's port.
-      const xml = (await virshOut(['dumpxml', b.vmName, '--inactive']))
-        .replace(`hostfwd=tcp:127.0.0.1:${own}-:80`, `hostfwd=tcp:127.0.0.1:${shared}-:80`)
-        .replace(new RegExp(`(api port=["'])${own}(["'])`), `$1${shared}$2`);
+      const xml = moveApiForward(await virshOut(['dumpxml', b.vmName, '--inactive']), own, shared);
       const file = join(dir, 'forced.xml');
       await writeFile(file, xml);
       await execa('virsh', ['-c', TEST_URI, 'define', file], { env: { LC_ALL: 'C' } });

@@ -21,7 +21,7 @@ import {
   testGuest,
   virshOut,
   waitForGuest,
-} from './testing.js';
+} from './testing/index.js';
 
 // A remote libvirt URI: this machine's daemon reached over ssh (`qemu+ssh://root@127.0.0.1:<port>/
 // system`) through an sshd the test starts with a key it generates. Media reach the "remote" host

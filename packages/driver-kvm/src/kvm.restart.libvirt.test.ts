@@ -24,7 +24,7 @@ import {
   testGuest,
   virshOut,
   waitForGuest,
-} from './testing.js';
+} from './testing/index.js';
 
 // libvirtd restarted under a running session: the guest keeps running, the session keeps working
 // through the same persistent virsh channel, and a pause made with virsh while the event stream

@@ -1,0 +1,117 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
+import { sleep } from '@cvmweb/core/node';
+import { testGuest as buildTestGuest, type TestGuest } from '@cvmweb/test-guest';
+
+export type { TestGuest };
+
+/**
+ * Builds (or finds in the cache) the cvmweb test guest with the `@cvmweb/test-guest` kit, which
+ * works from `node_modules` too.
+ */
+export function testGuest(): Promise<TestGuest> {
+  return buildTestGuest();
+}
+
+/** A loopback HTTP server of files, as a CernVM release server would serve them. */
+export class FileServer {
+  readonly #server: Server;
+  readonly #files = new Map<string, string>();
+  #base = '';
+
+  constructor() {
+    this.#server = createServer((request, response) => {
+      const file = this.#files.get(new URL(request.url ?? '/', 'http://x').pathname);
+      if (!file) {
+        response.writeHead(404).end();
+        return;
+      }
+      void stat(file).then((info) => {
+        response.writeHead(200, { 'content-length': info.size });
+        createReadStream(file).pipe(response);
+      });
+    });
+  }
+
+  /** Serves `file` at `path`; returns its URL. */
+  serve(path: string, file: string): string {
+    this.#files.set(path, file);
+    return `${this.#base}${path}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((done) => this.#server.listen(0, '127.0.0.1', done));
+    this.#base = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((done) => this.#server.close(() => done()));
+  }
+}
+
+/** Catalog entries of the test guest: `test-kernel` (direct boot) and `test-iso` (CernVM-style CD-ROM). */
+export function guestEntries(server: FileServer, g: TestGuest): ImageEntry[] {
+  return [
+    {
+      version: 'test-kernel',
+      kind: 'kernel',
+      context: 'cernvm',
+      url: server.serve('/vmlinux', g.vmlinux),
+      sha256: g.sha256['vmlinux'] ?? '',
+      initrdUrl: server.serve('/initrd.gz', g.initrd),
+      initrdSha256: g.sha256['initrd.gz'] ?? '',
+      cmdline: g.cmdline,
+    },
+    {
+      version: 'test-iso',
+      kind: 'iso',
+      context: 'cernvm',
+      url: server.serve('/guest.iso', g.iso),
+      sha256: g.sha256['guest.iso'] ?? '',
+    },
+    {
+      version: 'test-cloud-init',
+      kind: 'kernel',
+      context: 'cloud-init',
+      url: server.serve('/vmlinux', g.vmlinux),
+      sha256: g.sha256['vmlinux'] ?? '',
+      initrdUrl: server.serve('/initrd.gz', g.initrd),
+      initrdSha256: g.sha256['initrd.gz'] ?? '',
+      cmdline: g.cmdline,
+    },
+  ];
+}
+
+/** An image cache over the test guest's entries. */
+export function guestCache(directory: string, entries: ImageEntry[]): ImageCache {
+  return new ImageCache({ directory, catalog: new ImageCatalog(entries, { defaults: [] }) });
+}
+
+/** Reads `path` from the guest's API (HTTP GET), or `undefined` when it does not answer. */
+export async function guestGet(port: number, path: string, timeoutMs = 3000): Promise<string | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return response.ok ? await response.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls {@link guestGet} until it answers or `timeoutMs` passes. */
+export async function waitForGuest(port: number, path: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = await guestGet(port, path);
+    if (body !== undefined) return body;
+    if (Date.now() > deadline)
+      throw new Error(`guest on port ${port} did not answer ${path} within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
