@@ -46,6 +46,7 @@ function fakeRunner() {
     stdout: PassThrough;
     stderr: PassThrough;
     end: () => void;
+    exited: Promise<void>;
     killed: boolean;
   }[] = [];
   const runner: ProcessRunner = {
@@ -58,7 +59,7 @@ function fakeRunner() {
       const exited = new Promise<void>((resolve) => {
         end = resolve;
       });
-      const entry = { args, env, stdout, stderr, end, killed: false };
+      const entry = { args, env, stdout, stderr, end, exited, killed: false };
       spawned.push(entry);
       const child: LongRunningProcess = {
         stdin: new PassThrough(),
@@ -89,21 +90,23 @@ describe('DomainEvents', () => {
       "2026-11-27 01:16:59.267+0000: event 'lifecycle' for domain 'a': Stopped Shutdown\n2026-11-27 01:16:59.300+0000: event 'tunable' for",
     );
     spawned[0]?.stdout.write(" domain 'a':\n\tcputune.vcpu_quota: 1\n");
-    await new Promise((done) => setTimeout(done, 1));
-    expect(seen.map((e) => `${e.domain} ${e.state}`)).toEqual(['a poweroff']);
+    await vi.waitFor(() => expect(seen.map((e) => `${e.domain} ${e.state}`)).toEqual(['a poweroff']));
     // libvirtd restarted: virsh event exits; a new one follows.
     spawned[0]?.end();
-    await new Promise((done) => setTimeout(done, 50));
-    expect(spawned).toHaveLength(2);
+    await vi.waitFor(() => expect(spawned).toHaveLength(2));
     spawned[1]?.stdout.write(
       "2026-11-27 01:16:59.267+0000: event 'lifecycle' for domain 'a': Started Booted\n",
     );
-    await new Promise((done) => setTimeout(done, 1));
-    expect(seen.map((e) => `${e.domain} ${e.state}`)).toEqual(['a poweroff', 'a running']);
+    await vi.waitFor(() =>
+      expect(seen.map((e) => `${e.domain} ${e.state}`)).toEqual(['a poweroff', 'a running']),
+    );
+    expect(spawned).toHaveLength(2);
     unsubscribe();
     events.close();
     expect(spawned[1]?.killed).toBe(true);
-    await new Promise((done) => setTimeout(done, 50));
+    // Once the killed process's exit has been handled (its handlers run in order), a closed stream
+    // has scheduled no restart.
+    await spawned[1]?.exited;
     expect(spawned).toHaveLength(2);
   });
 
@@ -166,13 +169,12 @@ describe('DomainEvents', () => {
     });
     events.subscribe(() => undefined);
     for (let i = 0; i < 10; i++) {
-      await new Promise((done) => setTimeout(done, 5));
-      while (spawned.length <= i) await new Promise((done) => setTimeout(done, 5));
+      await vi.waitFor(() => expect(spawned).toHaveLength(i + 1), { timeout: 5000 });
       spawned[i]?.end();
     }
-    await new Promise((done) => setTimeout(done, 1100));
+    // Given up: the line is logged instead of scheduling another start, so none follows.
+    await vi.waitFor(() => expect(debug.at(-1)).toBe('virsh event failed 10 times in a row; polling only'));
     expect(spawned).toHaveLength(10);
-    expect(debug.at(-1)).toBe('virsh event failed 10 times in a row; polling only');
     events.close();
   });
 });

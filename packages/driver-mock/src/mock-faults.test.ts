@@ -1,5 +1,5 @@
 import { type Hypervisor, isHypervisorError, ManualClock } from '@cvmweb/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMockState, type MockHypervisorState, mock } from './index.js';
 import { startSpec, vmSpec } from './test-helpers.js';
 
@@ -116,7 +116,8 @@ describe('fault injection', () => {
     const hv = await connect({ faults: [{ step: 'create', hang: true }] });
     const controller = new AbortController();
     const pending = outcome(hv.createVm(vmSpec(), { signal: controller.signal }));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Aborted once the call reached the hypervisor (and hangs there).
+    await vi.waitFor(() => expect(state.calls.create).toBe(1));
     controller.abort();
     expect(await pending).toBe('CONTROL aborted');
     expect(state.vms()).toEqual([]);

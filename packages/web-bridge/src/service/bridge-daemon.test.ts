@@ -45,16 +45,6 @@ async function raw(origin: string): Promise<RawClient> {
   return c;
 }
 
-/** Polls `read` until `check` holds (or 5 s pass) and returns the last value. */
-async function until<T>(read: () => T | Promise<T>, check: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const codeOf = (promise: Promise<unknown>) =>
   promise.then(
     () => 0,
@@ -124,23 +114,13 @@ describe('requestDaemonAccess through the bridge', () => {
 
     // isSystemIdle follows the idle source.
     idle!.setIdleSeconds(60);
-    expect(
-      (
-        await until(
-          () => page.requestDaemonAccess(),
-          (a) => a.isSystemIdle,
-        )
-      ).isSystemIdle,
-    ).toBe(true);
+    await expect
+      .poll(async () => (await page.requestDaemonAccess()).isSystemIdle, { timeout: 5000 })
+      .toBe(true);
     idle!.input();
-    expect(
-      (
-        await until(
-          () => page.requestDaemonAccess(),
-          (a) => !a.isSystemIdle,
-        )
-      ).isSystemIdle,
-    ).toBe(false);
+    await expect
+      .poll(async () => (await page.requestDaemonAccess()).isSystemIdle, { timeout: 5000 })
+      .toBe(false);
 
     await control.stop();
     expect(daemon!.isRunning).toBe(false);
@@ -165,52 +145,24 @@ describe('requestDaemonAccess through the bridge', () => {
       max: session.daemonMaxCap,
     }).toEqual({ controlled: true, min: 20, max: 90 });
     // Active: minCap, pushed to the page without a round trip (a `snapshot` frame).
-    expect(
-      await until(
-        () => session.executionCap,
-        (c) => c === 20,
-      ),
-    ).toBe(20);
+    await expect.poll(() => session.executionCap, { timeout: 5000 }).toBe(20);
     idle!.setIdleSeconds(7200);
-    expect(
-      await until(
-        () => session.executionCap,
-        (c) => c === 90,
-      ),
-    ).toBe(90);
+    await expect.poll(() => session.executionCap, { timeout: 5000 }).toBe(90);
     idle!.input();
-    expect(
-      await until(
-        () => session.executionCap,
-        (c) => c === 20,
-      ),
-    ).toBe(20);
+    await expect.poll(() => session.executionCap, { timeout: 5000 }).toBe(20);
 
     // The seed's property setters: minCap 0 pauses while active (the page sees the pause event).
     const events: string[] = [];
     session.addEventListener('pause', () => events.push('pause'));
     session.addEventListener('error', (_message, code, category) => events.push(`error ${code} ${category}`));
     session.daemonMinCap = 0;
-    expect(
-      await until(
-        () => session.state,
-        (s) => s === SessionState.Paused,
-      ),
-    ).toBe(SessionState.Paused);
+    await expect.poll(() => session.state, { timeout: 5000 }).toBe(SessionState.Paused);
     // An unknown flag bit is refused: the setter fires `error` with INVALID_USAGE.
     session.daemonFlags = 0x8;
-    await until(
-      () => events.length,
-      (n) => n >= 2,
-    );
+    await expect.poll(() => events.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
     expect(events).toEqual(['pause', `error ${ErrorCode.INVALID_USAGE} daemon`]);
     session.daemonFlags = DaemonFlags.DF_SUSPEND;
-    expect(
-      await until(
-        () => session.hibernated,
-        (h) => h,
-      ),
-    ).toBe(true);
+    await expect.poll(() => session.hibernated, { timeout: 5000 }).toBe(true);
     expect(session.daemonFlags).toBe(DaemonFlags.DF_SUSPEND);
   });
 });
@@ -237,15 +189,11 @@ describe('the timeline frame', () => {
       await s.start('');
       await s.setDaemonSettings({ controlled: true, minCap: 0 });
     }
-    await until(
-      () => [mine.state, theirs.state],
-      (states) => states.every((s) => s === SessionState.Paused),
-    );
+    await expect
+      .poll(() => [mine.state, theirs.state], { timeout: 5000 })
+      .toEqual([SessionState.Paused, SessionState.Paused]);
     idle!.setUnknown('no display at /tmp/.X11-unix');
-    await until(
-      () => bridge!.daemon!.system,
-      (s) => s === 'unknown',
-    );
+    await expect.poll(() => bridge!.daemon!.system, { timeout: 5000 }).toBe('unknown');
 
     const pageView = await page.timeline();
     expect(pageView).toMatchObject({ truncated: false, subscribed: false });
@@ -322,10 +270,7 @@ describe('the timeline frame', () => {
     page.frames.length = 0;
     idle!.input();
     await other.next((f) => f.type === 'timeline' && f.event.kind === 'system' && f.event.state === 'active');
-    await until(
-      () => bridge!.cvmweb.sessions()[0]?.state,
-      (s) => s === SessionState.Paused,
-    );
+    await expect.poll(() => bridge!.cvmweb.sessions()[0]?.state, { timeout: 5000 }).toBe(SessionState.Paused);
     expect(await page.request({ op: 'ping' })).toMatchObject({ value: 'pong' });
     expect(page.frames.some((f) => f.type === 'timeline')).toBe(false);
   });
@@ -338,18 +283,13 @@ describe('the timeline frame', () => {
     const initial: TimelineResult = await page.watchTimeline();
     expect(kinds(initial.events)).toEqual(['daemon true', 'system active']);
     first.idle!.setIdleSeconds(7200);
-    await until(
-      () => seen.length,
-      (n) => n > 0,
-    );
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(kinds(seen)).toEqual(['system idle']);
     await page.unwatchTimeline();
     first.idle!.input();
-    await until(
-      () => first.daemon!.system,
-      (s) => s === 'active',
-    );
-    await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => first.daemon!.system, { timeout: 5000 }).toBe('active');
+    // A round trip on the same connection: a frame pushed for that change would have come before its answer.
+    await page.requestDaemonAccess();
     expect(kinds(seen)).toEqual(['system idle']);
   });
 
@@ -364,10 +304,7 @@ describe('the timeline frame', () => {
     await first.service.stop();
     // Missed while the service is down.
     first.idle!.setIdleSeconds(7200);
-    await until(
-      () => first.daemon!.system,
-      (s) => s === 'idle',
-    );
+    await expect.poll(() => first.daemon!.system, { timeout: 5000 }).toBe('idle');
     const again = new BridgeService({
       cvmweb: first.cvmweb,
       port,
@@ -380,10 +317,7 @@ describe('the timeline frame', () => {
       await reconnected;
       expect(kinds(seen)).toEqual(['system idle']);
       first.idle!.input();
-      await until(
-        () => seen.length,
-        (n) => n > 1,
-      );
+      await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThan(1);
       expect(kinds(seen)).toEqual(['system idle', 'system active']);
     } finally {
       for (const c of clients.splice(0)) await c.close();

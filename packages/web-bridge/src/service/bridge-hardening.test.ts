@@ -7,7 +7,7 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, SessionState } from '@cvmweb/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defaultLimits } from '../policy/bridge-policy.js';
 import type { ServerFrame } from '../protocol/server-frame.js';
 import {
@@ -67,14 +67,6 @@ function http(
       req.end(options.body);
     },
   );
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('host details stay in the service', () => {
@@ -328,7 +320,7 @@ describe('sessions the page released', () => {
     });
     await first.close(true);
     bridge = await startTestBridge({ policy, state: first.state, stateDir: first.stateDir, port });
-    await until(() => reconnected, 'the client reconnects');
+    await vi.waitFor(() => expect(reconnected, 'the client reconnects').toBe(true), { timeout: 10_000 });
     // Another page (or program) opens the released session: this page hears nothing of it.
     const other = await raw(PAGE);
     const id = await sessionOf(other, 'released');
@@ -350,12 +342,11 @@ describe('properties pushed without a round trip', () => {
     // The same session, driven by a Node program (no daemon, no timeline).
     const local = await bridge.cvmweb.requestSession('watched', 'k', { scope: PAGE });
     await local.setExecutionCap(35);
-    await until(() => session.executionCap === 35, 'the cap is pushed');
+    await expect.poll(() => session.executionCap, { timeout: 10_000 }).toBe(35);
     await local.setDaemonSettings({ controlled: true, minCap: 10, maxCap: 90 });
-    await until(
-      () => session.daemonControlled && session.daemonMaxCap === 90,
-      'the daemon fields are pushed',
-    );
+    await expect
+      .poll(() => [session.daemonControlled, session.daemonMaxCap], { timeout: 10_000 })
+      .toEqual([true, 90]);
   });
 });
 

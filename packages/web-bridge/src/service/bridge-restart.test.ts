@@ -14,18 +14,6 @@ import { packageRoot } from './client-bundle.js';
 
 const PAGE = 'http://page.example';
 
-function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
 describe('restart', () => {
   it('a graceful bridge restart keeps running VMs; the client reconnects and resyncs without consent', async () => {
     const state = createMockState();
@@ -40,11 +28,11 @@ describe('restart', () => {
     client.addEventListener('disconnect', () => events.push('disconnect'));
     client.addEventListener('reconnect', () => events.push('reconnect'));
     await first.close(true);
-    await until(() => events.includes('disconnect'));
+    await expect.poll(() => events, { timeout: 10_000 }).toContain('disconnect');
     expect(state.vms().map((vm) => vm.state)).toEqual(['running']);
     const second = await startTestBridge({ state, policy: {}, stateDir: first.stateDir, port });
     try {
-      await until(() => events.includes('reconnect'));
+      await expect.poll(() => events, { timeout: 10_000 }).toContain('reconnect');
       expect(session.state).toBe(SessionState.Started);
       expect(second.service.consent.pending()).toEqual([]);
       await session.pause();
@@ -150,7 +138,7 @@ describe.skipIf(!existsSync(join(packageRoot(), 'dist', 'index.js')))('crash', (
         () => 'resolved',
         (error: { code: number }) => error.code,
       );
-      await until(() => opening.state === SessionState.Opening);
+      await expect.poll(() => opening.state, { timeout: 10_000 }).toBe(SessionState.Opening);
       expect(await first.kill('SIGKILL')).toBeNull();
       expect(await interrupted).toBe(-6);
 

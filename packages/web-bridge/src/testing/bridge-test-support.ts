@@ -5,6 +5,7 @@ import { type Cvmweb, createCvmweb, TEST_SCRYPT_COST } from '@cvmweb/core';
 import { IdleDaemon, type IdleDaemonOptions } from '@cvmweb/daemon';
 import { type FakeIdleSource, fakeIdleSource } from '@cvmweb/daemon/testing';
 import { createMockState, type MockHypervisorState, mock } from '@cvmweb/driver-mock';
+import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../client/connect.js';
 import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
@@ -193,15 +194,15 @@ export async function decideConsent(
   origin: string,
   decision: 'allow-once' | 'allow-always' | 'deny' | 'deny-always',
 ): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const request = bridge.service.consent.pending().find((r) => r.origin === origin);
-    if (request) {
-      await bridge.service.consent.decide(request.token, decision);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`no consent request of ${origin}`);
+  const request = await vi.waitFor(
+    () => {
+      const waiting = bridge.service.consent.pending().find((r) => r.origin === origin);
+      if (!waiting) throw new Error(`no consent request of ${origin}`);
+      return waiting;
+    },
+    { timeout: 5000 },
+  );
+  await bridge.service.consent.decide(request.token, decision);
 }
 
 /** The signed time stamp of a freshly served consent page (its forms send it back as `shown`). */
