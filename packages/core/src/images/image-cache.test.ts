@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
 import { ImageCache } from './image-cache.js';
 import { ImageCatalog, type ImageEntry } from './image-catalog.js';
@@ -27,6 +27,25 @@ async function files(directory: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** Bytes in the partial download of the cache's only download in progress. */
+async function partialBytes(): Promise<number> {
+  const [name] = await files(join(directory, 'partial'));
+  return name === undefined ? 0 : (await stat(join(directory, 'partial', name))).size;
+}
+
+/** Resolves once some bytes of the download have reached the partial file. */
+async function downloadStarted(): Promise<void> {
+  await vi.waitFor(async () => expect(await partialBytes()).toBeGreaterThan(0), { timeout: 10_000 });
+}
+
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
 }
 
 let server: TestImageServer;
@@ -131,19 +150,16 @@ describe('ImageCache.ensure', () => {
   });
 
   it('resumes an aborted download with a Range request', async () => {
-    server.routes.set('/test.iso', { body: image, chunkSize: 16 * 1024, delayMs: 10 });
+    server.routes.set('/test.iso', { body: image, holdAfter: 64 * 1024 });
     const controller = new AbortController();
-    const error = await rejection(
-      cache().ensure('test', {
-        signal: controller.signal,
-        onProgress: (done) => {
-          if (done >= 64 * 1024) controller.abort();
-        },
-      }),
-    );
+    const first = cache().ensure('test', { signal: controller.signal });
+    await downloadStarted();
+    controller.abort();
+    const error = await rejection(first);
     expect(error.codeName).toBe('CONTROL');
     expect(error.aborted).toBe(true);
 
+    server.routes.set('/test.iso', { body: image });
     const resolved = await cache().ensure('test');
     expect(sha(await readFile(resolved.path))).toBe(imageSha);
     const requests = server.requestsOf('/test.iso');
@@ -151,22 +167,20 @@ describe('ImageCache.ensure', () => {
     expect(requests[0]?.range).toBeUndefined();
     const offset = Number(/^bytes=(\d+)-$/.exec(requests[1]?.range ?? '')?.[1]);
     expect(offset).toBeGreaterThan(0);
-    expect(offset).toBeLessThan(image.length);
+    expect(offset).toBeLessThanOrEqual(64 * 1024);
     expect(requests[1]?.status).toBe(206);
     expect(await files(join(directory, 'partial'))).toEqual([]);
   });
 
   it('restarts from zero when the server ignores Range', async () => {
-    server.routes.set('/test.iso', { body: image, chunkSize: 16 * 1024, delayMs: 10, ignoreRange: true });
+    server.routes.set('/test.iso', { body: image, holdAfter: 64 * 1024, ignoreRange: true });
     const controller = new AbortController();
-    await rejection(
-      cache().ensure('test', {
-        signal: controller.signal,
-        onProgress: (done) => {
-          if (done >= 64 * 1024) controller.abort();
-        },
-      }),
-    );
+    const first = cache().ensure('test', { signal: controller.signal });
+    await downloadStarted();
+    controller.abort();
+    await rejection(first);
+
+    server.routes.set('/test.iso', { body: image, ignoreRange: true });
     const events: number[] = [];
     const resolved = await cache().ensure('test', { onProgress: (done) => events.push(done) });
     expect(sha(await readFile(resolved.path))).toBe(imageSha);
@@ -177,14 +191,19 @@ describe('ImageCache.ensure', () => {
   });
 
   it('shares one download between concurrent callers', async () => {
-    server.routes.set('/test.iso', { body: image, chunkSize: 64 * 1024, delayMs: 5 });
+    const release = gate();
+    server.routes.set('/test.iso', { body: image, holdAfter: 64 * 1024, release: release.promise });
     const images = cache();
     const seen: number[][] = [[], [], []];
-    const results = await Promise.all([
+    const pending = Promise.all([
       images.ensure('test', { onProgress: (done) => seen[0]?.push(done) }),
       images.ensure('test', { onProgress: (done) => seen[1]?.push(done) }),
       images.ensure('alias', { onProgress: (done) => seen[2]?.push(done) }),
     ]);
+    // Every caller hears of the download before it can end: all three share it.
+    await vi.waitFor(() => expect(seen.every((events) => events.length > 0)).toBe(true), { timeout: 10_000 });
+    release.open();
+    const results = await pending;
     expect(server.requestsOf('/test.iso')).toHaveLength(1);
     expect(new Set(results.map((result) => result.path)).size).toBe(1);
     for (const events of seen) expect(events.at(-1)).toBe(image.length);
@@ -193,18 +212,17 @@ describe('ImageCache.ensure', () => {
   });
 
   it('keeps the shared download going when one of two callers aborts', async () => {
-    server.routes.set('/test.iso', { body: image, chunkSize: 16 * 1024, delayMs: 10 });
+    const release = gate();
+    server.routes.set('/test.iso', { body: image, holdAfter: 64 * 1024, release: release.promise });
     const images = cache();
     const controller = new AbortController();
-    const quitter = images.ensure('test', {
-      signal: controller.signal,
-      onProgress: (done) => {
-        if (done >= 32 * 1024) controller.abort();
-      },
-    });
+    const quitter = images.ensure('test', { signal: controller.signal });
     const stayer = images.ensure('test');
+    await downloadStarted();
+    controller.abort();
     const error = await rejection(quitter);
     expect(error.aborted).toBe(true);
+    release.open();
     const resolved = await stayer;
     expect(sha(await readFile(resolved.path))).toBe(imageSha);
     expect(server.requestsOf('/test.iso')).toHaveLength(1);

@@ -40,14 +40,19 @@ describe('SingleFlight', () => {
     const flight = new SingleFlight<string>();
     const events: string[] = [];
     let taskSignal: AbortSignal | undefined;
+    // The first task winds down only when the test lets it, after its signal fired.
+    let windDown!: () => void;
+    const wound = new Promise<void>((resolve) => {
+      windDown = resolve;
+    });
     const slow = (signal: AbortSignal) =>
       new Promise<string>((_resolve, reject) => {
         taskSignal = signal;
         signal.addEventListener('abort', () =>
-          setTimeout(() => {
+          wound.then(() => {
             events.push('first settled');
             reject(new Error('stopped'));
-          }, 20),
+          }),
         );
       });
     const one = new AbortController();
@@ -71,6 +76,9 @@ describe('SingleFlight', () => {
       },
       { what: 'Work' },
     );
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(events).toEqual([]);
+    windDown();
     expect(await c).toBe('ok');
     expect(events).toEqual(['first settled', 'second ran']);
   });

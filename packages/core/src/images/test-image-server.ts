@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 /** How the {@link TestImageServer} serves one path. */
 export interface TestRoute {
   readonly body: Uint8Array | string;
-  /** Send the body in chunks of this size, pausing `delayMs` between them. */
-  readonly chunkSize?: number;
-  readonly delayMs?: number;
+  /** Send this many bytes of the response, then wait for {@link TestRoute.release} before the rest. */
+  readonly holdAfter?: number;
+  /** Lets a held response go on; a response held without one waits until the client goes. */
+  readonly release?: Promise<void>;
   /** Answer `Range` requests with the whole file (200), like servers without range support. */
   readonly ignoreRange?: boolean;
   /** Answer with this status and no body. */
@@ -22,7 +23,8 @@ export interface TestRequest {
 
 /**
  * A loopback HTTP server for image-cache tests (not part of the public API): serves byte
- * bodies with `Range` support, optionally slowly, and records every request.
+ * bodies with `Range` support, optionally holding a response part-way until the test lets it
+ * go on, and records every request.
  */
 export class TestImageServer {
   readonly routes = new Map<string, TestRoute>();
@@ -89,26 +91,13 @@ export class TestImageServer {
       response.writeHead(200, { 'content-length': body.length, 'accept-ranges': 'bytes' });
     }
     const rest = body.subarray(start);
-    if (route.chunkSize === undefined) {
+    if (route.holdAfter === undefined) {
       response.end(rest);
       return;
     }
-    const chunkSize = route.chunkSize;
-    let offset = 0;
-    let closed = false;
-    response.on('close', () => {
-      closed = true;
+    response.write(rest.subarray(0, route.holdAfter));
+    void (route.release ?? new Promise<void>(() => {})).then(() => {
+      if (!response.destroyed) response.end(rest.subarray(route.holdAfter));
     });
-    const next = () => {
-      if (closed) return;
-      if (offset >= rest.length) {
-        response.end();
-        return;
-      }
-      response.write(rest.subarray(offset, offset + chunkSize));
-      offset += chunkSize;
-      setTimeout(next, route.delayMs ?? 0);
-    };
-    next();
   }
 }
