@@ -130,6 +130,35 @@ describe('Cvmweb.requestSession', () => {
     expect(cvmweb.sessions()).toHaveLength(1);
   });
 
+  it('gives up a request aborted while an earlier request of the name runs, without touching the name', async () => {
+    const registry = createMemorySessionRegistry();
+    const put = registry.put.bind(registry);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = () => {};
+    const writing = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    registry.put = async (record, options) => {
+      entered();
+      await held;
+      return put(record, options);
+    };
+    const cvmweb = await setup({ registry });
+    const first = cvmweb.requestSession('race', 'owner');
+    await writing; // the first request is writing the new record
+    const controller = new AbortController();
+    const second = cvmweb.requestSession('race', 'other', { signal: controller.signal });
+    controller.abort();
+    expect(await rejection(second)).toMatchObject({ code: -3, aborted: true });
+    release();
+    const owned = await first;
+    expect(await cvmweb.requestSession('race', 'owner')).toBe(owned);
+    expect(cvmweb.sessions()).toHaveLength(1);
+  });
+
   it.each([
     ['an empty name', '', 'key', 'name'],
     ['a name of 129 characters', 'x'.repeat(129), 'key', 'name'],

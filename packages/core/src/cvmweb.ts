@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock } from './clock/clock.js';
+import { KeyedQueue } from './concurrency/keyed-queue.js';
 import type { CvmwebEvents, CvmwebOptions, RequestSessionOptions } from './cvmweb-options.js';
 import {
   type Daemon,
@@ -51,7 +52,8 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   readonly #options: CvmwebOptions;
   readonly #stateDir: string;
   readonly #sessions = new Map<string, Session>();
-  readonly #requests = new Map<string, Promise<Session>>();
+  /** Requests of one name (scope and name) run one at a time. */
+  readonly #requests = new KeyedQueue<string>();
   readonly #ownsRegistry: boolean;
   #disposed = false;
   #daemon: Daemon | undefined;
@@ -161,17 +163,11 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
       return Promise.reject(error);
     }
     const scope = options.scope ?? 'local';
-    const key = `${scope}\0${name}`;
     // One request per name at a time, so two first requesters cannot both become owners.
-    const previous = this.#requests.get(key) ?? Promise.resolve(undefined);
-    const next = previous.catch(() => undefined).then(() => this.#request(scope, name, secretKey, options));
-    this.#requests.set(key, next);
-    void next
-      .catch(() => undefined)
-      .then(() => {
-        if (this.#requests.get(key) === next) this.#requests.delete(key);
-      });
-    return next;
+    return this.#requests.run(`${scope}\0${name}`, () => this.#request(scope, name, secretKey, options), {
+      signal: options.signal,
+      what: 'the session request',
+    });
   }
 
   async #request(scope: string, name: string, secretKey: string, options: ActionOptions): Promise<Session> {

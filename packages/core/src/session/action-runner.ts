@@ -1,9 +1,9 @@
 import type { Clock } from '../clock/clock.js';
+import { TaskQueue } from '../concurrency/task-queue.js';
 import type { ProgressOptions } from '../driver/driver.js';
 import { toHypervisorError } from '../errors/hypervisor-error.js';
 import { actionTable, assertLegal, landingState, type SessionAction } from '../state/action-table.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
-import { ActionQueue } from './action-queue.js';
 import { ProgressCounter } from './progress-counter.js';
 import type { SessionApiWatch } from './session-api-watch.js';
 import type { EmitSessionEvent } from './session-context.js';
@@ -61,7 +61,7 @@ const withEvents: ReadonlySet<string> = new Set(seedEventNames);
  */
 export class ActionRunner {
   readonly #parts: ActionRunnerParts;
-  readonly #queue = new ActionQueue();
+  readonly #queue = new TaskQueue();
 
   constructor(parts: ActionRunnerParts) {
     this.#parts = parts;
@@ -78,7 +78,7 @@ export class ActionRunner {
    * Aborted while waiting, it rejects with `CONTROL` (-3) and `aborted: true`.
    */
   enqueue<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
-    return this.#queue.enqueue(signal, work);
+    return this.#queue.run(work, { signal, what: 'the action' });
   }
 
   /** Runs `action` in turn: the table's legality check, then `body`, then the landing and the events. */
@@ -88,7 +88,7 @@ export class ActionRunner {
     body: (turn: ActionTurn) => Promise<T>,
     landing: Landing = {},
   ): Promise<T> {
-    return this.#queue.enqueue(signal, () => this.#turn(action, signal, body, landing));
+    return this.#queue.run(() => this.#turn(action, signal, body, landing), { signal, what: 'the action' });
   }
 
   async #turn<T>(
