@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HypervisorError } from '@cvmweb/core';
-import { execa } from 'execa';
+import { createProcessRunner, describeEnding } from '@cvmweb/core/node';
 
 /** The build script, shipped in the package (`guest/`, beside `dist/`), so it works from `node_modules`. */
 export const BUILD_SCRIPT = fileURLToPath(new URL('../guest/build-test-guest.sh', import.meta.url));
@@ -64,21 +64,19 @@ export function testGuest(options: TestGuestOptions = {}): Promise<TestGuest> {
 }
 
 async function buildGuest(options: TestGuestOptions): Promise<TestGuest> {
-  const result = await execa('bash', [BUILD_SCRIPT], {
+  // An abort rejects with core's aborted CONTROL error; any other ending is read below.
+  const result = await createProcessRunner().run('bash', [BUILD_SCRIPT], {
     reject: false,
-    timeout: BUILD_TIMEOUT_MS,
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-    env: {
-      LC_ALL: 'C',
-      ...(options.cacheDirectory ? { CVMWEB_TEST_GUEST_CACHE: options.cacheDirectory } : {}),
-    },
+    timeoutMs: BUILD_TIMEOUT_MS,
+    signal: options.signal,
+    env: options.cacheDirectory ? { CVMWEB_TEST_GUEST_CACHE: options.cacheDirectory } : {},
   });
-  const directory = String(result.stdout).trim().split('\n').at(-1) ?? '';
+  const directory = result.stdout.trim().split('\n').at(-1) ?? '';
   if (result.exitCode !== 0 || directory === '') {
-    const reason = String(result.stderr).trim().split('\n').at(-1) ?? '';
+    const reason = result.stderr.trim().split('\n').at(-1) ?? '';
     throw new HypervisorError(
       'EXTERNAL',
-      `cannot build the cvmweb test guest: ${reason || result.shortMessage}`,
+      `cannot build the cvmweb test guest: ${reason || describeEnding(result)}`,
       {
         details: { script: BUILD_SCRIPT, exitCode: result.exitCode ?? null },
         cause: result,
