@@ -18,7 +18,7 @@ npx vitest run --project unit
 # The conformance suite has teeth: every deliberately broken variant of the mock driver fails it.
 node scripts/conformance-mutants.mjs
 # The driver guide's test file runs as written in a project outside the workspace, on our packed
-# tarballs (after the tests above, which built the test guest it boots into the cache).
+# tarballs (it builds the test guest from node_modules, or finds it in the cache).
 node scripts/test-guide.mjs
 npx vitest run --project libvirt
 npm run docs

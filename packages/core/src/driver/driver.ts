@@ -88,7 +88,11 @@ export interface ProbeResult {
 export interface Driver {
   /** A short lower-case identifier: `kvm`, `virtualbox`, `mock`. Used by `--driver` and `CVMWEB_DRIVER`. */
   readonly name: string;
-  /** What the driver can do; constant for the driver's life. */
+  /**
+   * What the driver can do; constant for the driver's life. A capability that depends on the
+   * host (cgroups for an execution cap, a feature of the installed hypervisor version) is
+   * declared here and turned off at connection time by {@link Hypervisor.capabilities}.
+   */
   readonly capabilities: DriverCapabilities;
   /**
    * Finds out whether this hypervisor is usable here. Must be side-effect free, must not throw
@@ -220,10 +224,18 @@ export interface VmHandle {
  * driver made for cvmweb. It must never list or touch a VM it did not create.
  */
 export interface Hypervisor {
-  /** The driver's name. */
+  /** The driver's name: exactly the `name` of its `Driver` (core refuses a connection with another one). */
   readonly name: string;
   /** The hypervisor's version. */
   readonly version: string;
+  /**
+   * Optional: capabilities of {@link Driver.capabilities} that this connection lacks, found out
+   * by `create()` (no cgroups for an execution cap, an old hypervisor without snapshots): each
+   * `false` here turns that capability off for every session of the connection, so core answers
+   * `NOT_SUPPORTED` without calling the driver. A `true` cannot turn on what the driver lacks.
+   * Read once, when core connects.
+   */
+  readonly capabilities?: Partial<DriverCapabilities>;
   /**
    * Creates (defines, registers) a powered-off VM for `spec`. On failure or abort it removes
    * whatever it made before rejecting: no half-made VM, disk, volume or port is left.

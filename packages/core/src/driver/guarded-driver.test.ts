@@ -114,6 +114,65 @@ describe('GuardedDriver', () => {
     expect(vm.apiEndpoint()).toBeUndefined();
   });
 
+  it('turns off, for the connection, the capabilities its hypervisor reports the host lacks', async () => {
+    const driver = new FakeDriver({ capabilities: { hibernate: false } });
+    const create = driver.create.bind(driver);
+    // Found out at create(): no cgroups here; a true cannot turn on what the driver lacks.
+    driver.create = async (options) => ({
+      ...(await create(options)),
+      capabilities: { executionCap: false, hibernate: true },
+    });
+    const { guard, hypervisor } = await connected(driver);
+    expect(hypervisor.capabilities).toMatchObject({ executionCap: false, hibernate: false, pause: true });
+    expect(guard.capabilities.executionCap).toBe(true); // what the driver declares, before connecting
+    const vm = await hypervisor.createVm(spec());
+    const before = driver.calls.length;
+    const error = await rejection(vm.setExecutionCap(50));
+    expect(error.code).toBe(-11);
+    expect(error.details).toEqual({
+      driver: 'fake',
+      operation: 'setExecutionCap',
+      capability: 'executionCap',
+    });
+    expect((await rejection(vm.hibernate())).code).toBe(-11);
+    expect(driver.calls.length).toBe(before);
+    await vm.setProperty('k', 'v'); // the others still reach the driver
+    expect(driver.calls.at(-1)).toBe('setProperty cvmweb-test-000000000000');
+  });
+
+  it("refuses a hypervisor whose name is not the driver's, and disposes it", async () => {
+    const driver = new FakeDriver();
+    const create = driver.create.bind(driver);
+    driver.create = async (options) => ({ ...(await create(options)), name: 'other' });
+    const guard = new GuardedDriver(driver);
+    const error = await rejection(guard.connect());
+    expect(error.code).toBe(-12);
+    expect(error.details).toEqual({ driver: 'fake', hypervisor: 'other' });
+    expect(driver.disposed).toBe(1);
+  });
+
+  it('answers undefined when apiEndpoint() throws, and says why in a debug line', async () => {
+    const lines: string[] = [];
+    const driver = new FakeDriver({ capabilities: { apiPortForwarding: true } });
+    const create = driver.create.bind(driver);
+    driver.create = async (options) => {
+      const inner = await create(options);
+      return {
+        ...inner,
+        createVm: async (s, o) => ({
+          ...(await inner.createVm(s, o)),
+          apiEndpoint: () => {
+            throw new Error('no port yet');
+          },
+        }),
+      };
+    };
+    const { hypervisor } = await connected(driver, (line) => lines.push(line));
+    const vm = await hypervisor.createVm(spec());
+    expect(vm.apiEndpoint()).toBeUndefined();
+    expect(lines.at(-1)).toBe('fake: apiEndpoint cvmweb-test-000000000000 failed: no port yet');
+  });
+
   it('answers NOT_IMPLEMENTED when a capability is declared but its method is missing', async () => {
     const driver = new FakeDriver({ missing: ['pause', 'setExecutionCap', 'getProperty'] });
     const { hypervisor } = await connected(driver);

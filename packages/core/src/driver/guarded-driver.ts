@@ -63,6 +63,7 @@ export interface GuardedVm {
 export interface GuardedHypervisor {
   readonly name: string;
   readonly version: string;
+  /** What this connection can do: the driver's capabilities less those its hypervisor turned off. */
   readonly capabilities: DriverCapabilities;
   /** The driver's own object, for {@link SessionRegistry.reconcile} and diagnostics. */
   readonly inner: Hypervisor;
@@ -116,7 +117,19 @@ export class GuardedDriver {
   connect(options?: ActionOptions): Promise<GuardedHypervisor> {
     if (this.#disposed) return Promise.reject(disposedError(this.name));
     this.#connecting ??= this.#driver.create(options).then(
-      (inner) => this.#wrap(inner),
+      async (inner) => {
+        // Records carry the driver's name and reconcile() compares it with the hypervisor's.
+        if (inner.name !== this.name) {
+          await inner.dispose().catch(() => undefined);
+          this.#connecting = undefined;
+          throw new HypervisorError(
+            'NOT_VALIDATED',
+            `the ${this.name} driver connected a hypervisor named "${inner.name}": Hypervisor.name must be the driver's name`,
+            { details: { driver: this.name, hypervisor: inner.name } },
+          );
+        }
+        return this.#wrap(inner);
+      },
       (error: unknown) => {
         this.#connecting = undefined;
         throw toHypervisorError(error, 'EXTERNAL', `cannot connect to ${this.name}`);
@@ -137,7 +150,7 @@ export class GuardedDriver {
 
   #wrap(inner: Hypervisor): GuardedHypervisor {
     const name = this.name;
-    const capabilities = this.capabilities;
+    const capabilities = connectedCapabilities(this.capabilities, inner.capabilities);
     // Calls on one VM run one after another; a call whose signal fires while it waits never runs.
     const queues = new KeyedQueue<string>();
 
@@ -205,8 +218,16 @@ export class GuardedDriver {
         setExecutionCap: (cap, o) => op('setExecutionCap', o, () => vm.setExecutionCap?.(cap, o)),
         setProperty: (key, value, o) => op('setProperty', o, () => vm.setProperty?.(key, value, o)),
         getProperty: (key, o) => op('getProperty', o, () => vm.getProperty?.(key, o)),
-        apiEndpoint: () =>
-          capabilities.apiPortForwarding && !this.#disposed ? vm.apiEndpoint?.() : undefined,
+        apiEndpoint: () => {
+          if (!capabilities.apiPortForwarding || this.#disposed) return undefined;
+          // Called outside the VM's queue, every look of the API watch: a throw means "unknown".
+          try {
+            return vm.apiEndpoint?.();
+          } catch (error) {
+            this.#onDebug?.(`${name}: apiEndpoint ${vm.name} failed: ${describe(error)}`);
+            return undefined;
+          }
+        },
         stopCause: (o) =>
           vm.stopCause ? op('stopCause', o, () => vm.stopCause?.(o)) : Promise.resolve(undefined),
       };
@@ -244,6 +265,22 @@ export class GuardedDriver {
       dispose: () => this.dispose(),
     };
   }
+}
+
+/**
+ * The capabilities of a connection: the driver's, with those the hypervisor turned off
+ * ({@link Hypervisor.capabilities}) off. A hypervisor cannot turn on what the driver lacks.
+ */
+function connectedCapabilities(
+  declared: DriverCapabilities,
+  connected: Partial<DriverCapabilities> | undefined,
+): DriverCapabilities {
+  if (!connected) return declared;
+  const result = { ...declared };
+  for (const key of Object.keys(declared) as (keyof DriverCapabilities)[]) {
+    if (connected[key] === false) result[key] = false;
+  }
+  return Object.freeze(result);
 }
 
 function disposedError(name: string): HypervisorError {

@@ -21,7 +21,7 @@ export interface ConformanceHarness {
   readonly apiTimeout: number;
   /** User data given to `start()`. */
   readonly userData: string;
-  /** The capabilities of the driver the last {@link ConformanceHarness.connect} made. */
+  /** The capabilities of the connection the last {@link ConformanceHarness.connect} made (the driver's, less what its hypervisor turned off). */
   readonly capabilities: DriverCapabilities;
   /** A new entry point on a new driver (closed and disposed after the test). */
   connect(extra?: Partial<CvmwebOptions>): Promise<Cvmweb>;
@@ -57,7 +57,6 @@ export function createHarness(options: ConformanceOptions): ConformanceHarness {
 
   const connect = async (extra: Partial<CvmwebOptions> = {}) => {
     const driver = await options.driver();
-    capabilities = driver.capabilities;
     const cvmweb = await createCvmweb({
       driver,
       stateDir,
@@ -68,6 +67,8 @@ export function createHarness(options: ConformanceOptions): ConformanceHarness {
       ...extra,
     });
     opened.push(cvmweb);
+    // The connection's: a driver may turn off at create() what this host lacks.
+    capabilities = cvmweb.hypervisor.capabilities;
     return cvmweb;
   };
   const fresh = async (name = 'conformance') => {

@@ -15,7 +15,7 @@ export function registerRobustnessTests(h: ConformanceHarness): void {
   const { options, timeout, apiTimeout, userData, connect, fresh, open, ours } = h;
 
   it(
-    'close() removes the VM and everything made for it, from any state',
+    'close() removes the VM and everything made for it, from any state (open, running, paused, saved)',
     async () => {
       const cvmweb = await connect();
       const states: Array<(s: Session) => Promise<void>> = [
@@ -30,6 +30,15 @@ export function registerRobustnessTests(h: ConformanceHarness): void {
           await open(s);
           await s.start(userData);
           await s.pause();
+        });
+      }
+      if (h.capabilities.hibernate) {
+        // Saved: destroy() removes the saved memory too.
+        states.push(async (s) => {
+          await open(s);
+          await s.start(userData);
+          await s.hibernate();
+          expect(s.hibernated).toBe(true);
         });
       }
       for (const [index, reach] of states.entries()) {
