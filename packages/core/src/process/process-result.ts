@@ -39,14 +39,23 @@ export interface ProcessResult {
  * {@link ProcessResult}, named as execa names them.
  */
 export type ProcessFailureDetails = {
+  /** {@link ProcessResult.command}. */
   readonly command: string;
+  /** {@link ProcessResult.exitCode}. */
   readonly exitCode: number | undefined;
+  /** {@link ProcessResult.signal}. */
   readonly signal: string | undefined;
+  /** {@link ProcessResult.timedOut}. */
   readonly timedOut: boolean;
+  /** {@link ProcessResult.isCanceled}. */
   readonly isCanceled: boolean;
+  /** {@link ProcessResult.timeoutMs}: the time-out this run used. */
   readonly timeoutMs: number;
+  /** {@link ProcessResult.errorCode}. */
   readonly errorCode: string | undefined;
+  /** {@link ProcessResult.stdout}. */
   readonly stdout: string;
+  /** {@link ProcessResult.stderr}. */
   readonly stderr: string;
 };
 
