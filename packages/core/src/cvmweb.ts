@@ -34,7 +34,7 @@ export {
 } from './cvmweb-options.js';
 
 /**
- * The entry point (seed: the plugin object): the chosen hypervisor, the
+ * The entry point (the original plugin's object): the chosen hypervisor, the
  * session registry and the image cache composed. Create it with
  * {@link createCvmweb}.
  */
@@ -114,12 +114,12 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
     this.#daemon = daemon;
   }
 
-  /** The hypervisor's driver name (seed: `hypervisorName`), e.g. `kvm`, `virtualbox`, `mock`. */
+  /** The hypervisor's driver name (original plugin: `hypervisorName`), e.g. `kvm`, `virtualbox`, `mock`. */
   get hypervisorName(): string {
     return this.#hypervisor.name;
   }
 
-  /** The hypervisor's version (seed: `hypervisorVersion`). */
+  /** The hypervisor's version (original plugin: `hypervisorVersion`). */
   get hypervisorVersion(): string {
     return this.#hypervisor.version;
   }
@@ -143,7 +143,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   }
 
   /**
-   * Gets the session `name` (seed: `requestSession`). The first requester owns
+   * Gets the session `name` (original plugin: `requestSession`). The first requester owns
    * the name: its secret key is stored as a salted scrypt hash. Later requests
    * must present the same key, or reject with `PASSWORD_DENIED` (-20) and learn
    * nothing else. Concurrent requests of one new name create it once. A new name that a
@@ -246,7 +246,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   }
 
   /**
-   * Access to the daemon (seed: `requestDaemonAccess`). Rejects with
+   * Access to the daemon (original plugin: `requestDaemonAccess`). Rejects with
    * `NOT_IMPLEMENTED` (-100) when no daemon runs in this process.
    */
   async requestDaemonAccess(options: { privileged?: boolean } = {}): Promise<DaemonAccess> {

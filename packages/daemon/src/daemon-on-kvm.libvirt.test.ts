@@ -1,4 +1,4 @@
-// The seed's table on a real libvirt VM: the KVM driver, the driver's test guest, a fake idle
+// The original plugin's table on a real libvirt VM: the KVM driver, the driver's test guest, a fake idle
 // source on the real clock and short daemon timings. Skipped when libvirt does not answer.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,7 +83,7 @@ describe.skipIf(unavailable !== undefined)(
       await release();
     }, 120_000);
 
-    it('cap, pause/resume and hibernate/start happen on the domain as the seed’s table says', async () => {
+    it('cap, pause/resume and hibernate/start happen on the domain as the original plugin’s table says', async () => {
       cvmweb = await createCvmweb({
         driver: kvm({ uri: TEST_URI, pool: TEST_POOL, poolPath: TEST_POOL_PATH, shutdownTimeoutMs: 8000 }),
         stateDir: join(dir, 'state'),

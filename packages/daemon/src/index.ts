@@ -2,7 +2,7 @@
  * @cvmweb/daemon: idle-aware control of cvmweb sessions. Watches the user's
  * activity through a platform idle source and, per controlled session, lowers
  * the execution cap or pauses / hibernates the VM while the user is active and
- * gives the machine back when idle (the seed's `daemonMinCap`, `daemonMaxCap`,
+ * gives the machine back when idle (the original plugin's `daemonMinCap`, `daemonMaxCap`,
  * `daemonFlags` table). Implements core's `Daemon` contract.
  *
  * @packageDocumentation

@@ -2,7 +2,7 @@ import type { ActionOptions } from '../driver/driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { DaemonSettings } from '../registry/session-record.js';
 
-/** The seed's `daemonFlags` bits. */
+/** The original plugin's `daemonFlags` bits. */
 export const DaemonFlags = {
   /** Hibernate the VM instead of pausing it when `daemonMinCap` is 0. */
   DF_SUSPEND: 0x1,
@@ -13,7 +13,7 @@ export const DaemonFlags = {
 /** Every flag bit this version knows; other bits are refused. */
 export const knownDaemonFlags = DaemonFlags.DF_SUSPEND | DaemonFlags.DF_AUTOSTART;
 
-/** A session's daemon policy before it is enabled: not controlled, caps 0–100 (the seed's defaults). */
+/** A session's daemon policy before it is enabled: not controlled, caps 0–100 (the original plugin's defaults). */
 export const defaultDaemonSettings: DaemonSettings = Object.freeze({
   controlled: false,
   minCap: 0,
@@ -24,7 +24,7 @@ export const defaultDaemonSettings: DaemonSettings = Object.freeze({
 /**
  * Validates a change to a session's daemon fields, merged over `current`.
  * Caps are integers 0–100 with `minCap ≤ maxCap` (when `minCap` is 0 the
- * seed ignores `maxCap`, so then any 0–100 value is accepted), and `flags`
+ * original plugin ignores `maxCap`, so then any 0–100 value is accepted), and `flags`
  * may only use the bits of {@link DaemonFlags}. Refusals are `INVALID_USAGE`
  * with `details.field` set to `daemonControlled`, `daemonMinCap`,
  * `daemonMaxCap` or `daemonFlags`.
@@ -60,7 +60,7 @@ export function validateDaemonSettings(
 
 /**
  * The idle-aware daemon as the entry point and the web bridge see it
- * (implemented by `@cvmweb/daemon`). Field names are the seed's.
+ * (implemented by `@cvmweb/daemon`). Field names are the original plugin's.
  */
 export interface Daemon {
   /** The daemon is watching the system and controlling sessions. */
@@ -83,7 +83,7 @@ export interface Daemon {
  * What `requestDaemonAccess()` gives a caller: everyone may read `isRunning`,
  * `isSystemIdle` and `idleTime`; only a privileged caller may read `path`,
  * change `idleTime`, `start()` and `stop()`. For others `path` is `undefined`
- * and the rest rejects with `NOT_ALLOWED` (-10), as the seed says.
+ * and the rest rejects with `NOT_ALLOWED` (-10), as the original plugin says.
  */
 export interface DaemonAccess {
   /** Whether this caller has the privileged controls. */
@@ -104,7 +104,7 @@ export interface DaemonAccess {
   stop(options?: ActionOptions): Promise<void>;
 }
 
-/** Wraps `daemon` in the access rules of the seed for a caller that is or is not privileged. */
+/** Wraps `daemon` in the access rules of the original plugin for a caller that is or is not privileged. */
 export function daemonAccess(daemon: Daemon, privileged: boolean): DaemonAccess {
   const denied = (what: string) =>
     Promise.reject(

@@ -17,7 +17,7 @@ export interface ProgressOptions extends ActionOptions {
    * web page through the bridge: say what happens in words, never a path, command line or secret.
    */
   onProgress?: ProgressListener;
-  /** Receives one line for each hypervisor command the driver runs (the seed's `debug` event). */
+  /** Receives one line for each hypervisor command the driver runs (the original plugin's `debug` event). */
   onDebug?: (message: string) => void;
 }
 
@@ -162,7 +162,7 @@ export interface ApiEndpoint {
   readonly host: string;
   /** The host port forwarded to the guest's port 80. */
   readonly port: number;
-  /** The guest's own address, when known (the seed's `ip`). */
+  /** The guest's own address, when known (the original plugin's `ip`). */
   readonly guestIp?: string;
 }
 

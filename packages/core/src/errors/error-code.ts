@@ -1,5 +1,5 @@
 /**
- * The numeric result codes of the CVMWeb plugin API (seed Appendix A), plus
+ * The numeric result codes of the CVMWeb plugin API (the original plugin's error codes), plus
  * `ALREADY_EXISTS` (2) and `STILL_WORKING` (-14) from the original code.
  *
  * Positive values and zero are not failures: `SCHEDULED` (1) means "accepted,
@@ -10,9 +10,9 @@
  * original plugin: they never change.
  */
 export const ErrorCode = {
-  /** The request was accepted; the outcome is reported later (seed: 1). */
+  /** The request was accepted; the outcome is reported later (original plugin: 1). */
   SCHEDULED: 1,
-  /** Success (seed: 0). */
+  /** Success (original plugin: 0). */
   OK: 0,
   /** The thing being created exists already (original code: 2). */
   ALREADY_EXISTS: 2,

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, ErrorCodeNames, errorCodeName, isErrorCode } from './error-code.js';
 import { abortedError, HypervisorError, isHypervisorError, toHypervisorError } from './hypervisor-error.js';
 
-// Seed Appendix A, row by row, plus ALREADY_EXISTS (2) and STILL_WORKING (-14) of the original code.
-const appendixA = {
+// The original plugin's error codes, row by row, plus ALREADY_EXISTS (2) and STILL_WORKING (-14) of the original code.
+const originalErrorCodes = {
   SCHEDULED: 1,
   OK: 0,
   CREATE: -1,
@@ -27,12 +27,12 @@ const appendixA = {
 const originalExtras = { ALREADY_EXISTS: 2, STILL_WORKING: -14 } as const;
 
 describe('ErrorCode', () => {
-  it('is exactly the seed Appendix A plus ALREADY_EXISTS and STILL_WORKING', () => {
-    expect({ ...ErrorCode }).toStrictEqual({ ...appendixA, ...originalExtras });
+  it('is exactly the original plugin’s error codes plus ALREADY_EXISTS and STILL_WORKING', () => {
+    expect({ ...ErrorCode }).toStrictEqual({ ...originalErrorCodes, ...originalExtras });
     expect(Object.keys(ErrorCode)).toHaveLength(20);
   });
 
-  it('has every number of Appendix A once', () => {
+  it('has every number of the original plugin’s error codes once', () => {
     const numbers = Object.values(ErrorCode);
     expect(new Set(numbers).size).toBe(numbers.length);
     expect(numbers.toSorted((a, b) => a - b)).toEqual([

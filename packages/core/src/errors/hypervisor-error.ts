@@ -39,7 +39,7 @@ export interface HypervisorErrorOptions {
  * ```
  */
 export class HypervisorError extends Error {
-  /** The numeric code of seed Appendix A (always negative for a failure). */
+  /** The numeric code of the original plugin's error codes (always negative for a failure). */
   readonly code: ErrorCodeValue;
   /** The symbolic name of {@link HypervisorError.code}, such as `'NOT_FOUND'`. */
   readonly codeName: ErrorCodeName;

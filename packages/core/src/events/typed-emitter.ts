@@ -9,7 +9,7 @@ export type Listener<E extends EventMap<E>, K extends keyof E> = (...args: E[K])
 
 /**
  * A small typed event emitter. Unlike Node's `EventEmitter` it never throws
- * when an `error` event has no listener (the seed's `error` event is an
+ * when an `error` event has no listener (the original plugin's `error` event is an
  * ordinary event), and a listener that throws is reported through
  * `onListenerError` instead of breaking the emitter.
  */
@@ -43,12 +43,12 @@ export class TypedEmitter<E extends EventMap<E>> {
     if (set?.size === 0) this.#listeners.delete(event);
   }
 
-  /** The seed's name for {@link TypedEmitter.on}. */
+  /** The original plugin's name for {@link TypedEmitter.on}. */
   addEventListener<K extends keyof E>(event: K, listener: Listener<E, K>): void {
     this.on(event, listener);
   }
 
-  /** The seed-style counterpart of {@link TypedEmitter.addEventListener}. */
+  /** The original plugin's counterpart of {@link TypedEmitter.addEventListener}. */
   removeEventListener<K extends keyof E>(event: K, listener: Listener<E, K>): void {
     this.off(event, listener);
   }

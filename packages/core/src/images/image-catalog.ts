@@ -69,7 +69,7 @@ export function cernvmImageUrl(version: string, flavor = 'prod', arch = 'x86_64'
 
 /**
  * The micro-CernVM versions the original plugin booted: `1.3` (its first default, and the
- * seed's) and `1.11` (its later default). They carry no pinned checksum; the cache fetches the
+ * original plugin's) and `1.11` (its later default). They carry no pinned checksum; the cache fetches the
  * `.sha256` file published beside each ISO. Pin a `sha256` in a user catalog to trust a known
  * build instead.
  */

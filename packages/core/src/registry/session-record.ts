@@ -17,7 +17,7 @@ export interface OwnerHash {
   readonly p: number;
 }
 
-/** The seed's daemon fields of one session. */
+/** The original plugin's daemon fields of one session. */
 export interface DaemonSettings {
   /** The daemon manages this session. */
   readonly controlled: boolean;
@@ -29,7 +29,7 @@ export interface DaemonSettings {
   readonly flags: number;
 }
 
-/** A session's resource requirements (seed `open()` argument), validated. */
+/** A session's resource requirements (the original plugin's `open()` argument), validated. */
 export interface Requirements {
   /** Virtual CPUs. */
   readonly cpus: number;

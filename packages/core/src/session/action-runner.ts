@@ -8,7 +8,7 @@ import { ProgressCounter } from './progress-counter.js';
 import type { SessionApiWatch } from './session-api-watch.js';
 import type { EmitSessionEvent } from './session-context.js';
 import type { ActionErrorEvent } from './session-events.js';
-import { seedEventNames } from './session-events.js';
+import { originalEventNames } from './session-events.js';
 import type { RecordChange, SessionRecordStore } from './session-record-store.js';
 
 /** What the body of an action is given when its turn comes. @internal */
@@ -47,7 +47,7 @@ export interface ActionRunnerParts {
   readonly api: SessionApiWatch;
 }
 
-const withEvents: ReadonlySet<string> = new Set(seedEventNames);
+const withEvents: ReadonlySet<string> = new Set(originalEventNames);
 
 /**
  * Runs a session's actions one at a time, in call order, and moves the session as the action
@@ -155,4 +155,4 @@ export class ActionRunner {
   }
 }
 
-type ActionWithEvents = SessionAction & (typeof seedEventNames)[number];
+type ActionWithEvents = SessionAction & (typeof originalEventNames)[number];

@@ -16,7 +16,7 @@ interface Entry {
 }
 
 /**
- * The values setters asked for and that are still on their way (the seed's
+ * The values setters asked for and that are still on their way (the original plugin's
  * `sess.setExecutionCap(50); sess.executionCap // 50`): a getter shows the latest request for
  * its field at once, falls back to the stored value when the request settles, and so returns to
  * the previous value when the setter fails. `onChange` runs whenever what a getter shows changes

@@ -21,7 +21,7 @@ function usageField(run: () => unknown): unknown {
 }
 
 describe('validateRequirements', () => {
-  it('defaults to exactly the seed values', () => {
+  it('defaults to exactly the original plugin’s values', () => {
     expect({ ...defaultRequirements }).toStrictEqual({ cpus: 1, ram: 256, disk: 1024, version: '1.3' });
     expect(Object.isFrozen(defaultRequirements)).toBe(true);
     for (const input of [undefined, null, {}]) {

@@ -1,7 +1,7 @@
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { Requirements } from '../registry/session-record.js';
 
-/** The seed's `open()` defaults: 1 CPU, 256 MiB RAM, 1024 MiB disk, CernVM micro version '1.3'. */
+/** The original plugin's `open()` defaults: 1 CPU, 256 MiB RAM, 1024 MiB disk, CernVM micro version '1.3'. */
 export const defaultRequirements: Readonly<Requirements> = Object.freeze({
   cpus: 1,
   ram: 256,
@@ -26,9 +26,9 @@ export const versionPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const executionCapLimits = Object.freeze({ min: 1, max: 100 });
 
 /**
- * Validates the argument of `open()` and fills in the seed's defaults.
+ * Validates the argument of `open()` and fills in the original plugin's defaults.
  *
- * Decisions where the seed is vague: every field is optional; numbers must be
+ * Decisions where the original plugin is vague: every field is optional; numbers must be
  * integers within {@link requirementLimits} (a numeric string such as `"2"` is
  * refused, as is `2.5`); unknown fields are refused so a typo such as `{ rma: 512 }`
  * is not silently ignored. Every refusal is `INVALID_USAGE` (-99) with

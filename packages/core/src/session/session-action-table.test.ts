@@ -22,7 +22,7 @@ import { SessionState, type SessionStateValue, sessionStateName } from '../state
 import { FakeDriver, type FakeOp } from '../testing/fake-driver.js';
 import { rejection } from '../testing/rejection.js';
 import type { Session } from './session.js';
-import { seedEventNames } from './session-events.js';
+import { originalEventNames } from './session-events.js';
 
 const { Closed, Open, Started, Error: Failed, Paused } = SessionState;
 
@@ -95,7 +95,7 @@ async function sessionIn(state: SessionStateValue) {
   }
   expect(session.state).toBe(state);
   const events: string[] = [];
-  for (const name of [...seedEventNames, 'stateChanged', 'changed'] as const)
+  for (const name of [...originalEventNames, 'stateChanged', 'changed'] as const)
     session.on(name, () => events.push(name));
   return { driver, session, events };
 }

@@ -1,10 +1,10 @@
 import type { SessionStateValue } from '../state/session-state.js';
 
-/** Arguments of the seed's `<action>Error` events: a message for people and the numeric code. */
+/** Arguments of the original plugin's `<action>Error` events: a message for people and the numeric code. */
 export type ActionErrorArgs = [message: string, code: number];
 
 /**
- * The typed events of a session: the seed's Appendix B, with its names and
+ * The typed events of a session: the original plugin's events, with their names and
  * argument orders, plus `reset`, `resetError` and `stateChanged`.
  */
 export interface SessionEvents {
@@ -61,18 +61,18 @@ export interface SessionEvents {
   apiUnavailable: [];
   /** One line about what happens inside (each hypervisor command). */
   debug: [message: string];
-  /** The session's state changed (not in the seed; every transition fires it exactly once). */
+  /** The session's state changed (not in the original plugin; every transition fires it exactly once). */
   stateChanged: [state: SessionStateValue, previous: SessionStateValue];
   /**
    * The session's persisted record changed: state, execution cap, properties, daemon fields
-   * or user data (not in the seed); or a setter's requested value began to show, or was
+   * or user data (not in the original plugin); or a setter's requested value began to show, or was
    * withdrawn because the setter failed. Read the new values from the session's properties; a
    * bridge uses it to keep remote copies current.
    */
   changed: [];
 }
 
-/** The names of the seed's `<action>Error` events, by action. */
+/** The names of the original plugin's `<action>Error` events, by action. */
 export type ActionErrorEvent =
   | 'openError'
   | 'startError'
@@ -84,11 +84,11 @@ export type ActionErrorEvent =
   | 'resetError';
 
 /**
- * The seed's event names (Appendix B, plus `reset` and `resetError`), in the
+ * The original plugin's event names (plus `reset` and `resetError`), in the
  * order of its table: what a compatibility layer (the browser client, a
  * recorder in tests) forwards. `stateChanged` is not among them.
  */
-export const seedEventNames = [
+export const originalEventNames = [
   'open',
   'start',
   'close',
@@ -112,5 +112,5 @@ export const seedEventNames = [
   'debug',
 ] as const satisfies readonly (keyof SessionEvents)[];
 
-/** One of {@link seedEventNames}. */
-export type SeedEventName = (typeof seedEventNames)[number];
+/** One of {@link originalEventNames}. */
+export type OriginalEventName = (typeof originalEventNames)[number];

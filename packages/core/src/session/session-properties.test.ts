@@ -74,7 +74,7 @@ describe('Session setters are seen at once', () => {
     const { session, changed } = await setup();
     await session.open();
     const setting = session.setExecutionCap(50);
-    expect(session.executionCap).toBe(50); // the seed's README: alert(sess.executionCap) says '50'
+    expect(session.executionCap).toBe(50); // the original plugin's README: alert(sess.executionCap) says '50'
     expect(changed).toContain(50);
     await setting;
     expect(session.executionCap).toBe(50);

@@ -16,11 +16,11 @@ import { SessionState } from '../state/session-state.js';
 import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
 import { rejection } from '../testing/rejection.js';
 import type { Session } from './session.js';
-import { type SessionEvents, seedEventNames } from './session-events.js';
+import { originalEventNames, type SessionEvents } from './session-events.js';
 
 const { Closed, Opening, Open, Starting, Started, Error: Failed, Paused } = SessionState;
 
-const eventNames: (keyof SessionEvents)[] = [...seedEventNames, 'stateChanged'];
+const eventNames: (keyof SessionEvents)[] = [...originalEventNames, 'stateChanged'];
 
 type Recorded = [string, ...unknown[]];
 
@@ -222,7 +222,7 @@ describe('Session events', () => {
     expect(listen).toBeTypeOf('function');
   });
 
-  it('fires the seed events with the seed argument orders through a whole lifecycle', async () => {
+  it('fires the original plugin’s events with its argument orders through a whole lifecycle', async () => {
     const { session, events } = await setup();
     await session.open();
     expect(events[0]).toEqual(['stateChanged', Opening, Closed]);
@@ -487,7 +487,7 @@ describe('Session daemon settings', () => {
     expect(session.daemonMaxCap).toBe(0);
   });
 
-  it('keeps every change when several fields are set at once (as the seed sets them one by one)', async () => {
+  it('keeps every change when several fields are set at once (as the original plugin sets them one by one)', async () => {
     const { session, registry } = await setup();
     await Promise.all([
       session.setDaemonSettings({ controlled: true }),

@@ -17,13 +17,13 @@ import { VmLifecycle } from './vm-lifecycle.js';
 export type { SessionContext } from './session-context.js';
 
 /**
- * One computation session (seed: the session object): a VM owned by whoever
- * requested the name first, driven through the seed's functions, observed
- * through the seed's events.
+ * One computation session (original plugin: the session object): a VM owned by whoever
+ * requested the name first, driven through the original plugin's functions, observed
+ * through the original plugin's events.
  *
- * Decisions where the seed is vague:
+ * Decisions where the original plugin is vague:
  * - Every function returns a promise that settles when the action has finished
- *   (the seed returned 1 and fired an event later; both the promise and the
+ *   (the original plugin returned 1 and fired an event later; both the promise and the
  *   event happen here).
  * - Actions of one session run one at a time, in call order: a call made while
  *   another runs waits its turn, and is checked against the state when its turn
@@ -32,11 +32,11 @@ export type { SessionContext } from './session-context.js';
  *   state shown while it runs and where it lands on success and on failure.
  * - An action not legal in the current state rejects with `INVALID_STATE` (-8)
  *   and changes nothing; bad arguments reject with `INVALID_USAGE` (-99) at call
- *   time. Neither fires an event (the seed returned them as codes). A failure of
+ *   time. Neither fires an event (the original plugin returned them as codes). A failure of
  *   the hypervisor fires `<action>Error(message, code)` and `error(message, code, action)`.
  * - A hibernated session is `Open` with {@link Session.hibernated} `true`; `start()` restores it.
  * - Setters are seen at once: right after `setExecutionCap(50)` or `setDaemonSettings()` returns,
- *   {@link Session.executionCap} and the daemon fields give the requested values (as the seed's
+ *   {@link Session.executionCap} and the daemon fields give the requested values (as the original plugin's
  *   README shows), with a `changed` event; if the action fails they return to the previous values,
  *   with another `changed` event, before the error events fire. {@link Session.record} stays the
  *   persisted record. `getProperty` runs in turn after an earlier `setProperty`, so it reads
@@ -96,7 +96,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   get vmName(): string {
     return this.record.vmName;
   }
-  /** The state (seed Appendix D). */
+  /** The state (the original plugin's state constants). */
   get state(): SessionStateValue {
     return this.record.state;
   }
@@ -169,7 +169,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     return this.#parts.record.current;
   }
 
-  /** Creates the VM with `requirements` (seed defaults for missing fields). Fires `open` / `openError`. */
+  /** Creates the VM with `requirements` (the original plugin's defaults for missing fields). Fires `open` / `openError`. */
   open(requirements?: Partial<Requirements>, options?: SessionActionOptions): Promise<void> {
     return this.#lifecycle.open(requirements, options);
   }
@@ -215,7 +215,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /**
-   * Sets the execution cap, 1–100 percent (seed: returns 0; here resolves). {@link Session.executionCap}
+   * Sets the execution cap, 1–100 percent (original plugin: returns 0; here resolves). {@link Session.executionCap}
    * gives the new value at once and the previous one again if this fails.
    */
   setExecutionCap(cap: number, options?: SessionActionOptions): Promise<void> {

@@ -10,7 +10,7 @@ import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import type { Session } from '../session/session.js';
-import { type SessionEvents, seedEventNames } from '../session/session-events.js';
+import { originalEventNames, type SessionEvents } from '../session/session-events.js';
 import { FakeDriver, type FakeOp } from '../testing/fake-driver.js';
 import {
   actionTable,
@@ -27,7 +27,7 @@ const allStates = Object.values(SessionState) as SessionStateValue[];
 const stableStates = allStates.filter((s) => s !== Opening && s !== Starting);
 
 describe('SessionState', () => {
-  it('has the numbers of seed Appendix D', () => {
+  it('has the numbers of the original plugin’s state constants', () => {
     expect({ ...SessionState }).toStrictEqual({
       Closed: 0,
       Opening: 1,
@@ -154,7 +154,7 @@ const needs: Partial<Record<SessionAction, Exclude<keyof DriverCapabilities, 'ap
   setExecutionCap: 'executionCap',
 };
 
-const eventNames: (keyof SessionEvents)[] = [...seedEventNames, 'stateChanged'];
+const eventNames: (keyof SessionEvents)[] = [...originalEventNames, 'stateChanged'];
 
 function run(session: Session, action: SessionAction): Promise<unknown> {
   switch (action) {

@@ -1,7 +1,7 @@
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import { SessionState, type SessionStateValue, sessionStateName } from './session-state.js';
 
-/** Every action a session can take (seed Appendix C). */
+/** Every action a session can take (the original plugin's functions). */
 export type SessionAction =
   | 'open'
   | 'start'

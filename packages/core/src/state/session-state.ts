@@ -1,9 +1,9 @@
 /**
- * The states of a session (seed Appendix D). The numbers are a public contract.
+ * The states of a session (the original plugin's state constants). The numbers are a public contract.
  *
  * There is no separate "hibernated" number: a hibernated session is in state
  * `Open` (2) with `session.hibernated === true`, and the next `start()` restores
- * the saved machine instead of booting it. Pages written for the seed see the
+ * the saved machine instead of booting it. Pages written for the original plugin see the
  * states they know.
  */
 export const SessionState = {

@@ -1,9 +1,9 @@
 import type { Session } from '../session/session.js';
-import { type SessionEvents, seedEventNames } from '../session/session-events.js';
+import { originalEventNames, type SessionEvents } from '../session/session-events.js';
 
 /** Events of one session, recorded by {@link record}. */
 export interface EventLog {
-  /** Names of the seed events, in order. */
+  /** Names of the original plugin's events, in order. */
   events: string[];
   /** Each `stateChanged` as `[state, previous]`. */
   states: Array<[number, number]>;
@@ -11,7 +11,7 @@ export interface EventLog {
   progress: Array<[number, number, string]>;
 }
 
-const recorded = seedEventNames.filter((event) => event !== 'progress' && event !== 'debug');
+const recorded = originalEventNames.filter((event) => event !== 'progress' && event !== 'debug');
 
 /** Records a session's events for assertions. */
 export function record(session: Session): EventLog {

@@ -34,7 +34,7 @@ export function registerLifecycleTests(h: ConformanceHarness): void {
   });
 
   it(
-    'runs the whole lifecycle with the seed events in order',
+    'runs the whole lifecycle with the original plugin’s events in order',
     async () => {
       const { cvmweb, session, log } = await fresh();
       expect(session.state).toBe(SessionState.Closed);

@@ -18,7 +18,7 @@ afterEach(async () => {
 
 const snapshot = (s: Session) => ({ state: s.state, hibernated: s.hibernated, cap: s.executionCap });
 
-describe('the seed’s table on the mock driver', () => {
+describe('the original plugin’s table on the mock driver', () => {
   it('minCap > 0: cap = minCap while active, maxCap while idle, both directions', async () => {
     h = await harness();
     const s = await h.session('cap', { controlled: true, minCap: 25, maxCap: 90 });

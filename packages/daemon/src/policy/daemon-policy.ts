@@ -24,10 +24,10 @@ export type PlannedAction =
  */
 export type Direction = 'yield' | 'restore';
 
-/** How a session's policy makes the VM behave (the seed's table). */
+/** How a session's policy makes the VM behave (the original plugin's table). */
 export type PolicyMode = 'cap' | 'pause' | 'suspend';
 
-/** The row of the seed's table a session's settings select. */
+/** The row of the original plugin's table a session's settings select. */
 export function policyMode(record: Pick<SessionRecord, 'daemon'>): PolicyMode {
   if (record.daemon.minCap > 0) return 'cap';
   return record.daemon.flags & DaemonFlags.DF_SUSPEND ? 'suspend' : 'pause';
@@ -55,7 +55,7 @@ export function currentHold(record: SessionRecord, hold: Hold | undefined): Hold
 }
 
 /**
- * The seed's table as a pure function: what the daemon should do to `record`
+ * The original plugin's table as a pure function: what the daemon should do to `record`
  * now that the system is `idle` (true) or active (false), given what the
  * daemon itself did before (`hold`, see {@link currentHold}). `undefined`: nothing.
  *
@@ -66,7 +66,7 @@ export function currentHold(record: SessionRecord, hold: Hold | undefined): Hold
  * | 0 | DF_SUSPEND | hibernate | start (only what the daemon hibernated) |
  * | any | DF_AUTOSTART | – | start an `Open` (powered-off or hibernated) VM, even one the user stopped |
  *
- * Decisions where the seed is silent:
+ * Decisions where the original plugin is silent:
  * - The daemon only undoes what it did: a VM the user paused or hibernated by
  *   hand stays so (except that DF_AUTOSTART starts a hibernated one when idle).
  *   A VM the user stopped or closed (`stoppedByUser`) is never started except by DF_AUTOSTART.

@@ -10,7 +10,7 @@ export { DEFAULT_SERVICE_URL } from './service-url.js';
 
 /**
  * Connects to the local cvmweb service and resolves with the plugin object
- * (seed: the `<embed>` element), once the service said hello.
+ * (original plugin: the `<embed>` element), once the service said hello.
  *
  * In Chromium this is the call that may make the browser ask the person for
  * Local Network Access: call it from a user gesture (a click on the page's

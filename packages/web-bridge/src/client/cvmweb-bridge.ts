@@ -49,7 +49,7 @@ interface Pending {
 const OPEN = 1;
 
 /**
- * The connection to the local cvmweb service: the seed's plugin object, made
+ * The connection to the local cvmweb service: the original plugin's object, made
  * by {@link connect}. It reconnects with back-off when the service restarts
  * and resynchronises its sessions (by name and key) without asking the person again.
  */
@@ -76,11 +76,11 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
     this.#adopt(ws);
   }
 
-  /** The hypervisor's name (seed: `hypervisorName`), such as `kvm`, `virtualbox` or `mock`. */
+  /** The hypervisor's name (original plugin: `hypervisorName`), such as `kvm`, `virtualbox` or `mock`. */
   get hypervisorName(): string {
     return this.#hello.hypervisorName;
   }
-  /** The hypervisor's version (seed: `hypervisorVersion`). */
+  /** The hypervisor's version (original plugin: `hypervisorVersion`). */
   get hypervisorVersion(): string {
     return this.#hello.hypervisorVersion;
   }
@@ -106,13 +106,13 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
   }
 
   /**
-   * Gets the session `name` of this page's origin (seed: `requestSession`).
+   * Gets the session `name` of this page's origin (original plugin: `requestSession`).
    * The first request of a name makes the key its owner's; later requests
    * need the same key (`PASSWORD_DENIED`, -20). The first session of an origin
    * waits for the person's approval (`consentRequired` fires); a refusal
    * rejects with `NOT_ALLOWED` (-10).
    *
-   * With callbacks (the seed's form) it returns 1 (`SCHEDULED`) and calls
+   * With callbacks (the original plugin's form) it returns 1 (`SCHEDULED`) and calls
    * `onSuccess(session)` or `onFailure(errorCode)`.
    */
   requestSession(name: string, secretKey: string): Promise<CVMWebSession>;
@@ -135,7 +135,7 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
   }
 
   /**
-   * Access to the daemon (seed: `requestDaemonAccess`): everyone reads its
+   * Access to the daemon (original plugin: `requestDaemonAccess`): everyone reads its
    * state; privileged origins also control it. Rejects with `NOT_IMPLEMENTED`
    * (-100) when the service runs no daemon. The callback form returns 1.
    */

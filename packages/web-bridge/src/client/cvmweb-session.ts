@@ -2,7 +2,7 @@ import type { SessionEvents, SessionStateValue } from '@cvmweb/core';
 import type { SessionSnapshot } from '../protocol/server-frame.js';
 import { ClientEmitter } from './client-emitter.js';
 
-/** The requirements of {@link CVMWebSession.open} (seed defaults for missing fields). */
+/** The requirements of {@link CVMWebSession.open} (the original plugin's defaults for missing fields). */
 export interface OpenRequirements {
   /** Virtual CPUs (default 1). */
   cpus?: number;
@@ -36,7 +36,7 @@ const daemonFields = {
   flags: 'daemonFlags',
 } as const satisfies Record<keyof DaemonSettingsChange, SettableField>;
 
-/** The events of a {@link CVMWebSession}: the seed's names and argument orders (core's `SessionEvents`). */
+/** The events of a {@link CVMWebSession}: the original plugin's names and argument orders (core's `SessionEvents`). */
 export type CVMWebSessionEvents = SessionEvents;
 
 /** How a session reaches its bridge. @internal */
@@ -49,7 +49,7 @@ export interface SessionTransport {
 }
 
 /**
- * A session of the service, as the seed's session object: the same functions
+ * A session of the service, as the original plugin's session object: the same functions
  * (returning promises), properties and events. Properties are pushed by the
  * service with every event and result, so reading them needs no round trip.
  *
@@ -85,7 +85,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   get name(): string {
     return this.#snapshot.name;
   }
-  /** The state (seed Appendix D): 0 Closed, 1 Opening, 2 Open, 3 Starting, 4 Started, 5 Error, 6 Paused. */
+  /** The state (the original plugin's state constants): 0 Closed, 1 Opening, 2 Open, 3 Starting, 4 Started, 5 Error, 6 Paused. */
   get state(): SessionStateValue {
     return this.#snapshot.state;
   }

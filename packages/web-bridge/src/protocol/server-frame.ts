@@ -2,14 +2,14 @@ import type { ErrorCodeName, ErrorCodeValue, SessionStateValue } from '@cvmweb/c
 
 /**
  * What the service pushes about a session with every event and result: the
- * seed's session properties, so a client reads them without a round trip.
+ * original plugin's session properties, so a client reads them without a round trip.
  */
 export interface SessionSnapshot {
   /** The session's stable id (use it in session frames). */
   readonly id: string;
   /** The name given to `requestSession`. */
   readonly name: string;
-  /** The state (seed Appendix D): 0 Closed … 6 Paused. */
+  /** The state (the original plugin's state constants): 0 Closed … 6 Paused. */
   readonly state: SessionStateValue;
   /** The VM's memory is saved; `start()` restores it. */
   readonly hibernated: boolean;
@@ -41,7 +41,7 @@ export interface SessionSnapshot {
 
 /** The error object of an error frame: core's `HypervisorError.toJSON()`. */
 export interface WireError {
-  /** Numeric code (seed Appendix A), always negative. */
+  /** Numeric code (the original plugin's error codes), always negative. */
   readonly code: ErrorCodeValue;
   /** Symbolic name of the code, such as `NOT_ALLOWED`. */
   readonly codeName: ErrorCodeName;
@@ -59,9 +59,9 @@ export interface HelloFrame {
   readonly type: 'hello';
   /** The service's package version. */
   readonly version: string;
-  /** The hypervisor's driver name (seed: `hypervisorName`). */
+  /** The hypervisor's driver name (original plugin: `hypervisorName`). */
   readonly hypervisorName: string;
-  /** The hypervisor's version (seed: `hypervisorVersion`). */
+  /** The hypervisor's version (original plugin: `hypervisorVersion`). */
   readonly hypervisorVersion: string;
   /** True when the service runs on the mock fallback because no real hypervisor is usable. */
   readonly fallback: boolean;
@@ -111,9 +111,9 @@ export interface EventFrame {
   readonly type: 'event';
   /** The session's id. */
   readonly session: string;
-  /** The seed's event name (`open`, `progress`, `stateChanged`, …). */
+  /** The original plugin's event name (`open`, `progress`, `stateChanged`, …). */
   readonly event: string;
-  /** The event's arguments in the seed's order. */
+  /** The event's arguments in the original plugin's order. */
   readonly args: readonly unknown[];
   /** The session's properties after the event. */
   readonly snapshot: SessionSnapshot;

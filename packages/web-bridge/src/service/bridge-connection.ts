@@ -1,4 +1,4 @@
-import { type Cvmweb, HypervisorError, type Session, seedEventNames } from '@cvmweb/core';
+import { type Cvmweb, HypervisorError, originalEventNames, type Session } from '@cvmweb/core';
 import type { RawData, WebSocket } from 'ws';
 import type { ConsentBroker } from '../consent/consent-broker.js';
 import type { PolicyStore } from '../policy/policy-store.js';
@@ -16,12 +16,12 @@ import { MAX_TIMELINE_ENTRIES, type TimelineFeed, visibleEntry } from './timelin
 import { forPages, pageErrorMessage, wireError } from './wire-error.js';
 
 /**
- * Every session event forwarded to clients: the seed's (core's
- * `seedEventNames`), plus `stateChanged`. `debug` goes to privileged origins
+ * Every session event forwarded to clients: the original plugin's (core's
+ * `originalEventNames`), plus `stateChanged`. `debug` goes to privileged origins
  * only; the other origins read the messages of `<action>Error` and `error`
  * events as fixed words per error code.
  */
-export const forwardedEvents = [...seedEventNames, 'stateChanged'] as const;
+export const forwardedEvents = [...originalEventNames, 'stateChanged'] as const;
 
 /** What a connection needs from its service. @internal */
 export interface ConnectionContext {

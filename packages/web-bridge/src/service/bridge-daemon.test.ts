@@ -93,7 +93,7 @@ describe('requestDaemonAccess through the bridge', () => {
         error: { code: ErrorCode.NOT_ALLOWED, codeName: 'NOT_ALLOWED', details: { reason: 'privileged' } },
       });
     }
-    // The seed's callback form.
+    // The original plugin's callback form.
     const viaCallback = await new Promise<CVMWebDaemonAccess>((resolve, reject) => {
       expect(page.requestDaemonAccess(resolve, reject)).toBe(1);
     });
@@ -151,7 +151,7 @@ describe('requestDaemonAccess through the bridge', () => {
     idle!.input();
     await expect.poll(() => session.executionCap, { timeout: 5000 }).toBe(20);
 
-    // The seed's property setters: minCap 0 pauses while active (the page sees the pause event).
+    // The original plugin's property setters: minCap 0 pauses while active (the page sees the pause event).
     const events: string[] = [];
     session.addEventListener('pause', () => events.push('pause'));
     session.addEventListener('error', (_message, code, category) => events.push(`error ${code} ${category}`));
