@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import type { ApiEndpoint } from '../driver/driver.js';
 import { type ApiWatchTiming, apiUrl, watchApi } from './api-watcher.js';
@@ -42,13 +42,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Waits (by events, not by time) until `check` holds; fails after 5 s of real time. */
+/** Waits until `check` holds (vi.waitFor: the watcher runs on a manual clock); fails after 5 s. */
 async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 2));
-  }
+  await vi.waitFor(() => expect(check(), what).toBe(true), { timeout: 5000, interval: 2 });
 }
 
 function watch(endpoint: () => ApiEndpoint | undefined, timing: ApiWatchTiming = {}) {
