@@ -355,7 +355,9 @@ describe('detect: abort and usage', () => {
     const driver = fake('kvm', { delayMs: 300 });
     const controller = new AbortController();
     const pending = run([driver], { signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
+    // Aborted while the probe runs (it answers only after 300 ms).
+    await vi.waitFor(() => expect(driver.signals).toHaveLength(1));
+    controller.abort();
     const error = await rejection(pending);
     expect(error.code).toBe(ErrorCode.CONTROL);
     expect(error.aborted).toBe(true);

@@ -73,6 +73,8 @@ describe('openSessionRegistry: kill -9 while writing', () => {
       const child = runChild(directory, start);
       const exited = new Promise((resolve) => child.on('exit', resolve));
       await untilReady(child);
+      // Legitimately time: the kill lands at a random moment of the child's write loop, which is
+      // what this test samples (no event could say "now, in the middle of a write").
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 120));
       child.kill('SIGKILL');
       await exited;
