@@ -1,9 +1,14 @@
+import { join } from 'node:path';
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
-import { HypervisorError } from '@cvmweb/core';
+import { defaultStateDir, HypervisorError } from '@cvmweb/core';
 import { createProcessRunner } from '@cvmweb/core/node';
+import { inspectQemu } from './inspect-qemu.js';
 import { probeQemu } from './probe.js';
 import { systemProbeEnvironment } from './probe-environment.js';
+import type { QemuContext } from './qemu-context.js';
+import { QemuHypervisor } from './qemu-hypervisor.js';
 import type { QemuOptions } from './qemu-options.js';
+import { VmEvents } from './vm-events.js';
 
 /**
  * The cvmweb driver that runs QEMU directly, without libvirt: one daemonised QEMU per VM,
@@ -28,7 +33,7 @@ export function qemu(options: QemuOptions = {}): Driver {
   const capabilities: DriverCapabilities = Object.freeze({
     executionCap: false,
     pause: true,
-    hibernate: false,
+    hibernate: true,
     reset: true,
     guestProperties: false,
     apiPortForwarding: true,
@@ -38,8 +43,27 @@ export function qemu(options: QemuOptions = {}): Driver {
     capabilities,
     probe: (o?: ActionOptions): Promise<ProbeResult> =>
       probeQemu(settings, systemProbeEnvironment(runner), o),
-    async create(): Promise<Hypervisor> {
-      throw new HypervisorError('NOT_IMPLEMENTED', 'the QEMU driver cannot run VMs yet');
+    async create(o?: ActionOptions): Promise<Hypervisor> {
+      const found = await inspectQemu(settings, systemProbeEnvironment(runner), o?.signal);
+      if (!found.usable) {
+        throw new HypervisorError('EXTERNAL', found.reason, {
+          details: { ...found.details, fix: found.fix },
+        });
+      }
+      const context: QemuContext = {
+        runner,
+        binary: found.binary,
+        qemuImg: found.qemuImg,
+        accelerator: found.accelerator,
+        arch: found.arch,
+        root: options.directory ?? join(defaultStateDir(), 'qemu'),
+        shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+        commandTimeoutMs: options.commandTimeoutMs ?? 60_000,
+        serialLog: options.serialLog ?? false,
+        events: new VmEvents(options.onDebug),
+        onDebug: options.onDebug,
+      };
+      return new QemuHypervisor(context, `QEMU ${found.version} (${found.accelerator})`);
     },
   };
 }

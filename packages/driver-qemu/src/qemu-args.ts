@@ -1,0 +1,97 @@
+import type { Accelerator } from './accelerators.js';
+import type { VmMarker, VmPaths } from './vm-directory.js';
+
+/** The guest's address on QEMU's user network. */
+export const GUEST_IP = '10.0.2.15';
+
+/** What the command line of one VM is made of. */
+export interface LaunchModel {
+  readonly marker: VmMarker;
+  readonly paths: VmPaths;
+  readonly accelerator: Accelerator;
+  /** QEMU's architecture (`x86_64`, `aarch64`). */
+  readonly arch: string;
+  /** Restore from a migration stream given later over QMP (`-incoming defer`). */
+  readonly incoming?: boolean;
+  readonly serialLog?: boolean;
+}
+
+/**
+ * Escapes a value inside a QEMU option list (`key=value,key=value`): a comma is doubled. Each
+ * option list is one argument of an argument array (never a shell), so spaces and quotes need
+ * nothing.
+ */
+export function optionValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+function integer(value: number): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a non-negative integer: ${value}`);
+  return String(value);
+}
+
+/**
+ * The arguments of `qemu-system-<arch>` for one VM: daemonised with a pid file, two QMP monitors
+ * (commands, and events for `watch()`), the boot medium, the overlay and scratch disks, the
+ * context medium as a CD-ROM, and the API port forwarded from 127.0.0.1 only.
+ */
+export function buildQemuArgs(model: LaunchModel): string[] {
+  const { marker, paths } = model;
+  const v = optionValue;
+  const x86 = model.arch === 'x86_64';
+  const args = [
+    '-name',
+    `guest=${v(marker.name)}`,
+    '-machine',
+    x86 ? 'pc' : 'virt',
+    '-accel',
+    model.accelerator,
+    ...(model.accelerator === 'tcg' ? [] : ['-cpu', 'host']),
+    '-m',
+    integer(marker.ram),
+    '-smp',
+    integer(marker.cpus),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-daemonize',
+    '-pidfile',
+    paths.pid,
+    '-chardev',
+    `socket,id=qmp,path=${v(paths.qmp)},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
+    '-chardev',
+    `socket,id=events,path=${v(paths.events)},server=on,wait=off`,
+    '-mon',
+    'chardev=events,mode=control',
+    '-serial',
+    model.serialLog ? `file:${paths.serialLog}` : 'null',
+  ];
+  const boot = marker.boot;
+  const cdrom = (file: string, index: number) => [
+    '-drive',
+    `file=${v(file)},format=raw,media=cdrom,readonly=on,if=${x86 ? 'ide' : 'none'},index=${index}`,
+  ];
+  if (boot.kind === 'disk') {
+    args.push('-drive', `file=${v(paths.overlay)},format=qcow2,if=virtio,index=0`);
+  }
+  if (marker.scratch) args.push('-drive', `file=${v(paths.scratch)},format=qcow2,if=virtio,index=1`);
+  if (boot.kind === 'iso') args.push(...cdrom(boot.iso, 2), '-boot', 'order=d');
+  else if (boot.kind === 'disk') args.push('-boot', 'order=c');
+  else {
+    args.push('-kernel', boot.kernel);
+    if (boot.initrd !== undefined) args.push('-initrd', boot.initrd);
+    if (boot.cmdline !== undefined) args.push('-append', boot.cmdline);
+  }
+  args.push(...cdrom(paths.context, 3));
+  args.push(
+    '-netdev',
+    `user,id=net0,hostfwd=tcp:127.0.0.1:${integer(marker.apiPort)}-:80`,
+    '-device',
+    'virtio-net-pci,netdev=net0,romfile=',
+  );
+  if (model.incoming) args.push('-incoming', 'defer');
+  return args;
+}

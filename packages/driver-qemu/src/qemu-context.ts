@@ -1,0 +1,25 @@
+import type { ProcessRunner } from '@cvmweb/core/node';
+import type { Accelerator } from './accelerators.js';
+import type { VmEvents } from './vm-events.js';
+
+/** What every VM of one {@link QemuHypervisor} shares. */
+export interface QemuContext {
+  readonly runner: ProcessRunner;
+  readonly binary: string;
+  readonly qemuImg: string;
+  readonly accelerator: Accelerator;
+  readonly arch: string;
+  /** The folder holding one folder per VM. */
+  readonly root: string;
+  readonly shutdownTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly serialLog: boolean;
+  readonly events: VmEvents;
+  readonly onDebug?: ((message: string) => void) | undefined;
+}
+
+/** A call's signal and debug listener (a session's `debug` event). */
+export interface Call {
+  signal?: AbortSignal | undefined;
+  onDebug?: ((message: string) => void) | undefined;
+}

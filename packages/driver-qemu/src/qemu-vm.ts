@@ -1,0 +1,357 @@
+import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import {
+  type ActionOptions,
+  type ApiEndpoint,
+  HypervisorError,
+  isHypervisorError,
+  type ProgressOptions,
+  type StartSpec,
+  type StopCause,
+  type VmHandle,
+  type VmPowerState,
+} from '@cvmweb/core';
+import {
+  abortable,
+  isLoopbackPortFree,
+  releaseLoopbackPort,
+  reserveFreeLoopbackPort,
+  sleep,
+} from '@cvmweb/core/node';
+import { receiveMigration, sendMigration } from './migration-file.js';
+import { buildQemuArgs, GUEST_IP } from './qemu-args.js';
+import type { Call, QemuContext } from './qemu-context.js';
+import { liveQemu } from './qemu-process.js';
+import { QmpClient } from './qmp-client.js';
+import {
+  ensureSocketDir,
+  removeVmFiles,
+  type VmMarker,
+  type VmPaths,
+  vmPaths,
+  writeMarker,
+} from './vm-directory.js';
+
+/** QEMU's run states (`query-status`) as cvmweb's power states. */
+const PAUSED = new Set([
+  'paused',
+  'suspended',
+  'debug',
+  'prelaunch',
+  'inmigrate',
+  'finish-migrate',
+  'postmigrate',
+  'save-vm',
+  'restore-vm',
+  'colo',
+]);
+
+/** QEMU's refusal when the forward's host port is taken. */
+const HOSTFWD_FAILED = /hostfwd|host forwarding rule/i;
+
+/** The QMP command connection is closed after this long unused, so another process can connect. */
+const IDLE_CLOSE_MS = 1000;
+
+/** One VM: a folder with our marker, and a daemonised QEMU while it runs. */
+export class QemuVm implements VmHandle {
+  readonly id: string;
+  readonly name: string;
+  readonly #context: QemuContext;
+  readonly #paths: VmPaths;
+  #marker: VmMarker;
+  #qmp: Promise<QmpClient> | undefined;
+  #busy = 0;
+  #idle: NodeJS.Timeout | undefined;
+
+  constructor(context: QemuContext, marker: VmMarker) {
+    this.#context = context;
+    this.#marker = marker;
+    this.id = marker.id;
+    this.name = marker.name;
+    this.#paths = vmPaths(context.root, marker.name);
+  }
+
+  /** The VM's files (tests and the hypervisor). */
+  get paths(): VmPaths {
+    return this.#paths;
+  }
+
+  async state(options: ActionOptions = {}): Promise<VmPowerState> {
+    const pid = await liveQemu(this.#paths.pid);
+    if (pid === undefined) return (await exists(this.#paths.saved)) ? 'saved' : 'poweroff';
+    let status: string;
+    try {
+      status = (await this.#execute<{ status: string }>('query-status', undefined, options)).status;
+    } catch (error) {
+      // Ended between the two looks.
+      if ((await liveQemu(this.#paths.pid)) === undefined) return this.state(options);
+      throw new HypervisorError('QUERY', `${this.name}: QEMU does not answer: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    if (status === 'running') return 'running';
+    if (status === 'shutdown') return 'poweroff';
+    return PAUSED.has(status) ? 'paused' : 'error';
+  }
+
+  async stopCause(): Promise<StopCause | undefined> {
+    return this.#context.events.stopCause(this.id);
+  }
+
+  async start(spec: StartSpec, options: ProgressOptions = {}): Promise<void> {
+    const call = callOf(options);
+    const before = await this.state(call);
+    if (before === 'running' || before === 'paused') {
+      throw new HypervisorError('INVALID_STATE', `${this.name} is already ${before}`, {
+        details: { state: before },
+      });
+    }
+    if (before === 'saved') {
+      await this.#restore(call);
+    } else {
+      if (spec.context.path === '') {
+        throw new HypervisorError('INVALID_USAGE', `${this.name}: no context medium to boot with`, {
+          details: { field: 'context' },
+        });
+      }
+      await copyFile(spec.context.path, this.#paths.context);
+      if (!(await isLoopbackPortFree(this.#marker.apiPort))) await this.#movePort(call);
+      try {
+        await this.#launch(false, call);
+      } catch (error) {
+        const stderr = isHypervisorError(error) ? String(error.details['stderr'] ?? '') : '';
+        if (!HOSTFWD_FAILED.test(stderr)) throw error;
+        await this.#movePort(call);
+        await this.#launch(false, call);
+      }
+    }
+    void this.#context.events.follow(this.id, this.#paths.events);
+  }
+
+  async stop(options: ProgressOptions & { timeoutMs?: number } = {}): Promise<void> {
+    const call = callOf(options);
+    const state = await this.state(call);
+    if (state === 'poweroff') return;
+    if (state === 'saved') {
+      await rm(this.#paths.saved, { force: true });
+      return;
+    }
+    if (state === 'paused') await this.#execute('cont', undefined, call);
+    const timeoutMs = options.timeoutMs ?? this.#context.shutdownTimeoutMs;
+    const asked = await this.#execute('system_powerdown', undefined, call).then(
+      () => true,
+      (error: unknown) => {
+        if (isHypervisorError(error) && error.aborted) throw error;
+        return false;
+      },
+    );
+    if (asked && (await this.#waitGone(timeoutMs, call))) return;
+    await this.#end(call);
+  }
+
+  async destroy(options: ProgressOptions = {}): Promise<void> {
+    // Removal finishes even when the caller gives up: a half-removed VM is worse.
+    await this.#end({ onDebug: options.onDebug });
+    this.release();
+    await removeVmFiles(this.#paths);
+    releaseLoopbackPort(this.#marker.apiPort);
+  }
+
+  async pause(options: ActionOptions = {}): Promise<void> {
+    await this.#execute('stop', undefined, options);
+  }
+
+  async resume(options: ActionOptions = {}): Promise<void> {
+    await this.#execute('cont', undefined, options);
+  }
+
+  async reset(options: ActionOptions = {}): Promise<void> {
+    await this.#execute('system_reset', undefined, options);
+  }
+
+  /**
+   * Migrates the VM's memory and devices into `hibernated.state` in its folder (through a unix
+   * socket this process listens on), then ends QEMU. `start()` restores it with `-incoming`.
+   */
+  async hibernate(options: ProgressOptions = {}): Promise<void> {
+    const call = callOf(options);
+    const partial = `${this.#paths.saved}.partial`;
+    const receiver = await receiveMigration(this.#paths.migration, partial);
+    try {
+      await this.#execute('migrate-set-parameters', { 'max-bandwidth': 2 ** 40 }, call);
+      await this.#execute('migrate', { uri: `unix:${this.#paths.migration}` }, call);
+      await this.#waitMigration(call);
+      await receiver.done;
+      await rename(partial, this.#paths.saved);
+    } catch (error) {
+      receiver.close();
+      await this.#execute('migrate_cancel', undefined, {}).catch(() => undefined);
+      await rm(partial, { force: true });
+      throw error;
+    } finally {
+      await rm(this.#paths.migration, { force: true });
+    }
+    await this.#end(call);
+  }
+
+  apiEndpoint(): ApiEndpoint | undefined {
+    return { host: '127.0.0.1', port: this.#marker.apiPort, guestIp: GUEST_IP };
+  }
+
+  /** Closes this handle's QMP connection (the VM keeps running). */
+  release(): void {
+    clearTimeout(this.#idle);
+    void this.#qmp?.then(
+      (client) => client.close(),
+      () => undefined,
+    );
+    this.#qmp = undefined;
+  }
+
+  /** Runs QEMU daemonised (it outlives this process) and waits until QMP answers. */
+  async #launch(incoming: boolean, call: Call): Promise<void> {
+    const { runner, binary } = this.#context;
+    await ensureSocketDir(this.#paths);
+    await rm(this.#paths.pid, { force: true });
+    const args = buildQemuArgs({
+      marker: this.#marker,
+      paths: this.#paths,
+      accelerator: this.#context.accelerator,
+      arch: this.#context.arch,
+      incoming,
+      serialLog: this.#context.serialLog,
+    });
+    try {
+      await runner.run(binary, args, {
+        timeoutMs: this.#context.commandTimeoutMs,
+        signal: call.signal,
+        onDebug: call.onDebug,
+      });
+      await this.#execute('query-status', undefined, call);
+    } catch (error) {
+      // The daemon may be up even though its parent was stopped: nothing may stay behind.
+      await this.#end({ onDebug: call.onDebug });
+      if (isHypervisorError(error) && error.aborted) throw error;
+      throw new HypervisorError('CONTROL', `${this.name}: QEMU did not start: ${String(error)}`, {
+        cause: error,
+        details: isHypervisorError(error) ? error.details : {},
+      });
+    }
+  }
+
+  async #restore(call: Call): Promise<void> {
+    await this.#launch(true, call);
+    try {
+      await this.#execute('migrate-incoming', { uri: `unix:${this.#paths.migration}` }, call);
+      await sendMigration(this.#paths.migration, this.#paths.saved);
+      await this.#waitMigration(call);
+      const { status } = await this.#execute<{ status: string }>('query-status', undefined, call);
+      if (status !== 'running') await this.#execute('cont', undefined, call);
+    } catch (error) {
+      await this.#end({ onDebug: call.onDebug });
+      throw isHypervisorError(error)
+        ? error
+        : new HypervisorError('CONTROL', `${this.name}: restoring failed: ${String(error)}`, {
+            cause: error,
+          });
+    } finally {
+      await rm(this.#paths.migration, { force: true });
+    }
+    await rm(this.#paths.saved, { force: true });
+  }
+
+  /** Waits until the migration (outgoing or incoming) has completed; rejects when it failed. */
+  async #waitMigration(call: Call): Promise<void> {
+    const deadline = Date.now() + 10 * 60_000;
+    let delay = 20;
+    for (;;) {
+      const { status } = await this.#execute<{ status?: string }>('query-migrate', undefined, call);
+      if (status === 'completed') return;
+      if (status === 'failed' || status === 'cancelled' || Date.now() > deadline) {
+        throw new HypervisorError('CONTROL', `${this.name}: migration ${status ?? 'timed out'}`, {
+          details: { status },
+        });
+      }
+      await sleep(delay, { signal: call.signal, what: `migrating ${this.name}` });
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+
+  /** Ends QEMU: `quit` over QMP, then SIGKILL; resolves once it is gone. */
+  async #end(call: Call): Promise<void> {
+    const pid = await liveQemu(this.#paths.pid);
+    if (pid === undefined) return;
+    const quit = await this.#execute('quit', undefined, { timeoutMs: 2000 }).then(
+      () => true,
+      () => false,
+    );
+    if (quit && (await this.#waitGone(5000, {}))) return;
+    call.onDebug?.(`${this.name}: QEMU ${pid} did not quit, killing it`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    if (!(await this.#waitGone(10_000, {}))) {
+      throw new HypervisorError('CONTROL', `${this.name}: QEMU ${pid} does not end`, { details: { pid } });
+    }
+  }
+
+  /** Polls until QEMU has ended; false after `timeoutMs`. */
+  async #waitGone(timeoutMs: number, call: Call): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 20;
+    while ((await liveQemu(this.#paths.pid)) !== undefined) {
+      if (Date.now() >= deadline) return false;
+      await sleep(delay, { signal: call.signal, what: `waiting for ${this.name} to end` });
+      delay = Math.min(delay * 2, 250);
+    }
+    this.release();
+    return true;
+  }
+
+  /** Gives the powered-off VM a new free API port, recorded in its marker. */
+  async #movePort(call: Call): Promise<void> {
+    const old = this.#marker.apiPort;
+    const port = await reserveFreeLoopbackPort();
+    this.#marker = { ...this.#marker, apiPort: port };
+    await writeMarker(this.#paths.dir, this.#marker);
+    releaseLoopbackPort(old);
+    call.onDebug?.(`${this.name}: API port ${old} is taken, moved to ${port}`);
+  }
+
+  /** Runs one QMP command on this VM's command monitor (one connection, closed when idle). */
+  async #execute<T = unknown>(
+    command: string,
+    args: Record<string, unknown> | undefined,
+    call: Call & { timeoutMs?: number },
+  ): Promise<T> {
+    clearTimeout(this.#idle);
+    this.#busy++;
+    try {
+      if (!this.#qmp || (await this.#qmp.catch(() => undefined))?.isClosed !== false) {
+        this.#qmp = QmpClient.connect(this.#paths.qmp, {
+          timeoutMs: Math.min(call.timeoutMs ?? 10_000, 10_000),
+        });
+      }
+      const client = await abortable(this.#qmp, call.signal, `QMP ${command}`);
+      call.onDebug?.(`QMP ${command}${args ? ` ${JSON.stringify(args)}` : ''} (${this.name})`);
+      return await client.execute<T>(command, args, call);
+    } finally {
+      if (--this.#busy === 0) {
+        this.#idle = setTimeout(() => this.release(), IDLE_CLOSE_MS);
+        this.#idle.unref();
+      }
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function callOf(options: ActionOptions & { onDebug?: ((message: string) => void) | undefined }): Call {
+  return { signal: options.signal, onDebug: options.onDebug };
+}

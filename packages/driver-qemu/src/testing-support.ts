@@ -1,0 +1,33 @@
+// Test helpers of the QEMU driver's real-QEMU tests (not part of the package's entry).
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Why real-QEMU tests cannot run here, or `undefined`. */
+export function qemuUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'real-QEMU tests run on Linux';
+  for (const program of ['qemu-system-x86_64', 'qemu-img']) {
+    if (spawnSync(program, ['--version']).status !== 0) return `${program} is not installed`;
+  }
+  return undefined;
+}
+
+/** Live QEMU processes running VM `vmName` (`-name guest=<vmName>`); zombies have no command line. */
+export async function qemuProcesses(vmName: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const name = args.indexOf('-name');
+    if (name >= 0 && (args[name + 1] ?? '') === `guest=${vmName}`) found.push(`qemu pid ${pid}`);
+  }
+  return found;
+}
+
+/** What is left of VM `vmName` under `root`: its folder, or any `.creating-` folder. */
+export async function filesLeft(root: string, vmName: string): Promise<string[]> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  return names
+    .filter((name) => name === vmName || name.startsWith('.creating-'))
+    .map((name) => join(root, name));
+}
