@@ -12,7 +12,7 @@ npm run lint
 npm run build
 npm run typecheck
 # Vitest's `unit` project (everything but the real-libvirt tests, files in parallel); then its
-# `libvirt` project (`*.libvirt.test.ts`: real guests under TCG sharing one storage pool), one file at
+# `libvirt` project (`*.libvirt.test.ts`: real guests under TCG sharing one storage pool; `*.real-qemu.test.ts`: real guests of QEMU run directly), one file at
 # a time, so two cores are not oversubscribed (vitest.config.ts).
 npx vitest run --project unit
 # The conformance suite has teeth: every deliberately broken variant of the mock driver fails it.

@@ -1,8 +1,7 @@
 // Real-QEMU tests of what is special about running QEMU directly: the boot forms, the daemonised
 // QEMU outliving the service and re-attached after a restart, QMP events feeding watch(), and a
-// failure injected at every step of open and start. `kvm` in the name puts it in the serial
-// batch of real-hypervisor tests; run it under the lock:
-//   flock /work/kvm-tests.lock npx vitest run --no-file-parallelism packages/driver-qemu/src/qemu.real.kvm.test.ts
+// failure injected at every step of open and start. Named `*.real-qemu.test.ts`, it runs in
+// vitest's serial project of real-hypervisor tests (vitest.config.ts), after the unit tests.
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

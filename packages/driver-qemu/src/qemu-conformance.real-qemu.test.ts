@@ -1,7 +1,6 @@
 // The core conformance suite on real QEMU (TCG here), booting the cvmweb test guest, which serves
-// the guest API the suite observes it through. `kvm` in the file name puts it in the serial batch
-// of real-hypervisor tests (scripts/test-all.sh); run it under the same lock as the others:
-//   flock /work/kvm-tests.lock npx vitest run --no-file-parallelism packages/driver-qemu/src/qemu.conformance.kvm.test.ts
+// the guest API the suite observes it through. Named `*.real-qemu.test.ts`, it runs in vitest's
+// serial project of real-hypervisor tests (vitest.config.ts), after the unit tests.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +30,7 @@ if (unavailable) {
     name: 'qemu',
     driver: () => qemu({ directory: root, shutdownTimeoutMs: 8000 }),
     // Direct kernel boot is the quickest form under TCG; the ISO and disk forms are booted in
-    // qemu.real.kvm.test.ts.
+    // qemu-vm.real-qemu.test.ts.
     requirements: { ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.kernel },
     images: () => testGuestImages(guest, cacheDir),
     userData: '[cernvm]\nusers=user:users:s3cr3t\n',
