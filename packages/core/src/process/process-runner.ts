@@ -26,7 +26,7 @@ export interface RunProcessOptions {
   reject?: boolean | undefined;
   /** The error code of a non-zero exit when rejecting (default `EXTERNAL`). */
   code?: ErrorCodeName | undefined;
-  /** Receives this run's debug line too (a session's `debug` event), besides the runner's own. */
+  /** Receives this run's debug lines too (a session's `debug` event), besides the runner's own. */
   onDebug?: ((message: string) => void) | undefined;
 }
 
@@ -68,7 +68,10 @@ export interface ProcessRunnerOptions {
   timeoutMs?: number | undefined;
   /** Extra environment of every process, read at each run (`undefined` values are left out). */
   env?: Readonly<Record<string, string | undefined>> | undefined;
-  /** Receives one line per process: the command, how it ended and how long it took. */
+  /**
+   * Receives each command line before its process starts, and for a process that fails a second
+   * line saying how it ended and how long it ran.
+   */
   onDebug?: ((message: string) => void) | undefined;
 }
 
@@ -89,6 +92,10 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Process
       const command = formatCommand(file, args);
       const timeoutMs = runOptions.timeoutMs ?? options.timeoutMs ?? DEFAULT_PROCESS_TIMEOUT_MS;
       const { signal } = runOptions;
+      // The line goes out before the process starts (a log then shows what hangs, and a listener
+      // may act between two commands); a failure adds a second line saying how it ended.
+      options.onDebug?.(command);
+      runOptions.onDebug?.(command);
       const started = performance.now();
       let result: ProcessResult;
       let cause: unknown;
@@ -124,9 +131,11 @@ export function createProcessRunner(options: ProcessRunnerOptions = {}): Process
         };
         cause = result.isCanceled ? (signal?.reason ?? ran) : ran;
       }
-      const line = `${command} → ${result.failed ? describeEnding(result) : 'ok'} (${result.durationMs} ms)`;
-      options.onDebug?.(line);
-      runOptions.onDebug?.(line);
+      if (result.failed) {
+        const line = `${command} → ${describeEnding(result)} (${result.durationMs} ms)`;
+        options.onDebug?.(line);
+        runOptions.onDebug?.(line);
+      }
       if (result.isCanceled || (result.failed && runOptions.reject !== false)) {
         throw processError(result, runOptions.code, cause);
       }
