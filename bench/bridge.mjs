@@ -6,8 +6,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCvmweb, TEST_SCRYPT_COST } from '@cvmweb/core';
-import { createMockState, mock } from '@cvmweb/driver-mock';
+import { createCvmweb } from '@cvmweb/core';
+import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
+import { createMockHypervisor, mock } from '@cvmweb/driver-mock';
 import { BridgeService, PolicyStore } from '@cvmweb/web-bridge';
 import WebSocket, { WebSocketServer } from 'ws';
 
@@ -72,7 +73,7 @@ const frame = { op: 'getProperty', session: '00000000-0000-4000-8000-00000000000
 
 // 1b. The bridge on the mock driver.
 const stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-bench-bridge-'));
-const state = createMockState();
+const state = createMockHypervisor();
 const cvmweb = await createCvmweb({
   driver: mock({ instance: state, api: false }),
   stateDir,

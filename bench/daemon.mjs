@@ -20,10 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCvmweb, createMemorySessionRegistry, TEST_SCRYPT_COST } from '../packages/core/dist/index.js';
+import { createCvmweb, createMemorySessionRegistry } from '../packages/core/dist/index.js';
+import { TEST_SCRYPT_COST } from '../packages/core/dist/testing.js';
 import { IdleDaemon } from '../packages/daemon/dist/index.js';
 import { fakeIdleSource } from '../packages/daemon/dist/testing.js';
-import { createMockState, mock } from '../packages/driver-mock/dist/index.js';
+import { createMockHypervisor, mock } from '../packages/driver-mock/dist/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const BASELINE_SECONDS = Number(process.env.BASELINE_SECONDS ?? Math.min(10, Math.max(2, SECONDS / 4)));
@@ -32,7 +33,7 @@ const IDLE_TIME = 5; // s
 const ACTIVE_MS = 20_000; // how long the user types before going away: a return about every 28 s
 
 const stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-bench-daemon-'));
-const state = createMockState();
+const state = createMockHypervisor();
 const cvmweb = await createCvmweb({
   driver: mock({ instance: state, api: false }),
   stateDir,

@@ -11,7 +11,8 @@
 
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { detect, formatDetectionTable } from '../packages/core/dist/index.js';
+import { detect } from '../packages/core/dist/index.js';
+import { formatDetectionTable } from '../packages/core/dist/node.js';
 
 const RUNS = 7;
 const CACHED_RUNS = 101;

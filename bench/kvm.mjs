@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCvmweb, ImageCache, ImageCatalog } from '@cvmweb/core';
-import { buildDomainXml, kvm } from '@cvmweb/driver-kvm';
+import { kvm } from '@cvmweb/driver-kvm';
+import { buildDomainXml } from '@cvmweb/driver-kvm/testing';
 import { execa } from 'execa';
 
 const URI = process.env.CVMWEB_KVM_TEST_URI ?? 'qemu:///system';

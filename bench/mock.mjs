@@ -7,8 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createCvmweb, createMemorySessionRegistry, TEST_SCRYPT_COST } from '../packages/core/dist/index.js';
-import { createMockState, mock } from '../packages/driver-mock/dist/index.js';
+import { createCvmweb, createMemorySessionRegistry } from '../packages/core/dist/index.js';
+import { TEST_SCRYPT_COST } from '../packages/core/dist/testing.js';
+import { createMockHypervisor, mock } from '../packages/driver-mock/dist/index.js';
 
 const LIFECYCLE = Number(process.env.BENCH_SESSIONS ?? 10_000);
 const HELD = Number(process.env.BENCH_HELD ?? 10_000);
@@ -16,7 +17,7 @@ const HELD = Number(process.env.BENCH_HELD ?? 10_000);
 const stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-bench-mock-'));
 
 async function instance() {
-  const state = createMockState();
+  const state = createMockHypervisor();
   const cvmweb = await createCvmweb({
     driver: mock({ instance: state }),
     stateDir,

@@ -11,7 +11,7 @@ import { createProcessRunner } from '../packages/core/dist/node.js';
 import { virtualbox } from '../packages/driver-virtualbox/dist/index.js';
 
 const DOUBLE = fileURLToPath(
-  new URL('../packages/driver-virtualbox/src/testing/vboxmanage-double.mjs', import.meta.url),
+  new URL('../packages/driver-virtualbox/test/vboxmanage-double.mjs', import.meta.url),
 );
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 

@@ -2,7 +2,7 @@
 // `npm run test:conformance-mutants`: gives the driver conformance suite teeth. Runs it (one
 // vitest run, vitest.mutants.config.ts) against the mock driver as it is — the control, which
 // must pass — and against each deliberately broken variant of
-// packages/driver-mock/src/mutants/mock-mutants.ts, each of which must fail. Prints one line per
+// packages/driver-mock/test/mutants/mock-mutants.ts, each of which must fail. Prints one line per
 // variant and exits 0 only when the control passed and every variant failed.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -145,9 +145,9 @@ try {
     `// The stand-in for the author's driver (see scripts/test-guide.mjs in the cvmweb repository):
 // the mock driver, one simulated machine for every driver() call, booting its image as a real
 // driver does.
-import { createMockState, mock } from '@cvmweb/driver-mock';
+import { createMockHypervisor, mock } from '@cvmweb/driver-mock';
 
-const machine = createMockState();
+const machine = createMockHypervisor();
 
 export function ${driverName}() {
   const driver = mock({ instance: machine });

@@ -1,6 +1,11 @@
 import { packageConfig } from '../../tsup.config.base.ts';
 
 export default packageConfig(
-  { index: 'src/index.ts', node: 'src/node.ts', testing: 'src/testing/index.ts' },
+  {
+    index: 'src/index.ts',
+    browser: 'src/browser.ts',
+    node: 'src/node.ts',
+    testing: 'src/testing/index.ts',
+  },
   { external: ['vitest'] },
 );

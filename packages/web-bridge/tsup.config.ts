@@ -1,28 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
-import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
 import { packageConfig } from '../../tsup.config.base.ts';
-
-const builtins = new Set(builtinModules);
-
-/**
- * Core's error classes are pure, but its bundle also imports Node built-ins for
- * other modules. For the browser they are external and side-effect free, so
- * tree-shaking drops them (a test checks that the bundle imports nothing).
- */
-const dropNodeBuiltins: Plugin = {
-  name: 'drop-node-builtins',
-  setup(build) {
-    build.onResolve({ filter: /.*/ }, (args) => {
-      const name = args.path.replace(/^node:/, '').split('/')[0] ?? '';
-      if (args.path.startsWith('node:') || builtins.has(name)) {
-        return { path: args.path, external: true, sideEffects: false };
-      }
-      return undefined;
-    });
-  },
-};
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -35,8 +13,8 @@ const browser = {
   target: 'es2022',
   sourcemap: true,
   treeshake: true,
+  // Core's browser entry (errors, codes, states) is bundled in; it imports no Node built-ins.
   noExternal: ['@cvmweb/core'],
-  esbuildPlugins: [dropNodeBuiltins],
 };
 
 export default defineConfig([
@@ -45,7 +23,13 @@ export default defineConfig([
     { clean: ['!client/**', '!cvmweb.global.js*', '!test-page.global.js*'] },
   ),
   // The client for bundlers: self-contained, no Node built-ins.
-  { ...browser, entry: { 'client/index': 'src/client/index.ts' }, dts: true, clean: false, splitting: false },
+  {
+    ...browser,
+    entry: { 'client/index': 'src/client/index.ts' },
+    dts: { compilerOptions: { stripInternal: true } },
+    clean: false,
+    splitting: false,
+  },
   // One classic script defining the global CVMWeb: sites host it (also on CDNs, the package's
   // `unpkg`/`jsdelivr` file); the service serves it at /cvmweb.js.
   {

@@ -10,9 +10,14 @@
  * | 4 | `sessions`: the registry has damaged session records (listed on standard error) |
  */
 export const ExitCode = {
+  /** The command did what was asked. */
   OK: 0,
+  /** The action failed; the message names the cvmweb error code. */
   FAILED: 1,
+  /** Unknown command or option, or a missing argument. */
   USAGE: 2,
+  /** `detect` found no usable hypervisor. */
   NO_HYPERVISOR: 3,
+  /** `sessions` found damaged session records (listed on standard error). */
   DAMAGED_RECORDS: 4,
 } as const;

@@ -6,8 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCvmweb, TEST_SCRYPT_COST } from '@cvmweb/core';
-import { createMockState, mock } from '@cvmweb/driver-mock';
+import { createCvmweb } from '@cvmweb/core';
+import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
+import { createMockHypervisor, mock } from '@cvmweb/driver-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CliIo } from './cli-io.js';
 import { run } from './run.js';
@@ -85,7 +86,7 @@ describe('cvmweb', () => {
   });
 
   it('sessions: lists the registry without secrets, also while another process holds it', async () => {
-    const state = createMockState();
+    const state = createMockHypervisor();
     const cvmweb = await createCvmweb({
       driver: mock({ instance: state }),
       stateDir: dir,

@@ -1,7 +1,7 @@
-import type { ApiWatchTiming } from './api/api-watcher.js';
 import type { Clock } from './clock/clock.js';
 import type { Daemon } from './daemon/daemon-contract.js';
 import type { ActionOptions, Driver } from './driver/driver.js';
+import type { ApiWatchTiming } from './guest/api-watcher.js';
 import type { ImageCache } from './images/image-cache.js';
 import type { DamagedRecord } from './registry/damaged-record.js';
 import type { ScryptCost } from './registry/owner-secret.js';

@@ -2,6 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeDriver } from '../test/fake-driver.js';
+import { rejection } from '../test/rejection.js';
 import { createCvmweb } from './create-cvmweb.js';
 import type { Cvmweb, CvmwebOptions, CvmwebWarning } from './cvmweb.js';
 import type { Daemon } from './daemon/daemon-contract.js';
@@ -9,8 +11,6 @@ import type { HypervisorError } from './errors/hypervisor-error.js';
 import { ImageCache } from './images/image-cache.js';
 import { createMemorySessionRegistry } from './registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from './registry/owner-secret.js';
-import { FakeDriver } from './testing/fake-driver.js';
-import { rejection } from './testing/rejection.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

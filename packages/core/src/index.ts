@@ -1,57 +1,163 @@
 /**
- * @cvmweb/core: the contracts and machinery every cvmweb package composes:
- * errors, session states and actions, the driver contract and its runtime
- * guard, sessions, the entry point, detection, the session registry, the
- * image cache and the context-media writer.
+ * @cvmweb/core: what an application and a driver author use: the entry point
+ * and its sessions, their options, events and errors, the session states and
+ * the table of legal actions, the driver contract, detection, the session
+ * registry, the image catalog and cache, and the daemon contract.
+ *
+ * The conformance suite and test helpers are under `@cvmweb/core/testing`;
+ * the Node helpers cvmweb's own packages share under `@cvmweb/core/node`; the
+ * browser-safe part (errors, codes, states) under `@cvmweb/core/browser`.
  *
  * @packageDocumentation
  */
 
-export * from './api/api-watcher.js';
-export * from './api/probe-api.js';
-export * from './clock/clock.js';
-export * from './context/build-context-medium.js';
-export * from './context/cernvm-context.js';
-export * from './context/cloud-init-seed.js';
-export type * from './context/context-iso-layout.js';
-export * from './context/context-medium.js';
-export * from './context/expand-placeholders.js';
-export * from './context/iso9660-writer.js';
-export * from './create-cvmweb.js';
-export * from './cvmweb.js';
-export * from './daemon/daemon-contract.js';
-export * from './detector/index.js';
-export * from './driver/driver.js';
-export * from './driver/guarded-driver.js';
-export * from './errors/error-code.js';
-export * from './errors/hypervisor-error.js';
-export * from './events/typed-emitter.js';
-export * from './files/read-regular-file.js';
-export * from './files/write-file-atomic.js';
-export * from './guest/guest-report.js';
-export * from './images/image-cache.js';
-export * from './images/image-catalog.js';
-export * from './images/image-source.js';
-export * from './paths/default-paths.js';
+export { type Clock, systemClock } from './clock/clock.js';
+export { MAX_USER_DATA_BYTES } from './context/build-context-medium.js';
+export type { ContextFormat, ContextMedium } from './context/context-medium.js';
+// The entry point and its sessions.
+export { createCvmweb } from './create-cvmweb.js';
+export { Cvmweb } from './cvmweb.js';
+export type {
+  CvmwebEvents,
+  CvmwebOptions,
+  CvmwebWarning,
+  RequestSessionOptions,
+} from './cvmweb-options.js';
+// The daemon contract.
 export {
-  type DamagedRecord,
-  type DamageReason,
-  describeDamagedRecord,
-  type SalvagedFields,
-} from './registry/damaged-record.js';
-export * from './registry/file-session-registry.js';
+  type Daemon,
+  type DaemonAccess,
+  DaemonFlags,
+  daemonAccess,
+  defaultDaemonSettings,
+  knownDaemonFlags,
+  validateDaemonSettings,
+} from './daemon/daemon-contract.js';
+// Detection.
+export {
+  type Candidate,
+  DEFAULT_DETECT_CACHE_TTL_MS,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  type Detection,
+  type DetectionOverride,
+  type DetectOptions,
+  DRIVER_ENV_VARIABLE,
+  detect,
+  type OverrideSource,
+} from './detector/index.js';
+// The driver contract.
+export type {
+  ActionOptions,
+  ApiEndpoint,
+  Driver,
+  DriverCapabilities,
+  Hypervisor,
+  ProbeResult,
+  ProgressListener,
+  ProgressOptions,
+  StartSpec,
+  StopCause,
+  VmHandle,
+  VmPowerState,
+  VmSpec,
+  VmSummary,
+} from './driver/driver.js';
+export type { GuardedHypervisor, GuardedVm } from './driver/guarded-driver.js';
+// Errors and their codes.
+export {
+  ErrorCode,
+  type ErrorCodeName,
+  ErrorCodeNames,
+  type ErrorCodeValue,
+  errorCodeName,
+  isErrorCode,
+} from './errors/error-code.js';
+export {
+  abortedError,
+  type ErrorDetails,
+  HypervisorError,
+  type HypervisorErrorOptions,
+  isHypervisorError,
+  toHypervisorError,
+} from './errors/hypervisor-error.js';
+export { type EventMap, type Listener, TypedEmitter } from './events/typed-emitter.js';
+export type { ApiWatchTiming } from './guest/api-watcher.js';
+export {
+  GUEST_REPORT_PATH,
+  GUEST_SPIN_PATH,
+  type GuestContext,
+  type GuestReport,
+  parseGuestReport,
+} from './guest/guest-report.js';
+// Images.
+export {
+  type CachedFileRole,
+  type CachedImage,
+  type ImageActionOptions,
+  ImageCache,
+  type ImageCacheOptions,
+  type PruneOptions,
+  type PruneResult,
+} from './images/image-cache.js';
+export {
+  CERNVM_RELEASES_URL,
+  cernvmImageUrl,
+  DEFAULT_IMAGE_ENTRIES,
+  type DiskFormat,
+  ImageCatalog,
+  type ImageCatalogLoadOptions,
+  type ImageCatalogOptions,
+  type ImageEntry,
+  validateImageEntry,
+} from './images/image-catalog.js';
+export type { ImageKind, ImageSource, ResolvedImage } from './images/image-source.js';
+export { defaultCacheDir, defaultStateDir } from './paths/default-paths.js';
+export type { DamagedRecord, DamageReason, SalvagedFields } from './registry/damaged-record.js';
+export { type OpenSessionRegistryOptions, openSessionRegistry } from './registry/file-session-registry.js';
 export type { RegistryWarningListener } from './registry/load-records.js';
-export * from './registry/memory-session-registry.js';
-export * from './registry/owner-secret.js';
-export * from './registry/session-record.js';
-export * from './registry/session-registry.js';
+export { createMemorySessionRegistry } from './registry/memory-session-registry.js';
+export { DEFAULT_SCRYPT_COST, type ScryptCost } from './registry/owner-secret.js';
+
+// The session registry.
+export type {
+  DaemonSettings,
+  OwnerHash,
+  PendingAction,
+  Requirements,
+  SessionRecord,
+} from './registry/session-record.js';
+export type { ReconcileOptions, ReconcileReport, SessionRegistry } from './registry/session-registry.js';
 export { PROGRESS_TOTAL } from './session/progress-counter.js';
-export * from './session/requirements.js';
-export * from './session/session.js';
-export * from './session/session-events.js';
-export * from './session/session-names.js';
-export * from './session/session-options.js';
-export * from './state/action-table.js';
-export * from './state/power-state.js';
-export * from './state/session-state.js';
-export * from './text/format-table.js';
+export {
+  defaultRequirements,
+  executionCapLimits,
+  requirementLimits,
+  validateExecutionCap,
+  validateRequirements,
+  versionPattern,
+} from './session/requirements.js';
+export { Session } from './session/session.js';
+export {
+  type ActionErrorArgs,
+  type ActionErrorEvent,
+  type OriginalEventName,
+  originalEventNames,
+  type SessionEvents,
+} from './session/session-events.js';
+export {
+  maxSessionNameLength,
+  propertyLimits,
+  validatePropertyKey,
+  validatePropertyValue,
+  validateSessionName,
+} from './session/session-names.js';
+export type { SessionActionOptions, StartOptions } from './session/session-options.js';
+export { type ActionRule, actionTable, isLegal, type SessionAction } from './state/action-table.js';
+// Session states and the legal actions.
+export {
+  isSessionState,
+  SessionState,
+  type SessionStateName,
+  type SessionStateValue,
+  sessionStateName,
+} from './state/session-state.js';

@@ -13,6 +13,21 @@ export { abortable } from './concurrency/abortable.js';
 export { KeyedQueue } from './concurrency/keyed-queue.js';
 export { type QueuedTaskOptions, TaskQueue, type TaskQueueOptions } from './concurrency/task-queue.js';
 export {
+  ISO9660_SECTOR_SIZE,
+  type Iso9660File,
+  type Iso9660Options,
+  MAX_ISO9660_IMAGE_BYTES,
+  writeIso9660,
+} from './context/iso9660-writer.js';
+export { USER_CATALOG_FILE } from './cvmweb-options.js';
+export { formatDetectionTable } from './detector/format-detection-table.js';
+export {
+  type ReadRegularFileOptions,
+  type RegularFileRead,
+  readRegularFile,
+} from './files/read-regular-file.js';
+export { type WriteFileAtomicOptions, writeFileAtomic } from './files/write-file-atomic.js';
+export {
   isLoopbackPortFree,
   releaseLoopbackPort,
   reservedLoopbackPorts,
@@ -38,3 +53,6 @@ export {
   type RunProcessOptions,
   type SpawnProcessOptions,
 } from './process/process-runner.js';
+export { describeDamagedRecord } from './registry/damaged-record.js';
+export { deriveVmName } from './session/session-names.js';
+export { formatTable } from './text/format-table.js';

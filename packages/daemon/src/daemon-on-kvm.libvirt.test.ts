@@ -3,14 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type Cvmweb,
-  createCvmweb,
-  DaemonFlags,
-  type Session,
-  SessionState,
-  TEST_SCRYPT_COST,
-} from '@cvmweb/core';
+import { type Cvmweb, createCvmweb, DaemonFlags, type Session, SessionState } from '@cvmweb/core';
+import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { kvm } from '@cvmweb/driver-kvm';
 import {
   FileServer,

@@ -4,4 +4,8 @@
  *
  * @packageDocumentation
  */
-export * from './testing/fake-idle-source.js';
+export {
+  type FakeIdleSource,
+  type FakeIdleSourceOptions,
+  fakeIdleSource,
+} from './testing/fake-idle-source.js';

@@ -8,13 +8,12 @@ import {
   createCvmweb,
   createMemorySessionRegistry,
   type DaemonSettings,
-  ManualClock,
   openSessionRegistry,
   type Session,
   type SessionRegistry,
-  TEST_SCRYPT_COST,
 } from '@cvmweb/core';
-import { createMockState, type MockHypervisorState, mock } from '@cvmweb/driver-mock';
+import { ManualClock, TEST_SCRYPT_COST } from '@cvmweb/core/testing';
+import { createMockHypervisor, type MockHypervisor, mock } from '@cvmweb/driver-mock';
 import { IdleDaemon } from '../src/daemon/idle-daemon.js';
 import type { IdleDaemonOptions } from '../src/daemon/idle-daemon-options.js';
 import { type FakeIdleSource, fakeIdleSource } from '../src/testing/fake-idle-source.js';
@@ -23,7 +22,7 @@ export const T0 = 1_700_000_000_000;
 
 export interface Harness {
   clock: ManualClock;
-  state: MockHypervisorState;
+  state: MockHypervisor;
   cvmweb: Cvmweb;
   source: FakeIdleSource;
   stateDir: string;
@@ -46,7 +45,7 @@ export interface Harness {
 
 export async function harness(options: { fileRegistry?: boolean } = {}): Promise<Harness> {
   const clock = new ManualClock(T0);
-  const state = createMockState();
+  const state = createMockHypervisor();
   const stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-daemon-test-'));
   const openRegistry = async () =>
     options.fileRegistry ? openSessionRegistry({ directory: stateDir, durable: false }) : memory;

@@ -19,8 +19,11 @@ export interface AccelerationFacts {
 
 /** Paths read by {@link detectAcceleration} (tests point them at fixtures). */
 export interface AccelerationPaths {
+  /** The CPU description to read the vmx/svm flags from (default `/proc/cpuinfo`). */
   cpuinfo?: string;
+  /** The list of loaded kernel modules (default `/proc/modules`). */
   modules?: string;
+  /** The KVM device (default `/dev/kvm`). */
   devKvm?: string;
 }
 

@@ -1,42 +1,87 @@
 import { escapeXml } from './xml.js';
 
 /** Where a disk's bytes come from: a volume of a storage pool, or a file on the hypervisor host. */
-export type DiskSource = { readonly pool: string; readonly volume: string } | { readonly file: string };
+export type DiskSource =
+  | {
+      /** The storage pool holding the volume. */
+      readonly pool: string;
+      /** The volume's name in the pool. */
+      readonly volume: string;
+    }
+  | {
+      /** A file on the hypervisor host. */
+      readonly file: string;
+    };
 
 /** One disk or CD-ROM of a domain. */
 export interface DiskModel {
+  /** A hard disk or a CD-ROM drive. */
   readonly device: 'disk' | 'cdrom';
+  /** Where the image is. */
   readonly source: DiskSource;
   /** The image format (`qcow2`, `raw`). */
   readonly format: string;
   /** The guest-side name: `vda` (virtio) or `hdc`/`hdd` (IDE). */
   readonly target: string;
+  /** The controller the guest sees the disk on. */
   readonly bus: 'virtio' | 'ide' | 'sata';
+  /** Attach it read-only (CD-ROMs are). */
   readonly readonly?: boolean;
 }
 
 /** How the domain boots. */
 export type BootModel =
-  | { readonly kind: 'cdrom' }
-  | { readonly kind: 'disk' }
-  | { readonly kind: 'kernel'; readonly kernel: string; readonly initrd?: string; readonly cmdline?: string };
+  | {
+      /** From the first CD-ROM. */
+      readonly kind: 'cdrom';
+    }
+  | {
+      /** From the first disk. */
+      readonly kind: 'disk';
+    }
+  | {
+      /** A kernel QEMU loads directly. */
+      readonly kind: 'kernel';
+      /** The kernel's path on the hypervisor host. */
+      readonly kernel: string;
+      /** The initial RAM disk's path, if any. */
+      readonly initrd?: string;
+      /** The kernel command line. */
+      readonly cmdline?: string;
+    };
 
 /** Everything the driver puts into a domain definition. */
 export interface DomainModel {
+  /** The domain's name. */
   readonly name: string;
+  /** The domain's UUID. */
   readonly uuid: string;
+  /** Memory in MiB. */
   readonly memoryMiB: number;
+  /** Virtual CPUs. */
   readonly vcpus: number;
   /** `kvm` for hardware acceleration, `qemu` for TCG. */
   readonly virtType: 'kvm' | 'qemu';
+  /** What the domain boots from. */
   readonly boot: BootModel;
+  /** Its disks and CD-ROMs, in order. */
   readonly disks: readonly DiskModel[];
   /** CPU bandwidth per vCPU (libvirt's `vcpu_period`/`vcpu_quota`), when capped. */
-  readonly cputune?: { readonly periodUs: number; readonly quotaUs: number };
-  /** The cvmweb metadata element ({@link buildMetadata}); inserted as is. */
+  readonly cputune?: {
+    /** The period, in microseconds. */
+    readonly periodUs: number;
+    /** The CPU time per period, in microseconds. */
+    readonly quotaUs: number;
+  };
+  /** The cvmweb metadata element (the driver builds it from the VM's session id and installation); inserted as is. */
   readonly metadataXml: string;
   /** The API forward: host 127.0.0.1:`hostPort` → guest port 80 through QEMU's user network. */
-  readonly apiForward?: { readonly hostPort: number; readonly guestPort: number };
+  readonly apiForward?: {
+    /** The loopback port on the host. */
+    readonly hostPort: number;
+    /** The guest's port (80). */
+    readonly guestPort: number;
+  };
   /** A file on the hypervisor host receiving the serial console (debugging). */
   readonly serialLog?: string;
 }

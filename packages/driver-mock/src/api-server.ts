@@ -22,7 +22,14 @@ export interface MockApiRequest {
 /** A responder's answer: a body (status 200, `text/plain`), or a full response. */
 export type MockApiResponse =
   | string
-  | { readonly status?: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string };
+  | {
+      /** The HTTP status (default 200). */
+      readonly status?: number;
+      /** Response headers besides those Node adds. */
+      readonly headers?: Readonly<Record<string, string>>;
+      /** The response body (default empty). */
+      readonly body?: string;
+    };
 
 /** Answers the requests to a running VM's API endpoint, in place of the guest's web server. */
 export type MockApiResponder = (request: MockApiRequest) => MockApiResponse | Promise<MockApiResponse>;

@@ -8,7 +8,7 @@
 export type { MockApiRequest, MockApiResponder, MockApiResponse } from './api-server.js';
 export { type MockOptions, mock } from './mock.js';
 export type { MockFault } from './mock-fault.js';
-export { createMockState, MockHypervisorState } from './mock-hypervisor-state.js';
+export { createMockHypervisor, MockHypervisor } from './mock-hypervisor.js';
 export { type MockStep, mockSteps } from './mock-step.js';
 export type { MockVm } from './mock-vm.js';
 export type { MockVmInfo } from './mock-vm-info.js';

@@ -1,12 +1,13 @@
-import { type Hypervisor, ManualClock, type VmHandle } from '@cvmweb/core';
+import type { Hypervisor, VmHandle } from '@cvmweb/core';
+import { ManualClock } from '@cvmweb/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMockState, type MockHypervisorState, type MockOptions, mock } from './index.js';
-import { httpGet, startSpec, vmSpec } from './test-helpers.js';
+import { httpGet, startSpec, vmSpec } from '../test/test-helpers.js';
+import { createMockHypervisor, type MockHypervisor, type MockOptions, mock } from './index.js';
 
-let state: MockHypervisorState;
+let state: MockHypervisor;
 
 beforeEach(() => {
-  state = createMockState();
+  state = createMockHypervisor();
 });
 
 afterEach(async () => {

@@ -5,7 +5,7 @@ import type { MockStep } from './mock-step.js';
  * A failure to inject into the mock hypervisor: the `nth` call of `step`
  * (and the `times - 1` calls after it) fail instead of doing their work.
  *
- * Calls are counted per {@link MockHypervisorState}, across every VM and every
+ * Calls are counted per {@link MockHypervisor}, across every VM and every
  * hypervisor connection sharing it, starting from the moment the fault is
  * injected: `{ step: 'start' }` fails the next `start()`, whichever VM it is on.
  *

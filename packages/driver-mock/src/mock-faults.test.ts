@@ -1,12 +1,13 @@
-import { type Hypervisor, isHypervisorError, ManualClock } from '@cvmweb/core';
+import { type Hypervisor, isHypervisorError } from '@cvmweb/core';
+import { ManualClock } from '@cvmweb/core/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createMockState, type MockHypervisorState, mock } from './index.js';
-import { startSpec, vmSpec } from './test-helpers.js';
+import { startSpec, vmSpec } from '../test/test-helpers.js';
+import { createMockHypervisor, type MockHypervisor, mock } from './index.js';
 
-let state: MockHypervisorState;
+let state: MockHypervisor;
 
 beforeEach(() => {
-  state = createMockState();
+  state = createMockHypervisor();
 });
 
 afterEach(async () => {

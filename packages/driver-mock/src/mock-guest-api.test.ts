@@ -1,20 +1,15 @@
-import {
-  GUEST_REPORT_PATH,
-  GUEST_SPIN_PATH,
-  type GuestReport,
-  ManualClock,
-  parseGuestReport,
-} from '@cvmweb/core';
+import { GUEST_REPORT_PATH, GUEST_SPIN_PATH, type GuestReport, parseGuestReport } from '@cvmweb/core';
+import { ManualClock } from '@cvmweb/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMockState, type MockHypervisorState, mock } from './index.js';
-import { httpGet, startSpec, vmSpec } from './test-helpers.js';
+import { httpGet, startSpec, vmSpec } from '../test/test-helpers.js';
+import { createMockHypervisor, type MockHypervisor, mock } from './index.js';
 
 // The cvmweb guest API of the mock's simulated guest: what the conformance suite reads.
-let state: MockHypervisorState;
+let state: MockHypervisor;
 let clock: ManualClock;
 
 beforeEach(() => {
-  state = createMockState();
+  state = createMockHypervisor();
   clock = new ManualClock();
 });
 

@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, ErrorCode, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { createMockState, type MockHypervisorState, mock } from './index.js';
+import { createMockHypervisor, type MockHypervisor, mock } from './index.js';
 
 let stateDir: string;
-let hypervisor: MockHypervisorState;
+let hypervisor: MockHypervisor;
 let cvmweb: Cvmweb | undefined;
 
 beforeEach(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'cvmweb-mock-unrequested-'));
-  hypervisor = createMockState();
+  hypervisor = createMockHypervisor();
 });
 
 afterEach(async () => {

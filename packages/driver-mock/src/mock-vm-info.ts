@@ -8,7 +8,7 @@ export interface MockVmInfo {
   readonly name: string;
   /** The session id recorded at creation (empty for a foreign VM). */
   readonly sessionId: string;
-  /** False for a VM added with {@link MockHypervisorState.addForeignVm}: cvmweb must never see it. */
+  /** False for a VM added with {@link MockHypervisor.addForeignVm}: cvmweb must never see it. */
   readonly ours: boolean;
   /** The current power state. */
   readonly state: VmPowerState;

@@ -24,6 +24,7 @@ export class MockVm implements VmHandle {
   readonly #ctx: MockContext;
   readonly #vm: VmRecord;
 
+  /** @internal Made by the mock hypervisor connection. */
   constructor(ctx: MockContext, vm: VmRecord) {
     this.#ctx = ctx;
     this.#vm = vm;

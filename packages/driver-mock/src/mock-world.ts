@@ -59,7 +59,7 @@ export interface Draw {
 
 /**
  * The state of one simulated hypervisor: its VMs, counters, armed faults and
- * open servers. Internal; tests use the {@link MockHypervisorState} facade.
+ * open servers. Internal; tests use the {@link MockHypervisor} facade.
  */
 export class MockWorld {
   /** Every VM, by id, in creation order. Change it only through add() and remove(). */
@@ -73,7 +73,7 @@ export class MockWorld {
   readonly watchers = new Set<(vmId: string) => void>();
   /** Connections' `watch()` resync callbacks: told when a dropped event stream is back. */
   readonly resyncers = new Set<() => void>();
-  /** The event stream is down ({@link MockHypervisorState.dropEvents}): watchers are not told. */
+  /** The event stream is down ({@link MockHypervisor.dropEvents}): watchers are not told. */
   eventsDropped = false;
   #faults: ArmedFault[] = [];
   #ids = 0;

@@ -1,11 +1,11 @@
 import { FastClock, runConformanceSuite } from '@cvmweb/core/testing';
-import { createMockState, mock } from './index.js';
-import { mockLeftovers, mockRunning } from './mock-test-hooks.js';
+import { mockLeftovers, mockRunning } from '../test/mock-test-hooks.js';
+import { createMockHypervisor, mock } from './index.js';
 
 // Successive driver() calls within one test share one simulated hypervisor, as two processes
 // on one machine would; cleanup starts the next test on a fresh one. The guest's clock and the
 // suite's measured windows share a FastClock, so a paused guest is watched for no real time.
-let state = createMockState();
+let state = createMockHypervisor();
 const clock = new FastClock();
 
 runConformanceSuite({
@@ -16,6 +16,6 @@ runConformanceSuite({
   running: async (vmName) => mockRunning(state, vmName),
   cleanup: async () => {
     await state.shutdown();
-    state = createMockState();
+    state = createMockHypervisor();
   },
 });

@@ -1,13 +1,13 @@
 import { type Hypervisor, HypervisorError, isHypervisorError, type VmHandle } from '@cvmweb/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMockState, type MockHypervisorState, mock } from './index.js';
-import { startSpec, vmSpec } from './test-helpers.js';
+import { startSpec, vmSpec } from '../test/test-helpers.js';
+import { createMockHypervisor, type MockHypervisor, mock } from './index.js';
 
-let state: MockHypervisorState;
+let state: MockHypervisor;
 let hv: Hypervisor;
 
 beforeEach(async () => {
-  state = createMockState();
+  state = createMockHypervisor();
   hv = await mock({ instance: state }).create();
 });
 

@@ -8,10 +8,10 @@ import {
   systemClock,
 } from '@cvmweb/core';
 import type { MockApiResponder } from './api-server.js';
+import { MockConnection } from './mock-connection.js';
 import { MockContext } from './mock-context.js';
 import type { MockFault } from './mock-fault.js';
-import { MockHypervisor } from './mock-hypervisor.js';
-import { createMockState, type MockHypervisorState, worldOfState } from './mock-hypervisor-state.js';
+import { createMockHypervisor, type MockHypervisor, worldOfState } from './mock-hypervisor.js';
 import type { MockStep } from './mock-step.js';
 
 /** Options of the {@link mock} driver. */
@@ -23,7 +23,7 @@ export interface MockOptions {
   clock?: Clock;
   /** A delay in milliseconds per step. Default 0 for every step: calls resolve without waiting. */
   delays?: Partial<Record<MockStep, number>>;
-  /** Faults to arm, on the state, when the driver is made (see {@link MockHypervisorState.inject}). */
+  /** Faults to arm, on the state, when the driver is made (see {@link MockHypervisor.inject}). */
   faults?: readonly MockFault[];
   /** The version the hypervisor and its probe report. Default `1.0.0`. */
   version?: string;
@@ -37,7 +37,12 @@ export interface MockOptions {
    * any other `GET` answers the user data of the current boot. An object: `respond` answers
    * instead. `false`: no API and capability `apiPortForwarding` is off.
    */
-  api?: boolean | { respond?: MockApiResponder };
+  api?:
+    | boolean
+    | {
+        /** Answers every request to the API port in place of the simulated guest. */
+        respond?: MockApiResponder;
+      };
   /**
    * Milliseconds, on {@link MockOptions.clock}, from a boot or reset until the API answers: a
    * simulated guest boot. Meanwhile the port accepts connections and resets them. Default 0.
@@ -47,7 +52,7 @@ export interface MockOptions {
    * The simulated hypervisor to use. Default: a new one per driver. Share one between drivers
    * to simulate a restarted process that finds its VMs again.
    */
-  instance?: MockHypervisorState;
+  instance?: MockHypervisor;
   /** Receives one line per step (`mock: start cvmweb-…`), besides the call's own `onDebug`. */
   onDebug?: (message: string) => void;
 }
@@ -66,13 +71,13 @@ const probeReason = 'simulated hypervisor: selected only explicitly (--driver mo
  *
  * @example
  * ```ts
- * const state = createMockState();
+ * const state = createMockHypervisor();
  * const driver = mock({ instance: state, faults: [{ step: 'start', code: 'EXTERNAL' }] });
  * const cvmweb = await createCvmweb({ driver, stateDir });
  * ```
  */
 export function mock(options: MockOptions = {}): Driver {
-  const state = options.instance ?? createMockState();
+  const state = options.instance ?? createMockHypervisor();
   const world = worldOfState(state);
   for (const fault of options.faults ?? []) state.inject(fault);
   const clock = options.clock ?? systemClock;
@@ -111,7 +116,7 @@ export function mock(options: MockOptions = {}): Driver {
     async create(createOptions?: ActionOptions): Promise<Hypervisor> {
       const signal = createOptions?.signal;
       if (signal?.aborted) throw abortedError('mock: connect', signal.reason);
-      return new MockHypervisor(new MockContext(world, clock, delays, apiConfig, options.onDebug), version);
+      return new MockConnection(new MockContext(world, clock, delays, apiConfig, options.onDebug), version);
     },
   };
 }

@@ -2,18 +2,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cvmweb, createCvmweb, ManualClock, SessionState } from '@cvmweb/core';
-import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
+import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
+import { ManualClock, TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { createMockState, type MockHypervisorState, mock } from './index.js';
+import { createMockHypervisor, type MockHypervisor, mock } from './index.js';
 
 let stateDir: string;
-let hypervisor: MockHypervisorState;
+let hypervisor: MockHypervisor;
 let cvmweb: Cvmweb | undefined;
 
 beforeEach(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'my-app-'));
-  hypervisor = createMockState();
+  hypervisor = createMockHypervisor();
 });
 
 afterEach(async () => {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HypervisorError, writeFileAtomic } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core';
+import { writeFileAtomic } from '@cvmweb/core/node';
 
 /** Unix socket paths longer than this do not fit `sockaddr_un` (108 bytes on Linux, 104 on macOS). */
 export const MAX_SOCKET_PATH = 103;

@@ -4,13 +4,13 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProcessRunner, type ProcessResult } from '@cvmweb/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOUBLE, makeHome, removeHome } from '../test/double-harness.js';
 import { parseCreateMedium, parseCreateVm } from './create-output-parser.js';
 import { classifyVBoxError, parseVBoxError, parseWarnings } from './error-parser.js';
 import { parseGuestPropertyEnumerate, parseGuestPropertyGet } from './guest-property-parser.js';
 import { parseListVms } from './list-vms-parser.js';
 import { attachments, natRules, parseMachineReadable } from './machinereadable-parser.js';
 import { mapVmState } from './state-mapping.js';
-import { DOUBLE, makeHome, removeHome } from './testing/double-harness.js';
 import { parseVersion } from './version-parser.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));

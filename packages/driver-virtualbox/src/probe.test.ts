@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processResult } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
+import { DOUBLE, makeHome, removeHome } from '../test/double-harness.js';
 import { findVBoxManage, type ProbeEnvironment, probeVirtualBox } from './probe.js';
-import { DOUBLE, makeHome, removeHome } from './testing/double-harness.js';
 import { virtualbox } from './virtualbox.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));

@@ -7,7 +7,9 @@ import { isSupportedVersion, MINIMUM_VERSION, parseVersion, shortVersion } from 
 
 /** What the probe reads from the machine; tests replace it. */
 export interface ProbeEnvironment {
+  /** The operating system, as `process.platform` names it. */
   readonly platform: NodeJS.Platform;
+  /** The environment the probe reads (`PATH`, `VBOX_MSI_INSTALL_PATH`, …). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** True when `file` exists and can be run. */
   isExecutable(file: string): Promise<boolean>;

@@ -14,7 +14,12 @@ export interface VBoxVersion {
 }
 
 /** The oldest VirtualBox this driver supports: 6.1 (the first with every `VBoxManage` option it uses). */
-export const MINIMUM_VERSION = Object.freeze({ major: 6, minor: 1 });
+export const MINIMUM_VERSION: Readonly<{
+  /** The major version, 6. */
+  major: number;
+  /** The minor version, 1. */
+  minor: number;
+}> = Object.freeze({ major: 6, minor: 1 });
 
 const VERSION_LINE = /^(\d+)\.(\d+)\.(\d+)(?:_([A-Za-z0-9]+?))?(?:r(\d+))?$/;
 

@@ -7,7 +7,7 @@ import {
   running,
   TEST_VERSION,
   testImages,
-} from './testing/double-harness.js';
+} from '../test/double-harness.js';
 
 // One VBOX_USER_HOME per test: both driver() calls of a test (the simulated restart) share it.
 let home: string | undefined;

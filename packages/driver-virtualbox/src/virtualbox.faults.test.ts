@@ -11,7 +11,7 @@ import {
   removeHome,
   TEST_VERSION,
   testImages,
-} from './testing/double-harness.js';
+} from '../test/double-harness.js';
 
 const homes: string[] = [];
 const opened: Cvmweb[] = [];

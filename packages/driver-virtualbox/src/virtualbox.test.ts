@@ -17,7 +17,7 @@ import {
   startSpec,
   tinyIso,
   vmSpec,
-} from './testing/double-harness.js';
+} from '../test/double-harness.js';
 import { VBoxManage } from './vboxmanage.js';
 import type { VirtualBoxHypervisor } from './virtualbox-hypervisor.js';
 

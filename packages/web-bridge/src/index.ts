@@ -5,23 +5,29 @@
  *
  * @packageDocumentation
  */
-export * from './consent/consent-broker.js';
-export * from './consent/consent-decision.js';
-export * from './consent/consent-page.js';
-export * from './consent/denial-throttle.js';
-export * from './consent/terminal-prompter.js';
-export * from './policy/bridge-policy.js';
-export * from './policy/check-requirements.js';
-export * from './policy/normalize-origin.js';
-export * from './policy/policy-store.js';
-export * from './protocol/client-frame.js';
-export * from './protocol/protocol-version.js';
-export * from './protocol/server-frame.js';
-export * from './service/bridge-service.js';
-export * from './service/client-bundle.js';
-export * from './service/frame-limits.js';
-export * from './service/host-allow-list.js';
-export * from './service/session-snapshot.js';
-export * from './service/timeline-feed.js';
-export * from './service/token-bucket.js';
-export * from './service/wire-error.js';
+export {
+  type AuthorizeOptions,
+  ConsentBroker,
+  type ConsentBrokerOptions,
+  type ConsentPrompter,
+  type ConsentRequest,
+} from './consent/consent-broker.js';
+export { type ConsentDecision, consentDecisions } from './consent/consent-decision.js';
+export { terminalPrompter } from './consent/terminal-prompter.js';
+export {
+  type BridgePolicy,
+  defaultLimits,
+  defaultPolicy,
+  type OriginDecision,
+  type ResourceLimits,
+} from './policy/bridge-policy.js';
+export { PolicyStore, type PolicyStoreOptions } from './policy/policy-store.js';
+export { PROTOCOL_VERSION } from './protocol/protocol-version.js';
+export {
+  BRIDGE_PATH,
+  BridgeService,
+  type BridgeServiceOptions,
+  DEFAULT_PORT,
+} from './service/bridge-service.js';
+export { defaultFrameLimits, type FrameLimits } from './service/frame-limits.js';
+export type { TimelineFeed } from './service/timeline-feed.js';

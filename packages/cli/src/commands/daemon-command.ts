@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import {
   createCvmweb,
   defaultStateDir,
-  formatTable,
   HypervisorError,
   isHypervisorError,
   openSessionRegistry,
   sessionStateName,
-  writeFileAtomic,
 } from '@cvmweb/core';
+import { formatTable, writeFileAtomic } from '@cvmweb/core/node';
 import {
   controlledSessions,
   DAEMON_PID_FILE,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { type DamagedRecord, describeDamagedRecord } from '@cvmweb/core';
+import type { DamagedRecord } from '@cvmweb/core';
+import { describeDamagedRecord } from '@cvmweb/core/node';
 
 /**
  * The lines that report damaged session records on standard error (`cvmweb sessions`,

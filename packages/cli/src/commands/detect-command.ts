@@ -1,4 +1,5 @@
-import { detect, formatDetectionTable } from '@cvmweb/core';
+import { detect } from '@cvmweb/core';
+import { formatDetectionTable } from '@cvmweb/core/node';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 

@@ -1,12 +1,6 @@
 import { join } from 'node:path';
-import {
-  defaultCacheDir,
-  defaultStateDir,
-  formatTable,
-  ImageCache,
-  ImageCatalog,
-  USER_CATALOG_FILE,
-} from '@cvmweb/core';
+import { defaultCacheDir, defaultStateDir, ImageCache, ImageCatalog } from '@cvmweb/core';
+import { formatTable, USER_CATALOG_FILE } from '@cvmweb/core/node';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../format-bytes.js';

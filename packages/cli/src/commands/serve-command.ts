@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { createCvmweb, defaultStateDir, formatDetectionTable, HypervisorError } from '@cvmweb/core';
+import { createCvmweb, defaultStateDir, HypervisorError } from '@cvmweb/core';
+import { formatDetectionTable } from '@cvmweb/core/node';
 import { DAEMON_FILE, defaultIdleSources, IdleDaemon, pickIdleSource } from '@cvmweb/daemon';
 import { mock } from '@cvmweb/driver-mock';
 import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';

@@ -1,4 +1,5 @@
-import { defaultStateDir, formatTable, openSessionRegistry, sessionStateName } from '@cvmweb/core';
+import { defaultStateDir, openSessionRegistry, sessionStateName } from '@cvmweb/core';
+import { formatTable } from '@cvmweb/core/node';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { damagedRecordsReport } from './damaged-records-report.js';

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { abortedError, HypervisorError, readRegularFile, toHypervisorError } from '@cvmweb/core';
+import { abortedError, HypervisorError, toHypervisorError } from '@cvmweb/core';
+import { readRegularFile } from '@cvmweb/core/node';
 
 /** The environment variable that names driver modules to load: comma-separated module specifiers. */
 export const DRIVER_MODULES_ENV_VARIABLE = 'CVMWEB_DRIVER_MODULES';

@@ -7,7 +7,7 @@ import type { ContextIsoLayout } from './context-iso-layout.js';
 import type { ContextFormat, ContextMedium } from './context-medium.js';
 import { writeIso9660 } from './iso9660-writer.js';
 
-/** The largest user data {@link buildContextMedium} accepts: 1 MiB, counted in UTF-8 bytes. */
+/** The largest user data `start()` accepts: 1 MiB, counted in UTF-8 bytes. */
 export const MAX_USER_DATA_BYTES = 1024 * 1024;
 
 /** The file name of the medium inside the VM's directory. */

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeDriver, type FakeDriverOptions } from '../../test/fake-driver.js';
+import { rejection } from '../../test/rejection.js';
 import { ManualClock } from '../clock/clock.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import type { Cvmweb } from '../cvmweb.js';
@@ -16,8 +18,6 @@ import { createMemorySessionRegistry } from '../registry/memory-session-registry
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 import { SessionState } from '../state/session-state.js';
-import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
-import { rejection } from '../testing/rejection.js';
 import type { VmPowerState } from './driver.js';
 
 const userData = '[cernvm]\nusers=user:users:s3cr3t\n';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { FakeDriver } from '../../test/fake-driver.js';
+import { rejection } from '../../test/rejection.js';
 import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
-import { FakeDriver } from '../testing/fake-driver.js';
-import { rejection } from '../testing/rejection.js';
 import type { Driver, VmSpec } from './driver.js';
 import { GuardedDriver, type GuardedHypervisor } from './guarded-driver.js';
 

@@ -41,19 +41,33 @@ type Operation = keyof typeof operations;
  * time; every failure is a {@link HypervisorError}.
  */
 export interface GuardedVm {
+  /** The driver's id of the VM (as {@link VmHandle.id}). */
   readonly id: string;
+  /** The VM's name on the hypervisor (as {@link VmHandle.name}). */
   readonly name: string;
+  /** Asks the hypervisor for the VM's power state now. */
   state(options?: ActionOptions): Promise<VmPowerState>;
+  /** Boots the VM with its disks, context medium and API forwarding as `spec` says. */
   start(spec: StartSpec, options?: ProgressOptions): Promise<void>;
+  /** Shuts the guest down (ACPI), powering it off after `timeoutMs`. */
   stop(options?: ProgressOptions & { timeoutMs?: number }): Promise<void>;
+  /** Removes the VM and every file the driver made for it. */
   destroy(options?: ProgressOptions): Promise<void>;
+  /** Freezes the running VM in memory; `NOT_SUPPORTED` without the `pause` capability. */
   pause(options?: ActionOptions): Promise<void>;
+  /** Continues a paused VM; `NOT_SUPPORTED` without the `pause` capability. */
   resume(options?: ActionOptions): Promise<void>;
+  /** Saves the VM's memory to disk and stops it; `NOT_SUPPORTED` without the `hibernate` capability. */
   hibernate(options?: ProgressOptions): Promise<void>;
+  /** Restarts the guest at once, as the reset button; `NOT_SUPPORTED` without the `reset` capability. */
   reset(options?: ActionOptions): Promise<void>;
+  /** Limits the VM's CPU time to `cap` percent; `NOT_SUPPORTED` without the `executionCap` capability. */
   setExecutionCap(cap: number, options?: ActionOptions): Promise<void>;
+  /** Writes a guest property the guest can read; `NOT_SUPPORTED` without the `guestProperties` capability. */
   setProperty(key: string, value: string, options?: ActionOptions): Promise<void>;
+  /** Reads a guest property, `undefined` when unset; `NOT_SUPPORTED` without the `guestProperties` capability. */
   getProperty(key: string, options?: ActionOptions): Promise<string | undefined>;
+  /** Where the guest's API answers on this machine while the VM runs, `undefined` when it has none. */
   apiEndpoint(): ApiEndpoint | undefined;
   /** The driver's {@link VmHandle.stopCause}; `undefined` when the driver has none. */
   stopCause(options?: ActionOptions): Promise<StopCause | undefined>;
@@ -61,17 +75,23 @@ export interface GuardedVm {
 
 /** A connected hypervisor behind the runtime guard. */
 export interface GuardedHypervisor {
+  /** The driver's name, e.g. `kvm`. */
   readonly name: string;
+  /** The hypervisor's version as the driver read it at connection. */
   readonly version: string;
   /** What this connection can do: the driver's capabilities less those its hypervisor turned off. */
   readonly capabilities: DriverCapabilities;
   /** The driver's own object, for {@link SessionRegistry.reconcile} and diagnostics. */
   readonly inner: Hypervisor;
+  /** Defines a new VM (not started) from `spec`. */
   createVm(spec: VmSpec, options?: ProgressOptions): Promise<GuardedVm>;
+  /** The VM of ours with this id, `undefined` when the hypervisor has none. */
   findVm(id: string, options?: ActionOptions): Promise<GuardedVm | undefined>;
+  /** Every VM of ours (this installation's) the hypervisor has, with its power state. */
   listVms(options?: ActionOptions): Promise<VmSummary[]>;
   /** See {@link Hypervisor.watch}; a no-op for drivers without it. */
   watch(listener: (vmId: string) => void, onResync?: () => void): () => void;
+  /** Closes the connection; later calls reject with `INVALID_STATE`. VMs keep running. */
   dispose(): Promise<void>;
 }
 

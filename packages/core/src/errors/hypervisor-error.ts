@@ -47,6 +47,7 @@ export class HypervisorError extends Error {
   readonly details: ErrorDetails;
   /** True when the action was cancelled through its `AbortSignal`. */
   readonly aborted: boolean;
+  /** Marks errors of any copy of the package, so {@link isHypervisorError} knows them. */
   declare readonly [brand]: true;
 
   constructor(code: ErrorCodeValue | ErrorCodeName, message: string, options: HypervisorErrorOptions = {}) {
@@ -62,7 +63,16 @@ export class HypervisorError extends Error {
   }
 
   /** A plain object for logs and protocol frames: code, name, message, details (no stack). */
-  toJSON(): { code: ErrorCodeValue; codeName: ErrorCodeName; message: string; details: ErrorDetails } {
+  toJSON(): {
+    /** The numeric code, as {@link HypervisorError.code}. */
+    code: ErrorCodeValue;
+    /** The code's name, as {@link HypervisorError.codeName}. */
+    codeName: ErrorCodeName;
+    /** What went wrong, in one sentence. */
+    message: string;
+    /** The structured facts, as {@link HypervisorError.details}. */
+    details: ErrorDetails;
+  } {
     return { code: this.code, codeName: this.codeName, message: this.message, details: this.details };
   }
 }

@@ -14,9 +14,24 @@ export interface ReadRegularFileOptions {
 
 /** What {@link readRegularFile} found at a path. */
 export type RegularFileRead =
-  | { readonly kind: 'file'; readonly text: string }
-  | { readonly kind: 'special'; readonly what: string }
-  | { readonly kind: 'too-large'; readonly size: number };
+  | {
+      /** A regular file, read. */
+      readonly kind: 'file';
+      /** Its content. */
+      readonly text: string;
+    }
+  | {
+      /** Not a regular file; not read. */
+      readonly kind: 'special';
+      /** What it is instead: "a FIFO", "a directory", … */
+      readonly what: string;
+    }
+  | {
+      /** A regular file above the size limit; not read. */
+      readonly kind: 'too-large';
+      /** Its size in bytes. */
+      readonly size: number;
+    };
 
 /**
  * Reads `path` as UTF-8 text only if it is a regular file, without ever blocking: a FIFO, socket,

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TestImageServer } from '../../test/test-image-server.js';
 import { type HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
 import { ImageCache } from './image-cache.js';
 import { ImageCatalog, type ImageEntry } from './image-catalog.js';
-import { TestImageServer } from './test-image-server.js';
 
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 

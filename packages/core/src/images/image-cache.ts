@@ -159,7 +159,7 @@ export class ImageCache {
   /**
    * Removes cached images and stale partial downloads (see {@link PruneOptions} for what goes).
    * Downloads in progress in this process are never touched. Called without options it only
-   * removes partial downloads and leftovers older than {@link STALE_PARTIAL_MS}.
+   * removes partial downloads and leftovers older than one day.
    *
    * Make sure no VM boots from an image before removing it: the cache does not know.
    *

@@ -3,9 +3,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeRegistryChild } from '../../test/registry-child-code.js';
+import { crashVersion } from '../../test/registry-test-support.js';
 import { openSessionRegistry } from './file-session-registry.js';
-import { writeRegistryChild } from './registry-child-code.js';
-import { crashVersion } from './registry-test-support.js';
 import type { SessionRecord } from './session-record.js';
 
 // A child process writes records in a loop and is killed with SIGKILL at random moments. The

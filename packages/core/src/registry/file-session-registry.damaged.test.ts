@@ -3,11 +3,11 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeRecord } from '../../test/registry-test-support.js';
 import type { Hypervisor } from '../driver/driver.js';
 import { deriveVmName } from '../session/session-names.js';
 import type { DamagedRecord } from './damaged-record.js';
 import { openSessionRegistry } from './file-session-registry.js';
-import { makeRecord } from './registry-test-support.js';
 import type { SessionRegistry } from './session-registry.js';
 
 // Each kind of damaged record file: reported, moved aside (never lost), and it keeps its id, its

@@ -3,11 +3,11 @@ import { mkdir, mkdtemp, open as openFile, readdir, readFile, rm, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDriver } from '../../test/fake-driver.js';
+import { makeRecord } from '../../test/registry-test-support.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import { ImageCache } from '../images/image-cache.js';
-import { FakeDriver } from '../testing/fake-driver.js';
 import { openSessionRegistry } from './file-session-registry.js';
-import { makeRecord } from './registry-test-support.js';
 import type { SessionRegistry } from './session-registry.js';
 
 // A small tmpfs that the test mounts, fills to the last byte and frees again, so every registry

@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeRecord } from '../../test/registry-test-support.js';
 import { isHypervisorError } from '../errors/hypervisor-error.js';
 import { openSessionRegistry } from './file-session-registry.js';
 import { observeLock } from './registry-lock.js';
-import { makeRecord } from './registry-test-support.js';
 import type { SessionRegistry } from './session-registry.js';
 
 const posix = process.platform !== 'win32';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { makeRecord } from '../../test/registry-test-support.js';
 import { createMemorySessionRegistry } from './memory-session-registry.js';
-import { makeRecord } from './registry-test-support.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {

@@ -2,13 +2,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeRecord } from '../../test/registry-test-support.js';
 import type { Hypervisor, VmHandle, VmPowerState, VmSpec, VmSummary } from '../driver/driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import { SessionState } from '../state/session-state.js';
 import { openSessionRegistry } from './file-session-registry.js';
 import { createMemorySessionRegistry } from './memory-session-registry.js';
 import { reconcile } from './reconcile.js';
-import { makeRecord } from './registry-test-support.js';
 import type { SessionRecord } from './session-record.js';
 import type { SessionRegistry } from './session-registry.js';
 

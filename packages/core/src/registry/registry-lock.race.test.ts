@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeRegistryChild } from '../../test/registry-child-code.js';
 import { openSessionRegistry } from './file-session-registry.js';
-import { writeRegistryChild } from './registry-child-code.js';
 
 // Real processes race for one registry lock, many times: each child waits for "go <dir>", tries
 // to open the registry there and answers "got" or "busy <code>", and keeps what it got until

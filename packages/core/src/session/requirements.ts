@@ -12,18 +12,38 @@ export const defaultRequirements: Readonly<Requirements> = Object.freeze({
 /** Accepted ranges of each numeric requirement (inclusive). */
 export const requirementLimits = Object.freeze({
   /** Virtual CPUs. */
-  cpus: { min: 1, max: 64 },
+  cpus: {
+    /** The fewest. */
+    min: 1,
+    /** The most. */
+    max: 64,
+  },
   /** Memory in MiB. */
-  ram: { min: 32, max: 1024 * 1024 },
+  ram: {
+    /** The least. */
+    min: 32,
+    /** The most. */
+    max: 1024 * 1024,
+  },
   /** Scratch disk in MiB; 0 means no scratch disk. */
-  disk: { min: 0, max: 2 * 1024 * 1024 },
+  disk: {
+    /** The least (no scratch disk). */
+    min: 0,
+    /** The most. */
+    max: 2 * 1024 * 1024,
+  },
 });
 
 /** Allowed form of an image version (catalog key). */
 export const versionPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Inclusive range of the execution cap, in percent. */
-export const executionCapLimits = Object.freeze({ min: 1, max: 100 });
+export const executionCapLimits = Object.freeze({
+  /** The lowest cap, in percent. */
+  min: 1,
+  /** The highest cap: the VM may use all the time of its CPUs. */
+  max: 100,
+});
 
 /**
  * Validates the argument of `open()` and fills in the original plugin's defaults.

@@ -6,6 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDriver, type FakeOp } from '../../test/fake-driver.js';
+import { rejection } from '../../test/rejection.js';
 import { ManualClock } from '../clock/clock.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import { ImageCache } from '../images/image-cache.js';
@@ -19,8 +21,6 @@ import {
   sessionActions,
 } from '../state/action-table.js';
 import { SessionState, type SessionStateValue, sessionStateName } from '../state/session-state.js';
-import { FakeDriver, type FakeOp } from '../testing/fake-driver.js';
-import { rejection } from '../testing/rejection.js';
 import type { Session } from './session.js';
 import { originalEventNames } from './session-events.js';
 

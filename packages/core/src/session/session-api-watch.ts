@@ -1,6 +1,6 @@
-import { type ApiWatchTiming, watchApi } from '../api/api-watcher.js';
 import type { Clock } from '../clock/clock.js';
 import type { GuardedVm } from '../driver/guarded-driver.js';
+import { type ApiWatchTiming, watchApi } from '../guest/api-watcher.js';
 
 /** What a {@link SessionApiWatch} needs. @internal */
 export interface SessionApiWatchOptions {

@@ -1,6 +1,6 @@
-import type { ApiWatchTiming } from '../api/api-watcher.js';
 import type { Clock } from '../clock/clock.js';
 import type { GuardedHypervisor } from '../driver/guarded-driver.js';
+import type { ApiWatchTiming } from '../guest/api-watcher.js';
 import type { ImageSource } from '../images/image-source.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 import type { ActionRunner } from './action-runner.js';
@@ -8,7 +8,7 @@ import type { SessionEvents } from './session-events.js';
 import type { SessionRecordStore } from './session-record-store.js';
 import type { SessionVm } from './session-vm.js';
 
-/** What a session needs from the entry point that made it. @internal */
+/** What a session needs from the entry point that made it (not exported from the package). */
 export interface SessionContext {
   readonly hypervisor: GuardedHypervisor;
   readonly registry: SessionRegistry;

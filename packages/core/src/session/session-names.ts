@@ -5,7 +5,14 @@ import { HypervisorError } from '../errors/hypervisor-error.js';
 export const maxSessionNameLength = 128;
 
 /** Longest property key and value, and most properties per session. */
-export const propertyLimits = Object.freeze({ keyLength: 128, valueLength: 16 * 1024, count: 128 });
+export const propertyLimits = Object.freeze({
+  /** The longest property name, in characters. */
+  keyLength: 128,
+  /** The longest value, in characters. */
+  valueLength: 16 * 1024,
+  /** The most properties one session holds. */
+  count: 128,
+});
 
 // Printable: no C0/C1 control characters, no lone surrogates, no line or paragraph separators.
 const unprintable = /[\p{Cc}\p{Cs}\u2028\u2029]/u;

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDriver } from '../../test/fake-driver.js';
 import { ManualClock } from '../clock/clock.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import type { ActionOptions, Hypervisor, ProgressOptions, VmHandle } from '../driver/driver.js';
 import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
-import { FakeDriver } from '../testing/fake-driver.js';
 import { PROGRESS_TOTAL, ProgressCounter } from './progress-counter.js';
 
 type Report = [done: number, total: number];

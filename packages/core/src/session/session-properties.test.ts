@@ -2,14 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeDriver, type FakeDriverOptions } from '../../test/fake-driver.js';
+import { rejection } from '../../test/rejection.js';
 import { ManualClock } from '../clock/clock.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import { SessionState } from '../state/session-state.js';
-import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
-import { rejection } from '../testing/rejection.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

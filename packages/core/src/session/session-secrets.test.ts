@@ -2,12 +2,12 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeDriver } from '../../test/fake-driver.js';
+import { rejection } from '../../test/rejection.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import { ImageCache } from '../images/image-cache.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import { SessionState } from '../state/session-state.js';
-import { FakeDriver } from '../testing/fake-driver.js';
-import { rejection } from '../testing/rejection.js';
 import { BOOT_USER_DATA_FILE_NAME } from './boot-user-data.js';
 
 const SECRET = 'hunter2-do-not-store';

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeDriver } from '../../test/fake-driver.js';
 import { ManualClock } from '../clock/clock.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import type { ActionOptions, Hypervisor, StopCause, VmHandle } from '../driver/driver.js';
@@ -10,7 +11,6 @@ import { ImageCache } from '../images/image-cache.js';
 import { createMemorySessionRegistry } from '../registry/memory-session-registry.js';
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import { SessionState } from '../state/session-state.js';
-import { FakeDriver } from '../testing/fake-driver.js';
 
 /** A fake driver whose VMs say why they stopped, as the KVM driver reads it from libvirt. */
 class CauseDriver extends FakeDriver {

@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeDriver, type FakeDriverOptions } from '../../test/fake-driver.js';
+import { rejection } from '../../test/rejection.js';
 import { ManualClock } from '../clock/clock.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import type { Cvmweb } from '../cvmweb.js';
@@ -13,8 +15,6 @@ import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import type { SessionRecord } from '../registry/session-record.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 import { SessionState } from '../state/session-state.js';
-import { FakeDriver, type FakeDriverOptions } from '../testing/fake-driver.js';
-import { rejection } from '../testing/rejection.js';
 import type { Session } from './session.js';
 import { originalEventNames, type SessionEvents } from './session-events.js';
 

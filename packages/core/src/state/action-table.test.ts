@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDriver, type FakeOp } from '../../test/fake-driver.js';
 import { createCvmweb } from '../create-cvmweb.js';
 import type { DriverCapabilities } from '../driver/driver.js';
 import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
@@ -11,7 +12,6 @@ import { createMemorySessionRegistry } from '../registry/memory-session-registry
 import { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 import type { Session } from '../session/session.js';
 import { originalEventNames, type SessionEvents } from '../session/session-events.js';
-import { FakeDriver, type FakeOp } from '../testing/fake-driver.js';
 import {
   actionTable,
   assertLegal,

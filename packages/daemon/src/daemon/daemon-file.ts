@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HypervisorError, writeFileAtomic } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core';
+import { writeFileAtomic } from '@cvmweb/core/node';
 import type { Hold } from '../policy/daemon-policy.js';
 
 /** The daemon's own file in the state directory. */
@@ -12,10 +13,13 @@ export const DAEMON_PID_FILE = 'daemon.pid';
 export interface LastAction {
   /** `pause`, `resume`, `hibernate`, `start` or `setExecutionCap`. */
   readonly action: string;
+  /** The execution cap it set, for `setExecutionCap`. */
   readonly cap?: number;
   /** When it finished, ms since the epoch. */
   readonly at: number;
+  /** Whether it succeeded. */
   readonly ok: boolean;
+  /** The error's message when it failed. */
   readonly error?: string;
   /** Why the policy chose it. */
   readonly why: string;
@@ -28,6 +32,7 @@ export interface LastAction {
  * in the session registry (`SessionRecord.daemon`).
  */
 export interface DaemonFileContent {
+  /** The file format's version. */
   readonly version: 1;
   /** Seconds without input before the system counts as idle. */
   readonly idleTime: number;

@@ -44,6 +44,7 @@ export interface IdleDaemonOptions {
   concurrency?: number;
   /** Timeline window, ms (default 15 min), and its capacity in events (default 10 000). */
   timelineMs?: number;
+  /** The most events the timeline keeps (default 10 000). */
   timelineCapacity?: number;
   /** Time limit of one read of the source, ms. Default 5000. */
   readTimeoutMs?: number;

@@ -30,7 +30,7 @@ export interface IdleDaemonEvents {
 /**
  * The idle-aware daemon: watches the user's activity through an
  * {@link IdleSource} and applies each controlled session's policy (the original plugin's
- * table, see {@link planAction}) through the core Session API with
+ * table in this package's README) through the core Session API with
  * `initiator: 'daemon'`, one action at a time per session.
  *
  * Hysteresis: the system becomes idle after `idleTime` + `settleMs` without

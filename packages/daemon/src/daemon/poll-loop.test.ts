@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { ManualClock } from '@cvmweb/core';
+import { ManualClock } from '@cvmweb/core/testing';
 import { describe, expect, it } from 'vitest';
 import { dependantSignals } from '../../test/dependant-signals.js';
 import { PollLoop } from './poll-loop.js';

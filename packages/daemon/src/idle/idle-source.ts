@@ -1,7 +1,15 @@
 /** What one read of an idle source says: seconds without user input, or why it cannot tell. */
 export type IdleReading =
-  | { readonly idleSeconds: number; readonly detail?: string }
-  | { readonly unknown: string };
+  | {
+      /** Seconds since the user's last input. */
+      readonly idleSeconds: number;
+      /** Where the number came from, when the source says (e.g. which session). */
+      readonly detail?: string;
+    }
+  | {
+      /** Why the idle time cannot be known now. */
+      readonly unknown: string;
+    };
 
 /**
  * A probe's verdict on an idle source:
@@ -49,7 +57,7 @@ export interface IdleSource {
 /** True when `reading` is a known idle time. */
 export function isKnown(
   reading: IdleReading,
-): reading is { readonly idleSeconds: number; readonly detail?: string } {
+): reading is Extract<IdleReading, { readonly idleSeconds: number }> {
   return 'idleSeconds' in reading;
 }
 

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { ManualClock } from '@cvmweb/core';
 import { type ProcessEnding, processResult } from '@cvmweb/core/node';
+import { ManualClock } from '@cvmweb/core/testing';
 import { describe, expect, it } from 'vitest';
 import { fakeIdleSource } from '../testing/fake-idle-source.js';
 import { combinedIdleSource } from './combined-idle-source.js';

@@ -8,8 +8,11 @@ import { x11IdleSource } from './x11-idle-source.js';
 
 /** One source as {@link pickIdleSource} saw it. */
 export interface IdleCandidate {
+  /** The source's name (`logind`, `x11`, `macos`, …). */
   readonly name: string;
+  /** What its probe found. */
   readonly probe: IdleProbe;
+  /** True for the source that was chosen. */
   readonly selected: boolean;
 }
 

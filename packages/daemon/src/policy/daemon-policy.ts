@@ -6,14 +6,21 @@ export type Hold = 'paused' | 'hibernated';
 /** One action of the daemon on one session. */
 export type PlannedAction =
   | {
+      /** Set the execution cap. */
       readonly action: 'setExecutionCap';
+      /** The cap to set, in percent. */
       readonly cap: number;
+      /** Whether it gives the machine to the user or to the VM. */
       readonly direction: Direction;
+      /** Why the policy chose it, in words. */
       readonly why: string;
     }
   | {
+      /** The session action to run. */
       readonly action: 'pause' | 'resume' | 'hibernate' | 'start';
+      /** Whether it gives the machine to the user or to the VM. */
       readonly direction: Direction;
+      /** Why the policy chose it, in words. */
       readonly why: string;
     };
 

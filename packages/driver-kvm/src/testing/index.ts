@@ -8,6 +8,13 @@
  * @packageDocumentation
  */
 
+export {
+  type BootModel,
+  buildDomainXml,
+  type DiskModel,
+  type DiskSource,
+  type DomainModel,
+} from '../domain-xml.js';
 export { LIBVIRT_LOCK, libvirtdRestartable, lockLibvirt, restartLibvirtd } from './libvirt-lock.js';
 export {
   domState,

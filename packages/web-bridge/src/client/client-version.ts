@@ -1,4 +1,4 @@
-import { HypervisorError } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core/browser';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 
 declare const __CVMWEB_CLIENT_VERSION__: string | undefined;

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { ErrorCode } from '@cvmweb/core';
+import { ErrorCode } from '@cvmweb/core/browser';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { RawClient, startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
-import { RawClient, startTestBridge, type TestBridge } from '../testing/bridge-test-support.js';
 import { connect } from './connect.js';
 import { status } from './status.js';
 

@@ -1,4 +1,4 @@
-import { HypervisorError } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core/browser';
 import { protocolMismatch } from './client-version.js';
 import type { ConnectOptions } from './connect-options.js';
 import { CVMWebBridge } from './cvmweb-bridge.js';

@@ -1,4 +1,4 @@
-import { HypervisorError } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core/browser';
 
 /** The daemon's state as the service reports it to a page. @internal */
 export interface DaemonState {
@@ -55,6 +55,7 @@ export class CVMWebDaemonAccess {
   get idleTime(): number {
     return this.#idleTime;
   }
+  /** Asks the daemon for a new idle time in seconds (privileged origins only; others get `NOT_ALLOWED`). */
   set idleTime(seconds: number) {
     if (!this.#state.privileged) throw notPrivileged();
     void this.setIdleTime(seconds).catch(() => undefined);

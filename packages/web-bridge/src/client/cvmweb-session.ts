@@ -1,4 +1,4 @@
-import type { SessionEvents, SessionStateValue } from '@cvmweb/core';
+import type { SessionEvents, SessionStateValue } from '@cvmweb/core/browser';
 import type { SessionSnapshot } from '../protocol/server-frame.js';
 import { ClientEmitter } from './client-emitter.js';
 
@@ -129,6 +129,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   get daemonControlled(): boolean {
     return this.#read('daemonControlled');
   }
+  /** Hands the session to the daemon (`true`) or takes it back; it reads back at once and is sent to the service. */
   set daemonControlled(value: boolean) {
     this.#setDaemon({ controlled: value });
   }
@@ -136,6 +137,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   get daemonMinCap(): number {
     return this.#read('daemonMinCap');
   }
+  /** Sets the execution cap the daemon applies while the user is active; it reads back at once and is sent to the service. */
   set daemonMinCap(value: number) {
     this.#setDaemon({ minCap: value });
   }
@@ -143,6 +145,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   get daemonMaxCap(): number {
     return this.#read('daemonMaxCap');
   }
+  /** Sets the execution cap the daemon applies while the user is idle; it reads back at once and is sent to the service. */
   set daemonMaxCap(value: number) {
     this.#setDaemon({ maxCap: value });
   }
@@ -150,6 +153,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   get daemonFlags(): number {
     return this.#read('daemonFlags');
   }
+  /** Sets the `DF_*` bits; it reads back at once and is sent to the service. */
   set daemonFlags(value: number) {
     this.#setDaemon({ flags: value });
   }

@@ -14,7 +14,7 @@ import { CLIENT_VERSION } from './client-version.js';
 import { connect } from './connect.js';
 import { status } from './status.js';
 
-export type { SessionStateValue } from '@cvmweb/core';
+export type { SessionStateValue } from '@cvmweb/core/browser';
 export type { SessionSnapshot, TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
 export { ClientEmitter, type ClientListener } from './client-emitter.js';
 export { CLIENT_VERSION } from './client-version.js';
@@ -38,7 +38,16 @@ export { PROTOCOL_VERSION };
  * `/cvmweb.js`): `CVMWeb.status()`, `CVMWeb.connect(options)`, and the
  * client's `version` and bridge `protocol`.
  */
-export const CVMWeb = Object.freeze({
+export const CVMWeb: Readonly<{
+  /** {@link connect}: connects to the service (call it from a click). */
+  connect: typeof connect;
+  /** {@link status}: whether the service runs, without prompting. */
+  status: typeof status;
+  /** This client's version. */
+  version: string;
+  /** The bridge protocol this client speaks. */
+  protocol: typeof PROTOCOL_VERSION;
+}> = Object.freeze({
   connect,
   status,
   version: CLIENT_VERSION,

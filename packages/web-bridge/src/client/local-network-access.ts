@@ -1,4 +1,4 @@
-import { HypervisorError } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core/browser';
 
 /**
  * The page's Local Network Access permission for loopback addresses, as the

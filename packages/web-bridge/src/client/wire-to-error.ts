@@ -1,4 +1,4 @@
-import { HypervisorError, isErrorCode } from '@cvmweb/core';
+import { HypervisorError, isErrorCode } from '@cvmweb/core/browser';
 import type { WireError } from '../protocol/server-frame.js';
 
 /** Turns an error frame's error into core's `HypervisorError` (an unknown code becomes `CONTROL`). */

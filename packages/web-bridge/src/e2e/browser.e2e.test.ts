@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
 import { consentNotices } from '../consent/consent-page.js';
-import { startTestBridge, type TestBridge } from '../testing/bridge-test-support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 

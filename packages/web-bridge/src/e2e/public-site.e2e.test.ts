@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { type Browser, type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decideConsent, startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
 import { clientBundlePath } from '../service/client-bundle.js';
-import { decideConsent, startTestBridge, type TestBridge } from '../testing/bridge-test-support.js';
 
 /*
  * Pages on public sites, in Debian's Chromium, which enforces Local Network Access: the sites

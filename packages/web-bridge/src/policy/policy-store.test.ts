@@ -1,13 +1,13 @@
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@cvmweb/core';
+import { writeFileAtomic } from '@cvmweb/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PolicyStore } from './policy-store.js';
 
 // Core's writeFileAtomic (temporary file, fsync, rename, fsync of the directory), watched.
-vi.mock('@cvmweb/core', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('@cvmweb/core')>();
+vi.mock('@cvmweb/core/node', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('@cvmweb/core/node')>();
   return { ...actual, writeFileAtomic: vi.fn(actual.writeFileAtomic) };
 });
 

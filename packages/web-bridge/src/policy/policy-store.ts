@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { HypervisorError, writeFileAtomic } from '@cvmweb/core';
+import { HypervisorError } from '@cvmweb/core';
+import { writeFileAtomic } from '@cvmweb/core/node';
 import {
   type BridgePolicy,
   bridgePolicySchema,

@@ -1,7 +1,7 @@
 import { ErrorCodeNames } from '@cvmweb/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RawClient, startTestBridge, type TestBridge } from '../testing/bridge-test-support.js';
+import { RawClient, startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
 import type { ServerFrame } from './server-frame.js';
 
 const TOTAL = 100_000;

@@ -1,4 +1,4 @@
-import type { ErrorCodeName, ErrorCodeValue, SessionStateValue } from '@cvmweb/core';
+import type { ErrorCodeName, ErrorCodeValue, SessionStateValue } from '@cvmweb/core/browser';
 
 /**
  * What the service pushes about a session with every event and result: the
@@ -71,8 +71,11 @@ export interface HelloFrame {
   readonly privileged: boolean;
   /** Frame and rate limits of this connection. */
   readonly limits: {
+    /** The largest frame the service accepts, in bytes. */
     readonly maxFrameBytes: number;
+    /** Frames per second the service accepts on average. */
     readonly framesPerSecond: number;
+    /** Frames the service accepts at once above that rate. */
     readonly burst: number;
   };
 }
@@ -138,9 +141,11 @@ export interface ConsentFrame {
  */
 export type TimelineEntry =
   | {
+      /** When it happened, ms since the epoch. */
       readonly at: number;
       /** The system became `idle`, `active` or `unknown`. */
       readonly kind: 'system';
+      /** Whether the user is idle or active. */
       readonly state: 'idle' | 'active' | 'unknown';
       /** Idle seconds when known (privileged origins only). */
       readonly idleSeconds?: number;
@@ -148,33 +153,45 @@ export type TimelineEntry =
       readonly reason?: string;
     }
   | {
+      /** When it happened, ms since the epoch. */
       readonly at: number;
       /** A controlled session's state, hibernation or cap changed. */
       readonly kind: 'session';
+      /** The session's id. */
       readonly sessionId: string;
+      /** The session's name. */
       readonly name: string;
+      /** The session's state. */
       readonly state: SessionStateValue;
+      /** True when its VM is saved to disk. */
       readonly hibernated: boolean;
+      /** Its execution cap, in percent. */
       readonly executionCap: number;
     }
   | {
+      /** When it happened, ms since the epoch. */
       readonly at: number;
       /** The daemon acted on a controlled session. */
       readonly kind: 'action';
+      /** The session's id. */
       readonly sessionId: string;
+      /** The session's name. */
       readonly name: string;
       /** `pause`, `resume`, `hibernate`, `start` or `setExecutionCap`. */
       readonly action: string;
       /** The cap set, for `setExecutionCap`. */
       readonly cap?: number;
+      /** Whether the action succeeded. */
       readonly ok: boolean;
       /** Why it failed (privileged origins only). */
       readonly error?: string;
     }
   | {
+      /** When it happened, ms since the epoch. */
       readonly at: number;
       /** The daemon started or stopped. */
       readonly kind: 'daemon';
+      /** True when the daemon started. */
       readonly running: boolean;
     };
 

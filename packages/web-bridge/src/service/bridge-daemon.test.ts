@@ -1,15 +1,15 @@
 // The daemon through the bridge: a real IdleDaemon on the mock driver with a fake idle source.
 import { DaemonFlags, ErrorCode, SessionState } from '@cvmweb/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
-import type { CVMWebDaemonAccess } from '../client/cvmweb-daemon-access.js';
-import type { TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
 import {
   connectClient,
   RawClient,
   startTestBridge,
   type TestBridge,
-} from '../testing/bridge-test-support.js';
+} from '../../test/bridge-test-support.js';
+import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
+import type { CVMWebDaemonAccess } from '../client/cvmweb-daemon-access.js';
+import type { TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
 import { BridgeService } from './bridge-service.js';
 
 const PAGE = 'http://127.0.0.2:8080';

@@ -8,8 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, SessionState } from '@cvmweb/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { defaultLimits } from '../policy/bridge-policy.js';
-import type { ServerFrame } from '../protocol/server-frame.js';
 import {
   connectClient,
   consentPageStamp,
@@ -17,7 +15,9 @@ import {
   RawClient,
   startTestBridge,
   type TestBridge,
-} from '../testing/bridge-test-support.js';
+} from '../../test/bridge-test-support.js';
+import { defaultLimits } from '../policy/bridge-policy.js';
+import type { ServerFrame } from '../protocol/server-frame.js';
 
 const PAGE = 'http://127.0.0.2:8080';
 const STRANGER = 'http://stranger.example';

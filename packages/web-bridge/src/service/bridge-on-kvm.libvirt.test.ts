@@ -2,10 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deriveVmName, type ImageEntry, openSessionRegistry, SessionState } from '@cvmweb/core';
+import { type ImageEntry, openSessionRegistry, SessionState } from '@cvmweb/core';
+import { deriveVmName } from '@cvmweb/core/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
-import type { CVMWebSession } from '../client/cvmweb-session.js';
 import {
   alive,
   childrenOf,
@@ -24,8 +23,10 @@ import {
   testGuestEntry,
   until,
   writeVirshWrapper,
-} from '../testing/bridge-kvm-support.js';
-import { connectClient } from '../testing/bridge-test-support.js';
+} from '../../test/bridge-kvm-support.js';
+import { connectClient } from '../../test/bridge-test-support.js';
+import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
+import type { CVMWebSession } from '../client/cvmweb-session.js';
 
 // The web bridge on the real KVM driver: the service runs in a child process (so it can be
 // killed with SIGKILL), boots the test guest (scripts/build-test-guest.sh) from an image served

@@ -6,17 +6,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { openSessionRegistry, SessionState } from '@cvmweb/core';
-import { createMockState } from '@cvmweb/driver-mock';
+import { createMockHypervisor } from '@cvmweb/driver-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient, startTestBridge } from '../../test/bridge-test-support.js';
 import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
-import { connectClient, startTestBridge } from '../testing/bridge-test-support.js';
 import { packageRoot } from './client-bundle.js';
 
 const PAGE = 'http://page.example';
 
 describe('restart', () => {
   it('a graceful bridge restart keeps running VMs; the client reconnects and resyncs without consent', async () => {
-    const state = createMockState();
+    const state = createMockHypervisor();
     const policy = { origins: { [PAGE]: 'allow' as const } };
     const first = await startTestBridge({ state, policy });
     const { port } = first.service;

@@ -8,7 +8,7 @@ import {
   RawClient,
   startTestBridge,
   type TestBridge,
-} from '../testing/bridge-test-support.js';
+} from '../../test/bridge-test-support.js';
 
 const PAGE = 'http://127.0.0.2:8080';
 const OTHER = 'http://localhost:9090';

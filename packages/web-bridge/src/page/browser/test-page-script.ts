@@ -6,7 +6,7 @@
  * served at `/test-page.js`; it uses the global `CVMWeb` that `/cvmweb.js`
  * defines, as any page of a site would.
  */
-import { DaemonFlags, type HypervisorError, sessionStateName } from '@cvmweb/core';
+import { DaemonFlags, type HypervisorError, sessionStateName } from '@cvmweb/core/browser';
 import type { CVMWebBridge } from '../../client/cvmweb-bridge.js';
 import type { CVMWebDaemonAccess } from '../../client/cvmweb-daemon-access.js';
 import type { CVMWebSession, CVMWebSessionEvents } from '../../client/cvmweb-session.js';

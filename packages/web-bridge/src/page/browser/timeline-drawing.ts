@@ -1,4 +1,4 @@
-import { SessionState, type SessionStateName, sessionStateName } from '@cvmweb/core';
+import { SessionState, type SessionStateName, sessionStateName } from '@cvmweb/core/browser';
 import type { TimelineEntry } from '../../protocol/server-frame.js';
 
 type SystemPoint = { at: number; state: 'idle' | 'active' | 'unknown' | 'stopped' };

@@ -1,7 +1,7 @@
 // Internal test helper (not exported): an in-memory Driver with failure injection, hangs and power rules.
 // Tests may change a FakeVm's `power` (an out-of-band change) or delete it from `vms` (it vanished).
-import type * as D from '../driver/driver.js';
-import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
+import type * as D from '../src/driver/driver.js';
+import { abortedError, HypervisorError } from '../src/errors/hypervisor-error.js';
 
 type VmOp = Exclude<keyof D.VmHandle, 'id' | 'name' | 'apiEndpoint'>;
 export type FakeOp = 'connect' | 'create' | 'find' | 'list' | VmOp;

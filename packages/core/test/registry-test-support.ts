@@ -1,4 +1,4 @@
-import type { OwnerHash, SessionRecord } from './session-record.js';
+import type { OwnerHash, SessionRecord } from '../src/registry/session-record.js';
 
 /**
  * Test support for the registry's own tests: a well-formed owner hash (of no real secret) and a

@@ -1,24 +1,25 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cvmweb, createCvmweb, TEST_SCRYPT_COST } from '@cvmweb/core';
+import { type Cvmweb, createCvmweb } from '@cvmweb/core';
+import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { IdleDaemon, type IdleDaemonOptions } from '@cvmweb/daemon';
 import { type FakeIdleSource, fakeIdleSource } from '@cvmweb/daemon/testing';
-import { createMockState, type MockHypervisorState, mock } from '@cvmweb/driver-mock';
+import { createMockHypervisor, type MockHypervisor, mock } from '@cvmweb/driver-mock';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
-import { connect } from '../client/connect.js';
-import type { CVMWebBridge } from '../client/cvmweb-bridge.js';
-import type { BridgePolicy } from '../policy/bridge-policy.js';
-import { PolicyStore } from '../policy/policy-store.js';
-import type { ServerFrame } from '../protocol/server-frame.js';
-import { BridgeService, type BridgeServiceOptions } from '../service/bridge-service.js';
+import { connect } from '../src/client/connect.js';
+import type { CVMWebBridge } from '../src/client/cvmweb-bridge.js';
+import type { BridgePolicy } from '../src/policy/bridge-policy.js';
+import { PolicyStore } from '../src/policy/policy-store.js';
+import type { ServerFrame } from '../src/protocol/server-frame.js';
+import { BridgeService, type BridgeServiceOptions } from '../src/service/bridge-service.js';
 
 /** A running service on the mock driver, for tests. */
 export interface TestBridge {
   readonly service: BridgeService;
   readonly cvmweb: Cvmweb;
-  readonly state: MockHypervisorState;
+  readonly state: MockHypervisor;
   readonly stateDir: string;
   readonly policy: PolicyStore;
   /** The daemon attached to `cvmweb` and feeding the timeline, when asked for (`daemon` option). */
@@ -34,7 +35,7 @@ export async function startTestBridge(
   options: {
     policy?: Partial<BridgePolicy>;
     policyFile?: string;
-    state?: MockHypervisorState;
+    state?: MockHypervisor;
     stateDir?: string;
     port?: number;
     service?: Partial<BridgeServiceOptions>;
@@ -48,7 +49,7 @@ export async function startTestBridge(
   } = {},
 ): Promise<TestBridge> {
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cvmweb-bridge-')));
-  const state = options.state ?? createMockState();
+  const state = options.state ?? createMockHypervisor();
   const cvmweb = await createCvmweb({
     driver: mock({ instance: state }),
     stateDir,

@@ -4,15 +4,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  ImageCache,
-  ImageCatalog,
-  type ImageSource,
-  type StartSpec,
-  type VmSpec,
-  writeIso9660,
-} from '@cvmweb/core';
-import { type VirtualBoxOptions, virtualbox } from '../virtualbox.js';
+import { ImageCache, ImageCatalog, type ImageSource, type StartSpec, type VmSpec } from '@cvmweb/core';
+import { writeIso9660 } from '@cvmweb/core/node';
+import { type VirtualBoxOptions, virtualbox } from '../src/virtualbox.js';
 
 /** The VBoxManage double, runnable as is. */
 export const DOUBLE = fileURLToPath(new URL('./vboxmanage-double.mjs', import.meta.url));

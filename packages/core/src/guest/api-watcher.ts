@@ -2,7 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import type { ApiEndpoint } from '../driver/driver.js';
 import { probeApi } from './probe-api.js';
 
-/** Timing of {@link watchApi}. */
+/** Timing of the guest API watch behind the `apiAvailable` and `apiUnavailable` events. */
 export interface ApiWatchTiming {
   /** Pause between looks while the API answers (default 2000 ms). */
   onlineIntervalMs?: number;

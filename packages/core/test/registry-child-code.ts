@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** The `src` folder of @cvmweb/core. */
-const src = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(dirname(fileURLToPath(import.meta.url)), '../src');
 
 /** The folders of core the file registry's code needs at run time. */
 const FOLDERS = ['errors', 'state', 'registry', 'files', 'clock', 'concurrency', 'session'];
@@ -20,8 +20,7 @@ const FOLDERS = ['errors', 'state', 'registry', 'files', 'clock', 'concurrency',
 export async function writeRegistryChild(out: string, name: string, script: string): Promise<string> {
   for (const folder of FOLDERS) {
     for (const entry of await readdir(join(src, folder))) {
-      if (!entry.endsWith('.ts') || entry.endsWith('.test.ts') || entry === 'registry-child-code.ts')
-        continue;
+      if (!entry.endsWith('.ts') || entry.endsWith('.test.ts')) continue;
       const file = join(src, folder, entry);
       const { outputText } = ts.transpileModule(await readFile(file, 'utf8'), {
         compilerOptions: {
@@ -36,6 +35,17 @@ export async function writeRegistryChild(out: string, name: string, script: stri
       await writeFile(target, outputText);
     }
   }
+  // The records the child scripts write (type-only imports, so it runs on its own).
+  const support = join(dirname(fileURLToPath(import.meta.url)), 'registry-test-support.ts');
+  const { outputText } = ts.transpileModule(await readFile(support, 'utf8'), {
+    compilerOptions: {
+      module: ts.ModuleKind.ESNext,
+      target: ts.ScriptTarget.ES2022,
+      verbatimModuleSyntax: true,
+    },
+    fileName: support,
+  });
+  await writeFile(join(out, 'registry', 'registry-test-support.js'), outputText);
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
   const script_ = join(out, `${name}.js`);
   await writeFile(script_, script);

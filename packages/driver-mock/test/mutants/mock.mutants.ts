@@ -3,7 +3,7 @@
 // scripts/conformance-mutants.mjs (`npm run test:conformance-mutants`), which judges the results;
 // vitest's own run never picks this file up (it is not a *.test.ts).
 import { FastClock, runConformanceSuite } from '@cvmweb/core/testing';
-import { createMockState, type MockHypervisorState, mock } from '../index.js';
+import { createMockHypervisor, type MockHypervisor, mock } from '../../src/index.js';
 import { mockLeftovers, mockRunning } from '../mock-test-hooks.js';
 import { type MockMutant, mockMutants, mutate } from './mock-mutants.js';
 
@@ -11,7 +11,7 @@ import { type MockMutant, mockMutants, mutate } from './mock-mutants.js';
 export const MUTANT_TITLE = 'mock mutant';
 
 function suite(name: string, mutant: MockMutant | undefined): void {
-  let state: MockHypervisorState = createMockState();
+  let state: MockHypervisor = createMockHypervisor();
   const clock = new FastClock();
   runConformanceSuite({
     name: `${MUTANT_TITLE} ${name}`,
@@ -26,7 +26,7 @@ function suite(name: string, mutant: MockMutant | undefined): void {
     running: async (vmName) => mockRunning(state, vmName),
     cleanup: async () => {
       await state.shutdown();
-      state = createMockState();
+      state = createMockHypervisor();
     },
   });
 }

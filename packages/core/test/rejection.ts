@@ -1,4 +1,4 @@
-import { type HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
+import { type HypervisorError, isHypervisorError } from '../src/errors/hypervisor-error.js';
 
 /** Test helper: the {@link HypervisorError} a promise rejects with; fails when it resolves or rejects otherwise. */
 export async function rejection(promise: Promise<unknown>): Promise<HypervisorError> {

@@ -1,0 +1,27 @@
+// A page's script: what a site writes with the client, type-checked without Node's types.
+
+import { HypervisorError, SessionState } from '@cvmweb/core/browser';
+import {
+  CVMWeb,
+  type CVMWebBridge,
+  type CVMWebSession,
+  connect,
+  type SessionStateValue,
+  status,
+} from '@cvmweb/web-bridge/client';
+
+export async function run(button: HTMLButtonElement): Promise<SessionStateValue | undefined> {
+  const found = await status();
+  if (found.service !== 'running' || found.compatible === false) return undefined;
+  const bridge: CVMWebBridge = await connect({ onConsentRequired: (url) => window.open(url) });
+  try {
+    const session: CVMWebSession = await bridge.requestSession('demo', 'secret');
+    session.addEventListener('stateChanged', (state) => {
+      button.disabled = state !== SessionState.Started;
+    });
+    return session.state;
+  } catch (error) {
+    if (error instanceof HypervisorError) console.log(error.code, CVMWeb.version);
+    throw error;
+  }
+}
