@@ -191,7 +191,7 @@ describe('apiEndpoint()', () => {
     server = undefined;
   });
 
-  it('is called once per look of the API watch: every 2 s while the API answers, never while paused', async () => {
+  it('is called once per look of the API watch: every 2 s while the API answers, never while a pause runs or the VM is paused', async () => {
     server = createServer((_request, response) => response.end('ok'));
     await new Promise<void>((done) => server?.listen(0, '127.0.0.1', done));
     const port = (server.address() as AddressInfo).port;
@@ -230,7 +230,18 @@ describe('apiEndpoint()', () => {
       await clock.advance(2000);
       await vi.waitFor(() => expect(calls).toBe(look));
     }
-    await session.pause();
+    const events: string[] = [];
+    session.on('apiAvailable', () => events.push('apiAvailable'));
+    session.on('apiUnavailable', () => events.push('apiUnavailable'));
+    const atPause = calls;
+    const held = driver.hang('pause');
+    const pausing = session.pause();
+    await held.entered;
+    await clock.advance(10_000);
+    expect(calls).toBe(atPause);
+    held.release();
+    await pausing;
+    expect(events).toEqual(['apiUnavailable']);
     const paused = calls;
     await clock.advance(60_000);
     expect(calls).toBe(paused);

@@ -3,9 +3,8 @@ import { TaskQueue } from '../concurrency/task-queue.js';
 import type { ProgressOptions } from '../driver/driver.js';
 import { toHypervisorError } from '../errors/hypervisor-error.js';
 import { actionTable, assertLegal, landingState, type SessionAction } from '../state/action-table.js';
-import { SessionState, type SessionStateValue } from '../state/session-state.js';
+import type { SessionStateValue } from '../state/session-state.js';
 import { ProgressCounter } from './progress-counter.js';
-import type { SessionApiWatch } from './session-api-watch.js';
 import type { EmitSessionEvent } from './session-context.js';
 import type { ActionErrorEvent } from './session-events.js';
 import { originalEventNames } from './session-events.js';
@@ -44,7 +43,6 @@ export interface ActionRunnerParts {
   readonly record: SessionRecordStore;
   readonly clock: Clock;
   readonly emit: EmitSessionEvent;
-  readonly api: SessionApiWatch;
 }
 
 const withEvents: ReadonlySet<string> = new Set(originalEventNames);
@@ -106,7 +104,6 @@ export class ActionRunner {
     const turn: ActionTurn = {
       signal,
       begin: async (fields = {}) => {
-        if (landingState(action, from, true) !== SessionState.Started) this.#parts.api.stop();
         await record.save({
           ...fields,
           state: actionTable[action].via ?? from,

@@ -2,6 +2,7 @@ import type { ActionOptions } from '../driver/driver.js';
 import type { GuardedVm } from '../driver/guarded-driver.js';
 import { TypedEmitter } from '../events/typed-emitter.js';
 import type { DaemonSettings, Requirements, SessionRecord } from '../registry/session-record.js';
+import { landingState } from '../state/action-table.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { ActionRunner } from './action-runner.js';
 import { refreshSession } from './refresh-session.js';
@@ -73,7 +74,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       context,
       record: store,
       vm: new SessionVm(context.hypervisor, () => store.current, context.vmRoot),
-      runner: new ActionRunner({ record: store, clock: context.clock, emit, api: this.#api }),
+      runner: new ActionRunner({ record: store, clock: context.clock, emit }),
       emit,
     };
     this.#lifecycle = new VmLifecycle(this.#parts);
@@ -278,9 +279,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#followState();
   }
 
-  /** The VM's API is watched while the session is `Started`. */
+  /**
+   * The VM's API is watched while the session is `Started`, except while an action runs that will
+   * leave `Started` (pause, stop, hibernate, close): its own record writes must not restart the watch.
+   */
   #followState(): void {
-    if (this.state === SessionState.Started) this.#api.start(this.#parts.vm.handle);
+    const { state, pending } = this.record;
+    const leaving =
+      pending !== undefined && landingState(pending.action, state, true) !== SessionState.Started;
+    if (state === SessionState.Started && !leaving) this.#api.start(this.#parts.vm.handle);
     else this.#api.stop();
   }
 }
