@@ -11,6 +11,8 @@
  * @packageDocumentation
  */
 
+// Errors and their codes, session states and events, the daemon's flags: the browser-safe part.
+export * from './browser.js';
 export { type Clock, systemClock } from './clock/clock.js';
 export { MAX_USER_DATA_BYTES } from './context/build-context-medium.js';
 export type { ContextFormat, ContextMedium } from './context/context-medium.js';
@@ -27,7 +29,6 @@ export type {
 export {
   type Daemon,
   type DaemonAccess,
-  DaemonFlags,
   daemonAccess,
   defaultDaemonSettings,
   knownDaemonFlags,
@@ -63,23 +64,6 @@ export type {
   VmSummary,
 } from './driver/driver.js';
 export type { GuardedHypervisor, GuardedVm } from './driver/guarded-driver.js';
-// Errors and their codes.
-export {
-  ErrorCode,
-  type ErrorCodeName,
-  ErrorCodeNames,
-  type ErrorCodeValue,
-  errorCodeName,
-  isErrorCode,
-} from './errors/error-code.js';
-export {
-  abortedError,
-  type ErrorDetails,
-  HypervisorError,
-  type HypervisorErrorOptions,
-  isHypervisorError,
-  toHypervisorError,
-} from './errors/hypervisor-error.js';
 export { type EventMap, type Listener, TypedEmitter } from './events/typed-emitter.js';
 export type { ApiWatchTiming } from './guest/api-watcher.js';
 export {
@@ -138,13 +122,6 @@ export {
 } from './session/requirements.js';
 export { Session } from './session/session.js';
 export {
-  type ActionErrorArgs,
-  type ActionErrorEvent,
-  type OriginalEventName,
-  originalEventNames,
-  type SessionEvents,
-} from './session/session-events.js';
-export {
   maxSessionNameLength,
   propertyLimits,
   validatePropertyKey,
@@ -153,11 +130,3 @@ export {
 } from './session/session-names.js';
 export type { SessionActionOptions, StartOptions } from './session/session-options.js';
 export { type ActionRule, actionTable, isLegal, type SessionAction } from './state/action-table.js';
-// Session states and the legal actions.
-export {
-  isSessionState,
-  SessionState,
-  type SessionStateName,
-  type SessionStateValue,
-  sessionStateName,
-} from './state/session-state.js';

@@ -6,7 +6,12 @@
  * served at `/test-page.js`; it uses the global `CVMWeb` that `/cvmweb.js`
  * defines, as any page of a site would.
  */
-import { DaemonFlags, type HypervisorError, sessionStateName } from '@cvmweb/core/browser';
+import {
+  DaemonFlags,
+  type HypervisorError,
+  originalEventNames,
+  sessionStateName,
+} from '@cvmweb/core/browser';
 import type { CVMWebBridge } from '../../client/cvmweb-bridge.js';
 import type { CVMWebDaemonAccess } from '../../client/cvmweb-daemon-access.js';
 import type { CVMWebSession, CVMWebSessionEvents } from '../../client/cvmweb-session.js';
@@ -36,27 +41,7 @@ const fields = [
 
 /** Every session event the page logs. */
 const events = [
-  'open',
-  'start',
-  'close',
-  'pause',
-  'resume',
-  'stop',
-  'hibernate',
-  'reset',
-  'openError',
-  'startError',
-  'closeError',
-  'pauseError',
-  'resumeError',
-  'stopError',
-  'hibernateError',
-  'resetError',
-  'progress',
-  'error',
-  'apiAvailable',
-  'apiUnavailable',
-  'debug',
+  ...originalEventNames,
   'stateChanged',
 ] as const satisfies readonly (keyof CVMWebSessionEvents)[];
 
