@@ -10,7 +10,14 @@ import type { Session } from '../session/session.js';
 import { SILENT_PROBE_TIMEOUT_MS } from './guest-tolerances.js';
 
 /** What one request to the guest got: an answer, or nothing (refused, reset, timed out). */
-export type GuestAnswer = { status: number; body: string } | undefined;
+export type GuestAnswer =
+  | {
+      /** The HTTP status code of the answer. */
+      status: number;
+      /** The answer's body as text. */
+      body: string;
+    }
+  | undefined;
 
 /**
  * One HTTP GET on a fresh connection; `undefined` when nothing answered within `timeoutMs` (real

@@ -42,12 +42,14 @@ export class FileServer {
     return `${this.#base}${path}`;
   }
 
+  /** Listens on a free port of 127.0.0.1; resolves with the server once it does. */
   async start(): Promise<this> {
     await new Promise<void>((done) => this.#server.listen(0, '127.0.0.1', done));
     this.#base = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return this;
   }
 
+  /** Closes every connection and stops listening. */
   async stop(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((done) => this.#server.close(() => done()));
