@@ -50,6 +50,7 @@ export {
 export type {
   ActionOptions,
   ApiEndpoint,
+  DisplayEndpoint,
   Driver,
   DriverCapabilities,
   Hypervisor,

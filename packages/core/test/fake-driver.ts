@@ -20,7 +20,12 @@ export interface FakeDriverOptions {
   probe?: D.ProbeResult;
   missing?: readonly VmOp[]; // VM handle methods left out (a declared but missing capability)
   api?: D.ApiEndpoint; // returned by apiEndpoint() while a VM runs
+  display?: D.DisplayEndpoint; // returned by display() while a VM runs or is paused
+  connected?: Partial<D.DriverCapabilities>; // the connection's Hypervisor.capabilities
 }
+
+/** What the fake's screenshot() gives: a PNG signature (the fake draws nothing). */
+export const fakePng = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 export const fullCapabilities: D.DriverCapabilities = Object.freeze({
   ...{ executionCap: true, pause: true, hibernate: true, reset: true, guestProperties: true },
@@ -79,6 +84,7 @@ export class FakeDriver implements D.Driver {
     return {
       name: this.name,
       version: '1.0',
+      ...(this.#options.connected ? { capabilities: this.#options.connected } : {}),
       createVm: async (spec, o) => {
         await this.#enter('create', spec.name, o);
         const id = `fake-${this.calls.length}`; // unique: every call is logged
@@ -152,6 +158,11 @@ export class FakeDriver implements D.Driver {
       setProperty: (key, value, o) => act('setProperty', o).then(() => void vm.properties.set(key, value)),
       getProperty: (key, o) => act('getProperty', o).then(() => vm.properties.get(key)),
       apiEndpoint: () => (vm.power === 'running' ? this.#options.api : undefined),
+      display: (o) =>
+        act('display', o).then(() =>
+          ['running', 'paused'].includes(vm.power) ? this.#options.display : undefined,
+        ),
+      screenshot: (o) => act('screenshot', o, ['running', 'paused']).then(() => fakePng),
     };
     for (const method of this.#options.missing ?? []) Reflect.deleteProperty(handle, method);
     return handle;

@@ -47,6 +47,14 @@ export interface DriverCapabilities {
    * {@link VmHandle.apiEndpoint}; core then probes it and fires `apiAvailable`/`apiUnavailable`.
    */
   readonly apiPortForwarding: boolean;
+  /**
+   * Optional (absent means `false`): a running VM has a display (VNC or RDP) on a loopback port,
+   * protected by a per-VM random password, reported by {@link VmHandle.display}. Core then sets
+   * the session's `rdpURL` and `displayURL`, and the web bridge can show it in a page.
+   */
+  readonly display?: boolean;
+  /** Optional (absent means `false`): {@link VmHandle.screenshot} gives a running VM's screen as a PNG. */
+  readonly screenshot?: boolean;
 }
 
 /**
@@ -167,6 +175,21 @@ export interface ApiEndpoint {
 }
 
 /**
+ * Where a running VM's display is reachable from this host (capability `display`). It carries
+ * the display's password: core keeps it on the Node side and never sends it to a page.
+ */
+export interface DisplayEndpoint {
+  /** `vnc` (RFB) or `rdp`. */
+  readonly protocol: 'vnc' | 'rdp';
+  /** The host address to connect to: `127.0.0.1`, a display never listens on another address. */
+  readonly host: string;
+  /** The TCP port. */
+  readonly port: number;
+  /** The display's password (VNC: at most 8 characters), `undefined` when it has none. */
+  readonly password?: string;
+}
+
+/**
  * One VM, controlled through its driver. Core serialises calls per VM, so a
  * driver never sees two calls on one handle at once. Every method rejects with
  * a {@link HypervisorError} on failure; any other error is wrapped by core.
@@ -210,6 +233,13 @@ export interface VmHandle {
   getProperty?(key: string, options?: ActionOptions): Promise<string | undefined>;
   /** Where the API port is forwarded, while the VM runs (capability `apiPortForwarding`). */
   apiEndpoint?(): ApiEndpoint | undefined;
+  /**
+   * Where the running VM's display listens, with its password; `undefined` while the VM does not
+   * run (capability `display`). The display listens on `127.0.0.1` only.
+   */
+  display?(options?: ActionOptions): Promise<DisplayEndpoint | undefined>;
+  /** The running VM's screen as a PNG file's bytes (capability `screenshot`). */
+  screenshot?(options?: ActionOptions): Promise<Uint8Array>;
   /**
    * Optional: why this powered-off VM stopped (see {@link StopCause}); `undefined` when the
    * hypervisor does not say or the VM is not off. Core asks only when a running VM went off

@@ -4,6 +4,7 @@ import { abortedError, HypervisorError, toHypervisorError } from '../errors/hype
 import type {
   ActionOptions,
   ApiEndpoint,
+  DisplayEndpoint,
   Driver,
   DriverCapabilities,
   Hypervisor,
@@ -31,6 +32,8 @@ const operations = {
   setProperty: { code: 'MODIFY', capability: 'guestProperties' },
   getProperty: { code: 'QUERY', capability: 'guestProperties' },
   stopCause: { code: 'QUERY' },
+  display: { code: 'QUERY', capability: 'display' },
+  screenshot: { code: 'QUERY', capability: 'screenshot' },
 } as const satisfies Record<string, { code: ErrorCodeName; capability?: keyof DriverCapabilities }>;
 
 type Operation = keyof typeof operations;
@@ -71,6 +74,10 @@ export interface GuardedVm {
   apiEndpoint(): ApiEndpoint | undefined;
   /** The driver's {@link VmHandle.stopCause}; `undefined` when the driver has none. */
   stopCause(options?: ActionOptions): Promise<StopCause | undefined>;
+  /** Where the running VM's display listens, with its password; `NOT_SUPPORTED` without the `display` capability. */
+  display(options?: ActionOptions): Promise<DisplayEndpoint | undefined>;
+  /** The running VM's screen as PNG bytes; `NOT_SUPPORTED` without the `screenshot` capability. */
+  screenshot(options?: ActionOptions): Promise<Uint8Array>;
 }
 
 /** A connected hypervisor behind the runtime guard. */
@@ -79,8 +86,11 @@ export interface GuardedHypervisor {
   readonly name: string;
   /** The hypervisor's version as the driver read it at connection. */
   readonly version: string;
-  /** What this connection can do: the driver's capabilities less those its hypervisor turned off. */
-  readonly capabilities: DriverCapabilities;
+  /**
+   * What this connection can do: the driver's capabilities less those its hypervisor turned off,
+   * every optional one present (`false` when the driver leaves it out).
+   */
+  readonly capabilities: Required<DriverCapabilities>;
   /** The driver's own object, for {@link SessionRegistry.reconcile} and diagnostics. */
   readonly inner: Hypervisor;
   /** Defines a new VM (not started) from `spec`. */
@@ -250,6 +260,8 @@ export class GuardedDriver {
         },
         stopCause: (o) =>
           vm.stopCause ? op('stopCause', o, () => vm.stopCause?.(o)) : Promise.resolve(undefined),
+        display: (o) => op('display', o, () => vm.display?.(o)),
+        screenshot: (o) => op('screenshot', o, () => vm.screenshot?.(o)),
       };
     };
 
@@ -294,11 +306,14 @@ export class GuardedDriver {
 function connectedCapabilities(
   declared: DriverCapabilities,
   connected: Partial<DriverCapabilities> | undefined,
-): DriverCapabilities {
-  if (!connected) return declared;
-  const result = { ...declared };
-  for (const key of Object.keys(declared) as (keyof DriverCapabilities)[]) {
-    if (connected[key] === false) result[key] = false;
+): Required<DriverCapabilities> {
+  const result: { -readonly [K in keyof DriverCapabilities]-?: boolean } = {
+    display: false,
+    screenshot: false,
+    ...declared,
+  };
+  for (const key of Object.keys(result) as (keyof DriverCapabilities)[]) {
+    if (connected?.[key] === false) result[key] = false;
   }
   return Object.freeze(result);
 }

@@ -1,13 +1,16 @@
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions, DisplayEndpoint } from '../driver/driver.js';
 import type { GuardedVm } from '../driver/guarded-driver.js';
+import { HypervisorError } from '../errors/hypervisor-error.js';
 import { TypedEmitter } from '../events/typed-emitter.js';
 import type { DaemonSettings, Requirements, SessionRecord } from '../registry/session-record.js';
 import { landingState } from '../state/action-table.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { ActionRunner } from './action-runner.js';
 import { refreshSession } from './refresh-session.js';
+import { requireCapability } from './require-capability.js';
 import { SessionApiWatch } from './session-api-watch.js';
 import type { EmitSessionEvent, SessionContext, SessionParts } from './session-context.js';
+import { displayURLOf, rdpURLOf, SessionDisplay } from './session-display.js';
 import type { SessionEvents } from './session-events.js';
 import type { SessionActionOptions, StartOptions } from './session-options.js';
 import { SessionRecordStore } from './session-record-store.js';
@@ -51,6 +54,7 @@ export type { SessionContext } from './session-context.js';
 export class Session extends TypedEmitter<SessionEvents> {
   readonly #parts: SessionParts;
   readonly #api: SessionApiWatch;
+  readonly #display: SessionDisplay;
   readonly #lifecycle: VmLifecycle;
   readonly #settings: SessionSettings;
 
@@ -65,6 +69,11 @@ export class Session extends TypedEmitter<SessionEvents> {
       onAvailable: (ip, url) => this.emit('apiAvailable', ip, url),
       onUnavailable: () => this.emit('apiUnavailable'),
     });
+    this.#display = new SessionDisplay(
+      context.hypervisor.capabilities.display,
+      () => this.emit('changed'),
+      (message) => this.emit('debug', message),
+    );
     const store = new SessionRecordStore(record, context.registry, context.clock, (next, previous) => {
       if (next.state !== previous.state) this.emit('stateChanged', next.state, previous.state);
       this.emit('changed');
@@ -137,9 +146,16 @@ export class Session extends TypedEmitter<SessionEvents> {
   get apiURL(): string {
     return this.#api.apiURL;
   }
-  /** The display's host and port; `''` (no driver offers a display yet). */
+  /**
+   * The display's `host:port` (the original plugin's form) while the VM runs and its driver has
+   * the `display` capability, else `''`. {@link Session.displayURL} says the protocol.
+   */
   get rdpURL(): string {
-    return '';
+    return rdpURLOf(this.#display.endpoint);
+  }
+  /** The display's URL with its protocol (`vnc://127.0.0.1:5901`, `rdp://…`) while the VM runs, else `''`. */
+  get displayURL(): string {
+    return displayURLOf(this.#display.endpoint);
   }
   /** The daemon controls this session. */
   get daemonControlled(): boolean {
@@ -248,6 +264,26 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /**
+   * The running VM's screen as a PNG file's bytes. Rejects with `NOT_SUPPORTED` (-11) when the
+   * driver has no `screenshot` capability and `INVALID_STATE` (-8) when the VM is not running or
+   * paused.
+   */
+  async screenshot(options?: ActionOptions): Promise<Uint8Array> {
+    return (await this.#runningVm('screenshot')).screenshot(options);
+  }
+
+  /**
+   * Where the running VM's display listens, with its password, asked from the driver now.
+   * For Node-side code only (the web bridge's console proxy): never send the result to a page.
+   * Rejects like {@link Session.screenshot}, for the `display` capability.
+   */
+  async displayEndpoint(options?: ActionOptions): Promise<DisplayEndpoint> {
+    const endpoint = await (await this.#runningVm('display')).display(options);
+    if (!endpoint) throw notRunning(this.name, 'display');
+    return endpoint;
+  }
+
+  /**
    * Reads the VM's power state from the hypervisor and adopts it when it
    * changed behind the session's back (the guest shut itself down, someone used
    * the hypervisor's own tools). Queued like every action; the entry point calls it when the
@@ -279,6 +315,16 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#followState();
   }
 
+  async #runningVm(capability: 'display' | 'screenshot'): Promise<GuardedVm> {
+    requireCapability(this.#parts.context.hypervisor, capability, capability);
+    const { state } = this.record;
+    const vm = await this.#parts.vm.find();
+    if (!vm || (state !== SessionState.Started && state !== SessionState.Paused)) {
+      throw notRunning(this.name, capability);
+    }
+    return vm;
+  }
+
   /**
    * The VM's API is watched while the session is `Started`, except while an action runs that will
    * leave `Started` (pause, stop, hibernate, close): its own record writes must not restart the watch.
@@ -289,5 +335,14 @@ export class Session extends TypedEmitter<SessionEvents> {
       pending !== undefined && landingState(pending.action, state, true) !== SessionState.Started;
     if (state === SessionState.Started && !leaving) this.#api.start(this.#parts.vm.handle);
     else this.#api.stop();
+    if (state === SessionState.Started || state === SessionState.Paused) {
+      this.#display.follow(this.#parts.vm.handle);
+    } else this.#display.forget();
   }
+}
+
+function notRunning(name: string, what: string): HypervisorError {
+  return new HypervisorError('INVALID_STATE', `the virtual machine of session "${name}" is not running`, {
+    details: { operation: what },
+  });
 }

@@ -146,7 +146,9 @@ const driverOp: Record<SessionAction, FakeOp> = {
   getProperty: 'getProperty',
 };
 
-const needs: Partial<Record<SessionAction, Exclude<keyof DriverCapabilities, 'apiPortForwarding'>>> = {
+const needs: Partial<
+  Record<SessionAction, Exclude<keyof DriverCapabilities, 'apiPortForwarding' | 'display' | 'screenshot'>>
+> = {
   pause: 'pause',
   resume: 'pause',
   hibernate: 'hibernate',

@@ -22,7 +22,7 @@ export interface ConformanceHarness {
   /** User data given to `start()`. */
   readonly userData: string;
   /** The capabilities of the connection the last {@link ConformanceHarness.connect} made (the driver's, less what its hypervisor turned off). */
-  readonly capabilities: DriverCapabilities;
+  readonly capabilities: Required<DriverCapabilities>;
   /** A new entry point on a new driver (closed and disposed after the test). */
   connect(extra?: Partial<CvmwebOptions>): Promise<Cvmweb>;
   /** A new entry point and a session on it, with its events recorded. */
@@ -44,7 +44,7 @@ export function createHarness(options: ConformanceOptions): ConformanceHarness {
   const guest = options.guest === false ? undefined : (options.guest ?? {});
   let stateDir: string;
   const opened: Cvmweb[] = [];
-  let capabilities: DriverCapabilities;
+  let capabilities: Required<DriverCapabilities>;
 
   /** An observer of the session's guest, or `undefined` when observation is off or impossible. */
   const observe = (session: Session) =>

@@ -2,6 +2,7 @@ import { describe, it } from 'vitest';
 import { GUEST_REPORT_PATH } from '../guest/guest-report.js';
 import { createHarness } from './conformance-harness.js';
 import type { ConformanceOptions } from './conformance-options.js';
+import { registerDisplayTests } from './display-tests.js';
 import { registerLifecycleTests } from './lifecycle-tests.js';
 import { registerRobustnessTests } from './robustness-tests.js';
 
@@ -19,7 +20,9 @@ import { registerRobustnessTests } from './robustness-tests.js';
  * It covers the full lifecycle, every legal and illegal transition, properties,
  * execution cap bounds, hibernate and restore, that `close()` removes every
  * VM (and whatever {@link ConformanceOptions.leftovers} reports), bad input,
- * serialised calls, abort, and reconcile after a simulated restart. Tests of a
+ * serialised calls, abort, reconcile after a simulated restart, the display (it listens on
+ * 127.0.0.1, a VNC one greets with `RFB 003.00x`, `rdpURL`/`displayURL` say where) and
+ * screenshots (a PNG with a size). Tests of a
  * capability the driver lacks check that core answers `NOT_SUPPORTED` instead.
  *
  * Unless {@link ConformanceOptions.guest} is `false`, it also observes the guest through the
@@ -39,5 +42,6 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     const harness = createHarness(options);
     registerLifecycleTests(harness);
     registerRobustnessTests(harness);
+    registerDisplayTests(harness);
   });
 }
