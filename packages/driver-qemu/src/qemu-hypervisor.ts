@@ -78,11 +78,13 @@ export class QemuHypervisor implements Hypervisor {
     let placed = false;
     try {
       await mkdir(creating, { recursive: true, mode: 0o700 });
+      onDebug?.(`${spec.name}: made ${creating}`);
       await writeMarker(creating, marker);
       await rename(creating, paths.dir).catch((error: unknown) => {
         throw new HypervisorError('CREATE', `${spec.name}: its folder exists already`, { cause: error });
       });
       placed = true;
+      onDebug?.(`${spec.name}: marked ${paths.dir}`);
       const run = (args: string[]) =>
         this.#context.runner.run(this.#context.qemuImg, args, {
           signal,

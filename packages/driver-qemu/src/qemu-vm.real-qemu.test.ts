@@ -16,6 +16,7 @@ import { qemu } from './qemu.js';
 import type { QemuOptions } from './qemu-options.js';
 import { QmpClient } from './qmp-client.js';
 import { filesLeft, qemuProcesses, qemuUnavailable } from './testing-support.js';
+import { vmPaths } from './vm-directory.js';
 
 const unavailable = qemuUnavailable();
 
@@ -26,7 +27,8 @@ describe.skipIf(unavailable !== undefined)(
     let root: string;
     const opened: Cvmweb[] = [];
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'cvmweb-qemu-real-'));
+      // The state dir, the image cache and the VM folders all hold spaces, quotes and commas.
+      dir = await mkdtemp(join(tmpdir(), `cvmweb qemu 'real' "x", `));
       root = join(dir, `vm's "folder", with commas`);
     });
     afterAll(async () => {
@@ -40,9 +42,9 @@ describe.skipIf(unavailable !== undefined)(
       const guest = await testGuest();
       const cvmweb = await createCvmweb({
         driver: qemu({ directory: root, shutdownTimeoutMs: 8000, ...options }),
-        stateDir: stateDir ?? (await mkdtemp(join(dir, 'state-'))),
+        stateDir: stateDir ?? (await mkdtemp(join(dir, `state "it's" `))),
         secretCost: TEST_SCRYPT_COST,
-        images: testGuestImages(guest, join(dir, 'images')),
+        images: testGuestImages(guest, join(dir, `images, 'cached'`)),
         stopTimeoutMs: 8000,
       });
       opened.push(cvmweb);
@@ -73,7 +75,7 @@ describe.skipIf(unavailable !== undefined)(
         'backing-filename': string;
       };
       const base = info['backing-filename'];
-      expect(base.startsWith(join(dir, 'images'))).toBe(true);
+      expect(base.startsWith(join(dir, `images, 'cached'`))).toBe(true);
       const sha = async () =>
         createHash('sha256')
           .update(await readFile(base))
@@ -88,7 +90,7 @@ describe.skipIf(unavailable !== undefined)(
     }, 300_000);
 
     it('QEMU outlives the service; a new one re-attaches it, follows its events, and sees a kill from outside as a failure', async () => {
-      const stateDir = await mkdtemp(join(dir, 'restart-'));
+      const stateDir = await mkdtemp(join(dir, `restart "state" `));
       const first = await connect({}, stateDir);
       const session = await first.requestSession('restart', 'key');
       await session.open({ ram: 128, disk: 0, version: TEST_GUEST_VERSIONS.kernel });
@@ -110,7 +112,7 @@ describe.skipIf(unavailable !== undefined)(
       // Paused and resumed by someone else's QMP client (which gives the monitor back, as QEMU
       // serves one client at a time): the STOP and RESUME events reach the session.
       const outside = async (command: string) => {
-        const other = await QmpClient.connect(join(root, vmName, 'qmp.sock'));
+        const other = await QmpClient.connect(vmPaths(root, vmName).qmp); // a long path: in the temp dir
         await other.execute(command);
         other.close();
       };
@@ -172,6 +174,35 @@ describe.skipIf(unavailable !== undefined)(
         if (session.state !== SessionState.Closed) await session.close();
         expect(await qemuProcesses(session.vmName), `step ${step}`).toEqual([]);
         expect(await filesLeft(root, session.vmName), `step ${step}`).toEqual([]);
+      }
+    }, 300_000);
+
+    it('an abort at every step of open() and start() (each command, QMP command and folder step) leaves no process, socket or file', async () => {
+      const cvmweb = await connect();
+      let vmName = '';
+      const run = async (name: string, abortAt: number) => {
+        const session = await cvmweb.requestSession(name, 'key');
+        vmName = session.vmName;
+        const controller = new AbortController();
+        let lines = 0;
+        session.on('debug', () => {
+          if (++lines === abortAt) controller.abort(new Error(`aborted at debug line ${abortAt}`));
+        });
+        const { signal } = controller;
+        try {
+          await session.open({ ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.kernel }, { signal });
+          await session.start('', { signal });
+        } finally {
+          if (session.state !== SessionState.Closed) await session.close();
+        }
+        return lines;
+      };
+      const total = await run('abort-count', 0);
+      expect(total).toBeGreaterThanOrEqual(4); // made, marked, qemu-img create, QEMU, QMP …
+      for (let step = 1; step <= total; step++) {
+        await expect(run(`abort-${step}`, step), `step ${step}`).rejects.toMatchObject({ aborted: true });
+        expect(await qemuProcesses(vmName), `step ${step}`).toEqual([]);
+        expect(await filesLeft(root, vmName), `step ${step}`).toEqual([]);
       }
     }, 300_000);
   },

@@ -1,7 +1,9 @@
 // Test helpers of the QEMU driver's real-QEMU tests (not part of the package's entry).
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { vmPaths } from './vm-directory.js';
 
 /** Why real-QEMU tests cannot run here, or `undefined`. */
 export function qemuUnavailable(): string | undefined {
@@ -24,10 +26,16 @@ export async function qemuProcesses(vmName: string): Promise<string[]> {
   return found;
 }
 
-/** What is left of VM `vmName` under `root`: its folder, or any `.creating-` folder. */
+/**
+ * What is left of VM `vmName` under `root`: its folder, any `.creating-` folder, and its socket
+ * folder in the temp dir (where a deep `root` puts the sockets).
+ */
 export async function filesLeft(root: string, vmName: string): Promise<string[]> {
   const names = await readdir(root).catch(() => [] as string[]);
-  return names
+  const left = names
     .filter((name) => name === vmName || name.startsWith('.creating-'))
     .map((name) => join(root, name));
+  const { socketDir, dir } = vmPaths(root, vmName);
+  if (socketDir !== dir && existsSync(socketDir)) left.push(socketDir);
+  return left;
 }
