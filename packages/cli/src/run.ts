@@ -20,7 +20,7 @@ Commands:
   images list            List cached images
   images pull <version>  Download and verify an image (a catalog version such as 1.3)
   images prune           Remove cached images and partial downloads
-  daemon                 Run the idle-aware daemon against the session registry (until SIGINT/SIGTERM)
+  daemon                 Run the idle-aware daemon against the session registry (until stopped)
   daemon status          Show the idle source, the idle time and each controlled session
 
 Options:
@@ -41,6 +41,8 @@ Options:
 Driver plug-ins (detect, serve, daemon): the modules named in CVMWEB_DRIVER_MODULES
 (comma-separated) and in <state-dir>/config.json ({ "drivers": ["cvmweb-driver-acme"] }),
 resolved from the working directory, then the global node_modules.
+
+serve and daemon stop cleanly, exiting 0, on SIGINT, SIGTERM, SIGHUP or when their parent process ends.
 
 Exit codes: 0 success, 1 failure (the message names the error code), 2 wrong usage,
 3 detect found no usable hypervisor, 4 sessions found damaged session records.

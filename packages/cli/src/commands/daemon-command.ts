@@ -28,7 +28,8 @@ import { usageError } from '../usage-error.js';
 
 /**
  * `cvmweb daemon [--idle-time S] [--state-dir DIR] [--json]`: runs the idle daemon standalone
- * against the session registry until SIGINT or SIGTERM, with a pid file in the state directory.
+ * against the session registry until SIGINT, SIGTERM, SIGHUP or the end of its parent process
+ * (exit 0), with a pid file in the state directory.
  * `cvmweb daemon status [--json]`: the idle source, the current idle time (or why it is
  * unknown), and each controlled session with its policy and the daemon's last action.
  */
@@ -113,8 +114,8 @@ async function runDaemon(io: CliIo, stateDir: string, json: boolean, idleTime: n
       );
       if (!pick.found) io.out(`  ${formatReading(await pick.source.read())}\n`);
     }
-    await stop.requested;
-    if (!json) io.out('cvmweb daemon: stopping (sessions keep their current state)\n');
+    const reason = await stop.requested;
+    if (!json) io.out(`cvmweb daemon: stopping (${reason}; sessions keep their current state)\n`);
     await daemon.stop();
     return ExitCode.OK;
   } finally {

@@ -38,8 +38,10 @@ const banner = [
 
 /**
  * `cvmweb serve [--port N] [--driver NAME] [--state-dir DIR] [--fallback mock] [--json]`:
- * reconciles the session registry, starts the loopback web bridge and runs until
- * SIGINT or SIGTERM (or `options.signal`). Stopping leaves running VMs alone. Damaged session
+ * reconciles the session registry, starts the loopback web bridge and runs until SIGINT, SIGTERM,
+ * SIGHUP, the end of its parent process (`npx cvmweb serve` killed) or `options.signal`, then
+ * stops the bridge and the daemon, releases the registry lock and returns 0. Stopping leaves
+ * running VMs alone. Damaged session
  * records are reported at start-up: a `cvmweb: WARNING: …` line each on standard error, a count in
  * the `Sessions:` line, and `damaged` / `keptVms` in the `--json` line.
  */
@@ -135,8 +137,8 @@ export async function serveCommand(
           'Press Ctrl+C to stop (running virtual machines keep running).\n',
       );
     }
-    await stop.requested;
-    if (!flags.json) io.out('\nStopping the bridge; virtual machines keep running.\n');
+    const reason = await stop.requested;
+    if (!flags.json) io.out(`\nStopping the bridge (${reason}); virtual machines keep running.\n`);
     return ExitCode.OK;
   } finally {
     stop.dispose();
