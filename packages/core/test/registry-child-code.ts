@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -13,7 +13,8 @@ const FOLDERS = ['errors', 'state', 'registry', 'files', 'clock', 'concurrency',
  * Test support for the registry's multi-process tests: transpiles the real registry code (and
  * what it imports) to ES modules under `out` (Node 20 cannot run TypeScript), writes
  * `out/<name>.js` with `script`, and returns that file's path. The script imports the registry
- * as `./registry/file-session-registry.js`. Not exported from the package.
+ * as `./registry/file-session-registry.js`; core's dependencies resolve through a link to the
+ * workspace's `node_modules`. Not exported from the package.
  *
  * @internal
  */
@@ -47,6 +48,8 @@ export async function writeRegistryChild(out: string, name: string, script: stri
   });
   await writeFile(join(out, 'registry', 'registry-test-support.js'), outputText);
   await writeFile(join(out, 'package.json'), '{"type":"module"}');
+  // Core's dependencies (zod) resolve from the workspace's node_modules.
+  await symlink(join(src, '../../../node_modules'), join(out, 'node_modules'), 'dir');
   const script_ = join(out, `${name}.js`);
   await writeFile(script_, script);
   return script_;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { z } from 'zod';
 import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import { abortedError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
@@ -31,22 +32,24 @@ export interface CachedImage {
   readonly lastUsed: Date;
 }
 
-/** The sidecar `<sha256>.json` of a cached file. @internal */
-export interface Manifest {
-  readonly format: 1;
-  readonly sha256: string;
-  /** The cached file's name in `images/`. */
-  readonly file: string;
+const manifestSchema = z.object({
+  format: z.literal(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The cached file's name in `images/`: `<sha256>.<extension>`, never the manifest's own. */
+  file: z.string(),
   /** Size and mtime when last verified: while they hold, the file is trusted without rehashing. */
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly url: string;
-  readonly role: CachedFileRole;
-  readonly kind: ImageKind;
-  readonly versions: readonly string[];
-  readonly lastUsed: number;
-  readonly verifiedAt: number;
-}
+  size: z.number(),
+  mtimeMs: z.number(),
+  url: z.string(),
+  role: z.enum(['image', 'initrd'] as const satisfies readonly CachedFileRole[]),
+  kind: z.enum(['iso', 'disk', 'kernel'] as const satisfies readonly ImageKind[]),
+  versions: z.array(z.string()).readonly(),
+  lastUsed: z.number(),
+  verifiedAt: z.number(),
+});
+
+/** The sidecar `<sha256>.json` of a cached file. @internal */
+export type Manifest = Readonly<z.infer<typeof manifestSchema>>;
 
 /**
  * The manifests in a cache's `images/` folder: one `<sha256>.json` beside each verified file.
@@ -71,7 +74,8 @@ export class ManifestStore {
   async read(sha256: string): Promise<Manifest | undefined> {
     try {
       const data: unknown = JSON.parse(await readFile(this.pathOf(sha256), 'utf8'));
-      return isManifest(data, sha256) ? data : undefined;
+      const parsed = manifestSchema.safeParse(data);
+      return parsed.success && isManifestOf(parsed.data, sha256) ? parsed.data : undefined;
     } catch {
       return undefined;
     }
@@ -126,24 +130,13 @@ export function toCachedImage(manifest: Manifest, path: string, size: number): C
   });
 }
 
-function isManifest(data: unknown, sha256: string): data is Manifest {
-  if (typeof data !== 'object' || data === null) return false;
-  const m = data as Record<string, unknown>;
+/** The manifest is the one of `sha256` and names a file beside it (not itself, nor one elsewhere). */
+function isManifestOf(manifest: Manifest, sha256: string): boolean {
+  const { file } = manifest;
   return (
-    m['format'] === 1 &&
-    m['sha256'] === sha256 &&
-    typeof m['file'] === 'string' &&
-    basename(m['file']) === m['file'] &&
-    m['file'].startsWith(`${sha256}.`) &&
-    m['file'] !== `${sha256}.json` &&
-    typeof m['size'] === 'number' &&
-    typeof m['mtimeMs'] === 'number' &&
-    typeof m['url'] === 'string' &&
-    (m['role'] === 'image' || m['role'] === 'initrd') &&
-    typeof m['kind'] === 'string' &&
-    Array.isArray(m['versions']) &&
-    m['versions'].every((version) => typeof version === 'string') &&
-    typeof m['lastUsed'] === 'number' &&
-    typeof m['verifiedAt'] === 'number'
+    manifest.sha256 === sha256 &&
+    basename(file) === file &&
+    file.startsWith(`${sha256}.`) &&
+    file !== `${sha256}.json`
   );
 }

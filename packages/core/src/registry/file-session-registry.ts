@@ -11,8 +11,8 @@ import { reconcile } from './reconcile.js';
 import { nameKey, nameTakenError, RecordIndex, snapshotRecord } from './record-index.js';
 import { acquireLock, type LockContent, releaseLock } from './registry-lock.js';
 import type { SessionRecord } from './session-record.js';
+import { SESSION_ID_PATTERN } from './session-record-schema.js';
 import type { ReconcileOptions, ReconcileReport, SessionRegistry } from './session-registry.js';
-import { SESSION_ID_PATTERN } from './validate-session-record.js';
 
 /** Options of {@link openSessionRegistry}. */
 export interface OpenSessionRegistryOptions extends ActionOptions {

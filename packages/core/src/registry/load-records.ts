@@ -12,7 +12,7 @@ import {
 } from './damaged-record.js';
 import { deepFreeze, type RecordIndex } from './record-index.js';
 import type { SessionRecord } from './session-record.js';
-import { SESSION_ID_PATTERN, validateSessionRecord } from './validate-session-record.js';
+import { SESSION_ID_PATTERN, validateSessionRecord } from './session-record-schema.js';
 
 /** The folder of record files, and the one damaged record files are moved to. */
 export const SESSIONS_FOLDER = 'sessions';

@@ -2,6 +2,7 @@ import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:c
 import type { ActionOptions } from '../driver/driver.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 import type { OwnerHash } from './session-record.js';
+import { ownerHashSchema, scryptCostSchema } from './session-record-schema.js';
 
 /** The scrypt cost parameters of an {@link OwnerHash}. */
 export interface ScryptCost {
@@ -100,12 +101,7 @@ export async function verifySecret(
  * valid cost). Used when loading records.
  */
 export function isOwnerHash(value: unknown): value is OwnerHash {
-  try {
-    checkOwner(value as OwnerHash);
-    return true;
-  } catch {
-    return false;
-  }
+  return ownerHashSchema.safeParse(value).success;
 }
 
 function checkSecret(secret: unknown): asserts secret is string {
@@ -120,21 +116,7 @@ function checkSecret(secret: unknown): asserts secret is string {
 }
 
 function checkCost(cost: unknown, field: string): asserts cost is ScryptCost {
-  const c = cost as Partial<ScryptCost> | null;
-  const ok =
-    typeof c === 'object' &&
-    c !== null &&
-    Number.isInteger(c.N) &&
-    Number.isInteger(c.r) &&
-    Number.isInteger(c.p) &&
-    (c.N as number) >= 2 &&
-    (c.N as number) <= 2 ** 20 &&
-    ((c.N as number) & ((c.N as number) - 1)) === 0 &&
-    (c.r as number) >= 1 &&
-    (c.r as number) <= 32 &&
-    (c.p as number) >= 1 &&
-    (c.p as number) <= 16;
-  if (!ok) {
+  if (!scryptCostSchema.safeParse(cost).success) {
     throw new HypervisorError(
       'INVALID_USAGE',
       'The scrypt cost must have N a power of two (2–2^20), r 1–32 and p 1–16',
@@ -143,23 +125,16 @@ function checkCost(cost: unknown, field: string): asserts cost is ScryptCost {
   }
 }
 
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-
 function checkOwner(owner: OwnerHash): { salt: Buffer; expected: Buffer } {
-  const bad = (why: string) =>
-    new HypervisorError('INVALID_USAGE', `The stored owner hash is malformed: ${why}`, {
+  const result = ownerHashSchema.safeParse(owner);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const why = `${issue?.path.join('.') || 'owner'} ${issue?.message ?? ''}`;
+    throw new HypervisorError('INVALID_USAGE', `The stored owner hash is malformed: ${why}`, {
       details: { field: 'owner' },
     });
-  if (typeof owner !== 'object' || owner === null) throw bad('not an object');
-  if (owner.algorithm !== 'scrypt') throw bad('algorithm is not scrypt');
-  if (typeof owner.salt !== 'string' || !BASE64.test(owner.salt)) throw bad('bad salt');
-  if (typeof owner.hash !== 'string' || !BASE64.test(owner.hash)) throw bad('bad hash');
-  checkCost(owner, 'owner');
-  const salt = Buffer.from(owner.salt, 'base64');
-  const expected = Buffer.from(owner.hash, 'base64');
-  if (salt.length < 8 || salt.length > 64) throw bad('salt length');
-  if (expected.length < 16 || expected.length > 64) throw bad('hash length');
-  return { salt, expected };
+  }
+  return { salt: Buffer.from(owner.salt, 'base64'), expected: Buffer.from(owner.hash, 'base64') };
 }
 
 function derive(secret: string, salt: Buffer, length: number, cost: ScryptCost): Promise<Buffer> {

@@ -1,6 +1,6 @@
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { SessionRecord } from './session-record.js';
-import { validateSessionRecord } from './validate-session-record.js';
+import { validateSessionRecord } from './session-record-schema.js';
 
 /**
  * The in-memory half of both registries: records by id plus an index by `(scope, name)`, so
