@@ -20,7 +20,8 @@ interface Entry {
 
 interface PackageJson {
   name: string;
-  exports?: Record<string, string | { types?: string; import?: string }>;
+  /** ESM only: a module entry's types and code sit under its `import` condition. */
+  exports?: Record<string, string | { import?: { types?: string; default?: string } }>;
 }
 
 function entriesOf(folder: string): { readme: string; entries: Entry[] } {
@@ -28,11 +29,12 @@ function entriesOf(folder: string): { readme: string; entries: Entry[] } {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
   const entries: Entry[] = [];
   for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
-    if (typeof target !== 'object' || !target.types || !target.import) continue; // files, not modules
+    const module = typeof target === 'object' ? target.import : undefined;
+    if (!module?.types || !module.default) continue; // files, not modules
     entries.push({
       specifier: subpath === '.' ? pkg.name : `${pkg.name}/${subpath.replace(/^\.\//, '')}`,
-      dts: join(dir, target.types),
-      js: join(dir, target.import),
+      dts: join(dir, module.types),
+      js: join(dir, module.default),
     });
   }
   return { readme: join(dir, 'README.md'), entries };
