@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { detectAcceleration } from '@cvmweb/driver-kvm';
+import { detectAcceleration } from '@cvmweb/core/node';
 import { qemu } from '@cvmweb/driver-qemu';
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from './cli-io.js';

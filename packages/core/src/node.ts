@@ -3,7 +3,7 @@
  * itself share, one copy of each: the serial queue ({@link TaskQueue}, {@link KeyedQueue}),
  * the abortable {@link sleep} and {@link abortable} wait, the process runner
  * ({@link createProcessRunner}) and the loopback port reservation
- * ({@link reserveFreeLoopbackPort}). Browser code never imports this entry.
+ * ({@link reserveFreeLoopbackPort}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
  *
  * @packageDocumentation
  */
@@ -27,6 +27,11 @@ export {
   readRegularFile,
 } from './files/read-regular-file.js';
 export { type WriteFileAtomicOptions, writeFileAtomic } from './files/write-file-atomic.js';
+export {
+  type AccelerationFacts,
+  type AccelerationPaths,
+  detectAcceleration,
+} from './host/detect-acceleration.js';
 export {
   isLoopbackPortFree,
   releaseLoopbackPort,

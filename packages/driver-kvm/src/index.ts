@@ -3,7 +3,6 @@
  *
  * @packageDocumentation
  */
-export { type AccelerationFacts, type AccelerationPaths, detectAcceleration } from './acceleration.js';
 export { kvm } from './kvm.js';
 export { defaultInstallationId, defaultUri, type KvmOptions } from './kvm-options.js';
 export { KVM_SCORE, TCG_SCORE } from './probe.js';

@@ -1,7 +1,6 @@
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
 import { HypervisorError } from '@cvmweb/core';
-import { createProcessRunner } from '@cvmweb/core/node';
-import { detectAcceleration } from './acceleration.js';
+import { createProcessRunner, detectAcceleration } from '@cvmweb/core/node';
 import { DomainEvents } from './domain-events.js';
 import { hostHasVirtualization } from './host-capabilities.js';
 import { KvmHypervisor } from './kvm-hypervisor.js';

@@ -1,6 +1,11 @@
 import type { ActionOptions, ProbeResult } from '@cvmweb/core';
-import { describeEnding, firstLine, type ProcessResult, type ProcessRunner } from '@cvmweb/core/node';
-import { detectAcceleration } from './acceleration.js';
+import {
+  describeEnding,
+  detectAcceleration,
+  firstLine,
+  type ProcessResult,
+  type ProcessRunner,
+} from '@cvmweb/core/node';
 import { hostHasVirtualization } from './host-capabilities.js';
 import { isRemoteUri, isSessionUri } from './kvm-options.js';
 import { parseVersion } from './virsh-parsers.js';

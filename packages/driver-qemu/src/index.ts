@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { type Accelerator, parseAccelHelp, parseQemuVersion } from './accelerators.js';
+export type { Accelerator } from './accelerators.js';
 export { acceleratedScore, QEMU_TCG_SCORE } from './probe.js';
 export { qemu } from './qemu.js';
 export type { QemuOptions } from './qemu-options.js';

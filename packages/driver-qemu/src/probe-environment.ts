@@ -1,6 +1,10 @@
 import { access, constants } from 'node:fs/promises';
-import { type ProcessRunner, processError } from '@cvmweb/core/node';
-import { type AccelerationFacts, detectAcceleration } from '@cvmweb/driver-kvm';
+import {
+  type AccelerationFacts,
+  detectAcceleration,
+  type ProcessRunner,
+  processError,
+} from '@cvmweb/core/node';
 import type { ProgramLookup } from './find-qemu.js';
 
 /** What one command printed and how it ended. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AccelerationFacts } from '@cvmweb/driver-kvm';
+import type { AccelerationFacts } from '@cvmweb/core/node';
 import { describe, expect, it } from 'vitest';
 import { parseAccelHelp, parseQemuVersion } from './accelerators.js';
 import { acceleratedScore, probeQemu, QEMU_TCG_SCORE } from './probe.js';
@@ -233,7 +233,7 @@ describe('QEMU probe', () => {
     const verdict = await probeQemu({ acceleration: 'auto' }, systemProbeEnvironment(createProcessRunner()));
     expect(typeof verdict.healthy).toBe('boolean');
     if (verdict.healthy) {
-      const facts = await (await import('@cvmweb/driver-kvm')).detectAcceleration();
+      const facts = await (await import('@cvmweb/core/node')).detectAcceleration();
       expect(verdict.details?.['acceleration']).toBe(facts.usable ? 'kvm' : 'tcg');
     }
   });
