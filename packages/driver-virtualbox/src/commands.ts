@@ -27,6 +27,25 @@ export const DESCRIPTION_MARK = 'cvmweb-session=';
 /** The guest property namespace of our properties. */
 export const PROPERTY_PREFIX = '/CVMWeb/';
 
+/**
+ * The option spellings of one VirtualBox version. 7.0 gave most `modifyvm` options a dashed name
+ * (`--cpu-execution-cap`, `--nat-pf<N>`) and kept the old one as an alias; 6.1 knows only the old
+ * one. The driver sends the version's own current spelling (see the README's matrix).
+ */
+export interface VBoxDialect {
+  /** `--cpu-execution-cap` (7.0+) or `--cpuexecutioncap` (6.1). */
+  readonly executionCap: string;
+  /** The NAT port-forwarding option of NIC 1: `--nat-pf1` (7.0+) or `--natpf1` (6.1). */
+  readonly natPortForward: string;
+}
+
+/** The spellings of VirtualBox `major`.x: dashed from 7.0 on. */
+export function dialectFor(major: number): VBoxDialect {
+  return major >= 7
+    ? { executionCap: '--cpu-execution-cap', natPortForward: '--nat-pf1' }
+    : { executionCap: '--cpuexecutioncap', natPortForward: '--natpf1' };
+}
+
 export function versionCommand(): string[] {
   return ['--version'];
 }
@@ -56,7 +75,7 @@ export interface VmSettings {
   readonly sessionId: string;
 }
 
-export function modifyVmCommand(vm: string, settings: VmSettings): string[] {
+export function modifyVmCommand(vm: string, settings: VmSettings, dialect: VBoxDialect): string[] {
   return [
     'modifyvm',
     vm,
@@ -64,7 +83,7 @@ export function modifyVmCommand(vm: string, settings: VmSettings): string[] {
     String(settings.cpus),
     '--memory',
     String(settings.ram),
-    '--cpuexecutioncap',
+    dialect.executionCap,
     String(settings.executionCap),
     '--acpi',
     'on',
@@ -74,7 +93,7 @@ export function modifyVmCommand(vm: string, settings: VmSettings): string[] {
     '16',
     '--nic1',
     'nat',
-    '--natpf1',
+    dialect.natPortForward,
     `${API_RULE},tcp,127.0.0.1,${settings.apiPort},,${API_GUEST_PORT}`,
     '--boot1',
     settings.bootFrom,
@@ -148,8 +167,8 @@ export function liveExecutionCapCommand(vm: string, cap: number): string[] {
   return ['controlvm', vm, 'cpuexecutioncap', String(cap)];
 }
 
-export function executionCapCommand(vm: string, cap: number): string[] {
-  return ['modifyvm', vm, '--cpuexecutioncap', String(cap)];
+export function executionCapCommand(vm: string, cap: number, dialect: VBoxDialect): string[] {
+  return ['modifyvm', vm, dialect.executionCap, String(cap)];
 }
 
 export function discardStateCommand(vm: string): string[] {
@@ -160,12 +179,22 @@ export function unregisterVmCommand(vm: string): string[] {
   return ['unregistervm', vm, '--delete'];
 }
 
+/** Unregisters a VM whose settings cannot be read: there is nothing VirtualBox could delete. */
+export function unregisterOnlyCommand(vm: string): string[] {
+  return ['unregistervm', vm];
+}
+
 export function showVmInfoCommand(vm: string): string[] {
   return ['showvminfo', vm, '--machinereadable'];
 }
 
 export function listVmsCommand(): string[] {
   return ['list', 'vms'];
+}
+
+/** `list --long vms`: the only listing that names an inaccessible VM's settings file. */
+export function listVmsLongCommand(): string[] {
+  return ['list', '--long', 'vms'];
 }
 
 export function setGuestPropertyCommand(vm: string, name: string, value: string): string[] {

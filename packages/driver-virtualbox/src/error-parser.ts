@@ -1,4 +1,5 @@
 import type { ErrorCodeName } from '@cvmweb/core';
+import { hintFor } from './failure-hints.js';
 
 /** A VirtualBox failure, read from `VBoxManage: error:` lines. */
 export interface VBoxErrorInfo {
@@ -80,12 +81,14 @@ export type VBoxErrorClass = ErrorCodeName | 'LOCKED';
 /**
  * Maps a failure to a cvmweb code: object not found → `NOT_FOUND`, invalid VM state (and
  * "is not currently running") → `INVALID_STATE`, a machine locked by another session → `LOCKED`,
- * file errors → `IO`, KVM holding VT-x and usage errors → `EXTERNAL`; anything else gets `fallback`,
+ * file errors → `IO`, host problems ({@link hintFor}: VT-x off or held by KVM/Hyper-V, no kernel
+ * driver, VBoxSVC not answering) and usage errors → `EXTERNAL`; anything else gets `fallback`,
  * the code of the action that failed.
  */
 export function classifyVBoxError(info: VBoxErrorInfo, fallback: ErrorCodeName): VBoxErrorClass {
   if (info.syntax) return 'EXTERNAL';
-  if (info.status === 'VERR_VMX_IN_VMX_ROOT_MODE' || info.status === 'VERR_SVM_IN_USE') return 'EXTERNAL';
+  const hint = hintFor(info);
+  if (hint && hint.problem !== 'folder-not-writable') return 'EXTERNAL';
   switch (info.resultCode) {
     case 'VBOX_E_OBJECT_NOT_FOUND':
       return 'NOT_FOUND';
@@ -103,11 +106,7 @@ export function classifyVBoxError(info: VBoxErrorInfo, fallback: ErrorCodeName):
   return fallback;
 }
 
-/** A hint for people about a failure VirtualBox explains badly, if there is one. */
+/** A fix for people about a failure VirtualBox explains badly, if there is one. */
 export function fixFor(info: VBoxErrorInfo): string | undefined {
-  if (info.status === 'VERR_VMX_IN_VMX_ROOT_MODE' || info.status === 'VERR_SVM_IN_USE') {
-    return 'KVM holds the CPU virtualization: stop KVM guests and unload it (sudo modprobe -r kvm_intel kvm_amd), or boot with kvm.enable_virt_at_load=0';
-  }
-  if (/vboxdrv/i.test(info.message)) return 'load the VirtualBox kernel module: sudo /sbin/vboxconfig';
-  return undefined;
+  return hintFor(info)?.fix;
 }

@@ -1,9 +1,11 @@
+import { withoutWarnings } from './warning-lines.js';
+
 /**
  * Parses `VBoxManage guestproperty get`: `Value: …` (the value may span lines) or `No value set!`
  * (which VirtualBox prints with exit code 0), giving `undefined` for the latter.
  */
 export function parseGuestPropertyGet(stdout: string): string | undefined {
-  const text = stdout.replace(/\r\n/g, '\n');
+  const text = withoutWarnings(stdout).replace(/\r\n/g, '\n');
   if (!text.startsWith('Value: ')) return undefined;
   return text.slice('Value: '.length).replace(/\n$/, '');
 }

@@ -1,3 +1,5 @@
+import { withoutWarnings } from './warning-lines.js';
+
 /**
  * Parses `VBoxManage showvminfo --machinereadable` into a map of keys to values.
  *
@@ -5,11 +7,11 @@
  * quoted values with the 6.1+/7.x backslash escapes of `"` and `\`, values spanning several lines
  * (a description with newlines), unquoted values (`memory=1024`, `vrdeproperty[…]=<not set>`), and
  * lines that are not `key=value` at all (7.0's `Encryption:     disabled`, ` rec_screen0`), which
- * are skipped.
+ * are skipped, as are the wrapper script's `WARNING:` blocks.
  */
 export function parseMachineReadable(text: string): Map<string, string> {
   const result = new Map<string, string>();
-  const lines = text.split(/\r?\n/);
+  const lines = withoutWarnings(text).split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] ?? '';
     const key = readKey(line);

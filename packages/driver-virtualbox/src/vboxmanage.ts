@@ -6,7 +6,8 @@ import {
   type RunProcessOptions,
   sleep,
 } from '@cvmweb/core/node';
-import { classifyVBoxError, fixFor, parseVBoxError } from './error-parser.js';
+import { classifyVBoxError, parseVBoxError } from './error-parser.js';
+import { hintFor } from './failure-hints.js';
 
 /** How a locked machine is retried. */
 export interface LockRetry {
@@ -22,10 +23,26 @@ export type VBoxRunOptions = Pick<RunProcessOptions, 'signal' | 'timeoutMs' | 'o
 /** The result of a `VBoxManage` run that ran to an exit. */
 export type VBoxResult = ProcessResult & { readonly exitCode: number };
 
+/** Who holds a machine's session lock, as `showvminfo` tells after a "locked" failure. */
+export interface LockHolder {
+  /** The machine's `VMState`. */
+  readonly vmState: string;
+  /** The `SessionName` of the session that holds the lock (`headless`, `GUI/Qt`, …), if one does. */
+  readonly sessionName?: string | undefined;
+  /** True when the lock is the VM's own running session (then waiting does not help). */
+  readonly running: boolean;
+}
+
 /** Options of one checked command. */
 export interface CommandOptions extends VBoxRunOptions {
   /** The code a failure gets when VirtualBox's result code says nothing more precise. */
   code: ErrorCodeName;
+  /**
+   * Reads who holds the machine's lock after a "locked" failure. A lock held by a session (the
+   * VM runs, or another program such as the VirtualBox Manager has it open) is reported at once;
+   * only a lock that no session holds (being released) is retried with back-off.
+   */
+  lockHolder?: (signal?: AbortSignal) => Promise<LockHolder | undefined>;
 }
 
 /**
@@ -74,14 +91,27 @@ export class VBoxManage {
       const info = parseVBoxError(result.stderr, result.exitCode, result.stdout);
       if (!info) return result;
       const kind = classifyVBoxError(info, options.code);
-      if (kind === 'LOCKED' && attempt < this.#retry.attempts) {
-        await sleep(this.#retry.delayMs * 2 ** attempt, {
-          signal: options.signal,
-          what: `VBoxManage ${argv[0] ?? ''}`,
-        });
-        continue;
+      let holder: LockHolder | undefined;
+      if (kind === 'LOCKED') {
+        holder = await options.lockHolder?.(options.signal).catch(() => undefined);
+        const held = holder !== undefined && (holder.running || holder.sessionName !== undefined);
+        if (!held && attempt < this.#retry.attempts) {
+          await sleep(this.#retry.delayMs * 2 ** attempt, {
+            signal: options.signal,
+            what: `VBoxManage ${argv[0] ?? ''}`,
+          });
+          continue;
+        }
       }
-      const fix = fixFor(info);
+      const hint =
+        hintFor(info) ??
+        (holder && !holder.running && holder.sessionName !== undefined
+          ? {
+              problem: 'locked-by-other-process' as const,
+              reason: `another program holds the VM's session lock (session "${holder.sessionName}")`,
+              fix: 'close the VirtualBox Manager window or settings dialog (or the other program) that has this VM open, then retry',
+            }
+          : undefined);
       throw new HypervisorError(kind === 'LOCKED' ? 'CONTROL' : kind, info.message, {
         details: {
           command: [this.program, ...argv],
@@ -92,7 +122,10 @@ export class VBoxManage {
           ...(info.context ? { context: info.context } : {}),
           ...(info.status ? { status: info.status } : {}),
           ...(kind === 'LOCKED' ? { locked: true, attempts: attempt + 1 } : {}),
-          ...(fix ? { fix } : {}),
+          ...(holder
+            ? { vmState: holder.vmState, ...(holder.sessionName ? { sessionName: holder.sessionName } : {}) }
+            : {}),
+          ...(hint ? { problem: hint.problem, reason: hint.reason, fix: hint.fix } : {}),
           stderr: result.stderr,
         },
       });

@@ -24,13 +24,15 @@ import {
   storageAttachCommand,
   storageControllerCommand,
   unregisterVmCommand,
+  type VBoxDialect,
   VM_GROUP,
 } from './commands.js';
 import { parseCreateMedium, parseCreateVm } from './create-output-parser.js';
+import { inaccessibleInfo, isInaccessibleFailure, ourInaccessibleVms } from './inaccessible-vm.js';
 import { parseListVms } from './list-vms-parser.js';
 import { parseMachineReadable } from './machinereadable-parser.js';
 import type { VBoxManage } from './vboxmanage.js';
-import { VirtualBoxVm, type VmContext, vmFacts } from './virtualbox-vm.js';
+import { VirtualBoxVm, type VmContext, type VmFacts, vmFacts } from './virtualbox-vm.js';
 
 /** Disk formats VirtualBox can attach as a shared (multiattach) base. */
 const ATTACHABLE_DISKS = new Set(['vdi', 'vmdk', 'qcow2']);
@@ -47,6 +49,8 @@ export function ownerOf(info: ReadonlyMap<string, string>): string | undefined {
 export interface HypervisorSettings {
   readonly vbox: VBoxManage;
   readonly version: string;
+  /** The option spellings of the probed version. */
+  readonly dialect: VBoxDialect;
   readonly baseFolder: string;
   readonly stopTimeoutMs: number;
   readonly stopPollMs: number;
@@ -70,6 +74,7 @@ export class VirtualBoxHypervisor implements Hypervisor {
     this.#vbox = settings.vbox;
     this.#ctx = {
       vbox: settings.vbox,
+      dialect: settings.dialect,
       baseFolder: settings.baseFolder,
       stopTimeoutMs: settings.stopTimeoutMs,
       stopPollMs: settings.stopPollMs,
@@ -132,14 +137,18 @@ export class VirtualBoxHypervisor implements Hypervisor {
     try {
       onProgress?.(1, total, 'Configuring the VirtualBox VM');
       await run(
-        modifyVmCommand(vm.uuid, {
-          cpus: spec.cpus,
-          ram: spec.ram,
-          executionCap: spec.executionCap,
-          apiPort,
-          bootFrom: attach.kind === 'dvd' ? 'dvd' : 'disk',
-          sessionId: spec.sessionId,
-        }),
+        modifyVmCommand(
+          vm.uuid,
+          {
+            cpus: spec.cpus,
+            ram: spec.ram,
+            executionCap: spec.executionCap,
+            apiPort,
+            bootFrom: attach.kind === 'dvd' ? 'dvd' : 'disk',
+            sessionId: spec.sessionId,
+          },
+          this.#ctx.dialect,
+        ),
         'MODIFY',
       );
       onProgress?.(2, total, 'Adding the storage controller');
@@ -168,22 +177,38 @@ export class VirtualBoxHypervisor implements Hypervisor {
     );
   }
 
+  /**
+   * Finds one of our VMs by UUID. An inaccessible VM (its settings file cannot be read) is ours
+   * when its settings file is in our base folder; its handle reports `error` with the reason.
+   */
   async findVm(id: string, options: ActionOptions = {}): Promise<VirtualBoxVm | undefined> {
     this.#live();
     const info = await this.#info(id, options.signal);
-    if (!info || ownerOf(info) === undefined) return undefined;
+    if (!info) return undefined;
     const facts = vmFacts(info);
-    if (facts.apiPort !== undefined) reserveLoopbackPort(facts.apiPort);
-    return new VirtualBoxVm(this.#ctx, facts, (s) => this.#info(facts.uuid, s));
+    if (facts.inaccessible) {
+      const ours = await ourInaccessibleVms(this.#vbox, this.#ctx.baseFolder, options.signal);
+      const settingsFile = ours.get(facts.uuid);
+      if (settingsFile === undefined) return undefined;
+      return this.#handle({ ...facts, folder: path.dirname(settingsFile), settingsFile });
+    }
+    if (ownerOf(info) === undefined) return undefined;
+    return this.#handle(facts);
   }
 
-  /** One `list vms`, then one `showvminfo` per VM named like ours, to read its owner and state. */
+  /**
+   * One `list vms`, then one `showvminfo` per VM named like ours, to read its owner and state.
+   * Inaccessible VMs (`"<inaccessible>" {uuid}`) cost one `list --long vms` for all of them: those
+   * whose settings file is in our base folder are listed, in state `error` (their session id
+   * cannot be read, so it is empty; core matches them by UUID).
+   */
   async listVms(options: ActionOptions = {}): Promise<VmSummary[]> {
     this.#live();
     const listed = await this.#vbox.run(listVmsCommand(), { code: 'QUERY', signal: options.signal });
+    const entries = parseListVms(listed.stdout);
     const summaries: VmSummary[] = [];
-    for (const entry of parseListVms(listed.stdout)) {
-      if (!entry.name.startsWith('cvmweb-')) continue;
+    for (const entry of entries) {
+      if (entry.inaccessible || !entry.name.startsWith('cvmweb-')) continue;
       const info = await this.#info(entry.uuid, options.signal);
       const sessionId = info ? ownerOf(info) : undefined;
       if (!info || sessionId === undefined) continue;
@@ -191,6 +216,13 @@ export class VirtualBoxHypervisor implements Hypervisor {
       // Its forward's port is taken even while it is off: never hand it out to another VM.
       if (facts.apiPort !== undefined) reserveLoopbackPort(facts.apiPort);
       summaries.push({ id: facts.uuid, name: facts.name, sessionId, state: facts.state });
+    }
+    if (entries.some((e) => e.inaccessible)) {
+      const ours = await ourInaccessibleVms(this.#vbox, this.#ctx.baseFolder, options.signal);
+      for (const [uuid, settingsFile] of ours) {
+        const name = path.basename(settingsFile).replace(/\.vbox$/, '');
+        summaries.push({ id: uuid, name, sessionId: '', state: 'error' });
+      }
     }
     return summaries;
   }
@@ -213,8 +245,14 @@ export class VirtualBoxHypervisor implements Hypervisor {
       return parseMachineReadable(result.stdout);
     } catch (error) {
       if (isHypervisorError(error) && error.codeName === 'NOT_FOUND') return undefined;
+      if (isInaccessibleFailure(error)) return inaccessibleInfo(vm.toLowerCase());
       throw error;
     }
+  }
+
+  #handle(facts: VmFacts): VirtualBoxVm {
+    if (facts.apiPort !== undefined) reserveLoopbackPort(facts.apiPort);
+    return new VirtualBoxVm(this.#ctx, facts, (s) => this.#info(facts.uuid, s));
   }
 
   /** Best-effort removal of a half-made VM; runs without the caller's (maybe aborted) signal. */

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { type Cvmweb, createCvmweb, isHypervisorError, type Session, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   doubleDriver,
   leftovers,
@@ -12,6 +12,10 @@ import {
   TEST_VERSION,
   testImages,
 } from '../test/double-harness.js';
+
+// Each test spawns tens of VBoxManage processes (Node, each with the double's own start-up), which a
+// loaded two-core machine runs at about one a second: a generous bound, never a speed target.
+const SLOW = { timeout: 180_000 };
 
 const homes: string[] = [];
 const opened: Cvmweb[] = [];
@@ -66,7 +70,7 @@ async function nothingLeft(home: string, session: Session) {
   expect((await readDouble(home)).vms).toEqual([]);
 }
 
-describe('a failure at every step of open()', () => {
+describe('a failure at every step of open()', SLOW, () => {
   const steps = [
     ['createvm', 'CREATE'],
     ['modifyvm', 'MODIFY'],
@@ -113,10 +117,13 @@ describe('a failure at every step of open()', () => {
     const controller = new AbortController();
     const pending = failure(session.open(requirements, { signal: controller.signal }));
     // Abort once the 4th call hangs (not earlier: the clean-up's own calls must not be the hung one).
-    while (((await readDouble(home)) as { fault?: { count: number } }).fault?.count !== 4) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The double counts the call under its lock before it hangs, so the count says it is hanging.
+    await vi.waitFor(
+      async () => {
+        expect(((await readDouble(home)) as { fault?: { count: number } }).fault?.count).toBe(4);
+      },
+      { timeout: 120_000, interval: 20 },
+    );
     controller.abort();
     const error = await pending;
     expect(error.codeName).toBe('CONTROL');
@@ -125,7 +132,7 @@ describe('a failure at every step of open()', () => {
   });
 });
 
-describe('a failure at every step of start()', () => {
+describe('a failure at every step of start()', SLOW, () => {
   for (const [index, step] of ['storageattach (context ISO)', 'startvm'].entries()) {
     it(`step ${index + 1}, ${step}: rejects CONTROL, the VM does not run, and close() leaves nothing`, async () => {
       const { home, session, requirements, failCall, clear } = await world();
@@ -156,7 +163,7 @@ describe('a failure at every step of start()', () => {
   });
 });
 
-describe('a failure at every step of close()', () => {
+describe('a failure at every step of close()', SLOW, () => {
   const steps = [
     ['showvminfo', 'QUERY'],
     ['controlvm poweroff', 'CONTROL'],

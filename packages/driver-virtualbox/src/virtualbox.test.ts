@@ -21,6 +21,10 @@ import {
 import { VBoxManage } from './vboxmanage.js';
 import type { VirtualBoxHypervisor } from './virtualbox-hypervisor.js';
 
+// Each test spawns tens of VBoxManage processes (Node, each with the double's own start-up), which a
+// loaded two-core machine runs at about one a second: a generous bound, never a speed target.
+const SLOW = { timeout: 180_000 };
+
 const homes: string[] = [];
 afterEach(async () => {
   for (const home of homes.splice(0)) await removeHome(home);
@@ -58,7 +62,7 @@ async function code(promise: Promise<unknown> | undefined): Promise<ErrorCodeNam
   }
 }
 
-describe('VBoxManage invocations per action', () => {
+describe('VBoxManage invocations per action', SLOW, () => {
   it('open() ≤ 6, start() 2, close() 3, and the counts are reported', async () => {
     const { home, iso, hv } = await setup();
     const count = async (action: () => Promise<unknown>) => {
@@ -102,7 +106,7 @@ describe('VBoxManage invocations per action', () => {
   });
 });
 
-describe('bad input reaches VBoxManage only as single literal arguments', () => {
+describe('bad input reaches VBoxManage only as single literal arguments', SLOW, () => {
   const nasty = [
     `quote" 'single' \`back\``,
     'comma,separated,values',
@@ -166,7 +170,7 @@ describe('bad input reaches VBoxManage only as single literal arguments', () => 
   });
 });
 
-describe('ownership', () => {
+describe('ownership', SLOW, () => {
   it('lists and finds only VMs of ours, never a foreign one, even named like ours', async () => {
     const { home, iso, hv } = await setup();
     const run = (argv: string[]) => createProcessRunner({ env: { VBOX_USER_HOME: home } }).run(DOUBLE, argv);
@@ -187,7 +191,7 @@ describe('ownership', () => {
   });
 });
 
-describe('API port reservation', () => {
+describe('API port reservation', SLOW, () => {
   it('reserves a VM’s port from creation until destroy, and the ports of VMs it lists', async () => {
     const { home, iso, hv } = await setup();
     const vm = await hv.createVm(vmSpec(home, iso.path, { disk: 0 }));
@@ -215,7 +219,7 @@ describe('API port reservation', () => {
   });
 });
 
-describe('stop()', () => {
+describe('stop()', SLOW, () => {
   it('powers off after the timeout when the guest ignores the ACPI button', async () => {
     const home = await makeHome();
     homes.push(home);
@@ -232,7 +236,7 @@ describe('stop()', () => {
   });
 });
 
-describe('locked machines', () => {
+describe('locked machines', SLOW, () => {
   it('are retried with back-off, then fail CONTROL with VirtualBox’s text and the command', async () => {
     const lockedResult = processResult('/bin/VBoxManage', ['modifyvm', 'x'], {
       exitCode: 1,

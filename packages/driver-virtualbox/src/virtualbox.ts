@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { type Driver, HypervisorError } from '@cvmweb/core';
 import { createProcessRunner, type ProcessRunner } from '@cvmweb/core/node';
-import { versionCommand } from './commands.js';
+import { dialectFor, versionCommand } from './commands.js';
 import { findVBoxManage, type ProbeEnvironment, probeVirtualBox, systemProbeEnvironment } from './probe.js';
 import { type LockRetry, VBoxManage } from './vboxmanage.js';
 import { parseVersion, shortVersion } from './version-parser.js';
@@ -86,6 +86,7 @@ export function virtualbox(options: VirtualBoxOptions = {}): Driver {
       return new VirtualBoxHypervisor({
         vbox,
         version: shortVersion(version),
+        dialect: dialectFor(version.major),
         baseFolder:
           options.baseFolder ??
           (home ? path.join(home, 'cvmweb') : path.join(homedir(), 'VirtualBox VMs', 'cvmweb')),

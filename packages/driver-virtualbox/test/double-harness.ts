@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ImageCache, ImageCatalog, type ImageSource, type StartSpec, type VmSpec } from '@cvmweb/core';
-import { writeIso9660 } from '@cvmweb/core/node';
+import { createProcessRunner, writeIso9660 } from '@cvmweb/core/node';
 import { type VirtualBoxOptions, virtualbox } from '../src/virtualbox.js';
 
 /** The VBoxManage double, runnable as is. */
@@ -170,3 +170,19 @@ export async function startSpec(file: string, userData = 'hello'): Promise<Start
   );
   return { userData, context: { format: 'cernvm', path: file, size: 2048 } };
 }
+
+/** Runs the double itself (as another program would) in `home`. */
+export function runDouble(home: string, argv: string[], env: Record<string, string | undefined> = {}) {
+  return createProcessRunner({ env: { ...env, VBOX_USER_HOME: home } }).run(DOUBLE, argv, { reject: false });
+}
+
+/**
+ * The versions the double is held to, one per line of the README's matrix, with the version
+ * strings their packages print.
+ */
+export const MATRIX_VERSIONS = [
+  '6.1.50_Ubuntur161033',
+  '7.0.14r161095',
+  '7.1.4r165100',
+  '7.2.4r170995',
+] as const;

@@ -19,12 +19,29 @@
 //   VBOXDOUBLE_WARNING=vboxdrv|dkms                 a WARNING block before the version, as Linux wrappers print
 //   VBOXDOUBLE_ACPI=ignore        the guest ignores the ACPI power button
 //   VBOXDOUBLE_VMX_ROOT=1         startvm fails with VERR_VMX_IN_VMX_ROOT_MODE (KVM holds VT-x)
+//   VBOXDOUBLE_STARTVM_FAILURE=vtx-disabled|nem|vboxdrv|vmx-root   startvm fails with that host problem's text
+//   VBOXDOUBLE_SVC=down           every command but --version fails as when VBoxSVC does not answer
+//   VBOXDOUBLE_FOLDER=readonly    createvm cannot create the machine folder (VERR_ACCESS_DENIED)
+//   VBOXDOUBLE_VMSTATE=value      showvminfo prints this VMState instead of the VM's own
+//
+// The version decides what the double accepts: 6.x knows only the old modifyvm spellings, 7.x also
+// the dashed ones; 7.2+ fails showvminfo of an inaccessible VM (see vboxmanage-double-texts.mjs).
+// A VM whose settings file is gone is inaccessible, as in VirtualBox. `__double-lock <uuid> <name>`
+// and `__double-unlock <uuid>` make another "process" (such as the GUI) hold or release a VM's lock.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  FAILURES,
+  folderNotWritable,
+  INACCESSIBLE,
+  modifyVmAliases,
+  VBOXSVC_DOWN,
+  versionNumbers,
+} from './vboxmanage-double-texts.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const env = process.env;
@@ -32,7 +49,7 @@ const HOME = env.VBOX_USER_HOME;
 const PREFIX = process.platform === 'win32' ? 'VBoxManage.exe' : 'VBoxManage';
 const CALLEE = process.platform === 'win32' ? 'IUnknown' : 'nsISupports';
 const VERSION = env.VBOXDOUBLE_VERSION || '7.0.14r161095';
-const MAJOR = Number(/^(\d+)/.exec(VERSION)?.[1] ?? 7);
+const { major: MAJOR, minor: MINOR } = versionNumbers(VERSION);
 
 const CODES = {
   NOT_FOUND: ['VBOX_E_OBJECT_NOT_FOUND', '0x80bb0001'],
@@ -41,6 +58,9 @@ const CODES = {
   INVALID_OBJECT_STATE: ['VBOX_E_INVALID_OBJECT_STATE', '0x80bb0007'],
   OBJECT_IN_USE: ['VBOX_E_OBJECT_IN_USE', '0x80bb000c'],
   FAILURE: ['NS_ERROR_FAILURE', '0x80004005'],
+  E_FAIL: ['E_FAIL', '0x80004005'],
+  IPRT_ERROR: ['VBOX_E_IPRT_ERROR', '0x80bb0005'],
+  E_ACCESSDENIED: ['E_ACCESSDENIED', '0x80070005'],
   INVALID_ARG: ['NS_ERROR_INVALID_ARG', '0x80070057'],
 };
 
@@ -121,7 +141,7 @@ function unlock() {
 // ---------------------------------------------------------------- arguments
 
 /** Parses argv like IPRT's RTGetOpt: an option's value is the next argument, whatever it looks like. */
-function parseArgs(args, spec) {
+function parseArgs(args, spec, aliases = {}) {
   const options = {};
   const positional = [];
   for (let i = 0; i < args.length; i++) {
@@ -131,6 +151,7 @@ function parseArgs(args, spec) {
         ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
         : [arg, undefined];
       if (!name.startsWith('--')) name = `-${name}`;
+      name = aliases[name] ?? name;
       const kind = spec[name];
       if (!kind) syntax(`Unknown option: ${arg}`);
       if (kind === 'flag') options[name] = true;
@@ -152,10 +173,18 @@ function parseArgs(args, spec) {
 const isUuid = (s) => /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i.test(s);
 const bare = (s) => s.replace(/^\{|\}$/g, '').toLowerCase();
 
-function findVm(registry, ref, context) {
+const inaccessible = (vm) => !fs.existsSync(vm.cfgFile);
+
+/** Fails as VirtualBox does when a command needs the settings of an inaccessible VM. */
+function limited(context = INACCESSIBLE.lockContext) {
+  fail(INACCESSIBLE.limited, 'E_ACCESSDENIED', 'MachineWrap', 'IMachine', context);
+}
+
+function findVm(registry, ref, context, { allowInaccessible = false } = {}) {
   const vm = isUuid(ref)
     ? registry.vms.find((v) => v.uuid === bare(ref))
-    : registry.vms.find((v) => v.name === ref);
+    : registry.vms.find((v) => v.name === ref && !inaccessible(v));
+  if (vm && inaccessible(vm) && !allowInaccessible) limited();
   if (vm) return vm;
   fail(
     isUuid(ref)
@@ -176,7 +205,9 @@ const STATE_NAMES = {
   paused: 'Paused',
   aborted: 'Aborted',
 };
-const locked = (vm) => vm.state === 'running' || vm.state === 'paused';
+const running = (vm) => vm.state === 'running' || vm.state === 'paused';
+/** Running, or held by another process's session (`__double-lock`). */
+const locked = (vm) => running(vm) || Boolean(vm.heldBy);
 
 function lockedError(vm, file) {
   fail(
@@ -252,9 +283,12 @@ const commands = {
 
   list(registry, args) {
     const what = args.find((a) => !a.startsWith('-'));
-    if (what === 'vms') for (const vm of registry.vms) print(`"${vm.name}" {${vm.uuid}}`);
+    const long = args.includes('--long') || args.includes('-l');
+    if (what === 'vms' && long) listLong(registry);
+    else if (what === 'vms')
+      for (const vm of registry.vms) print(`"${inaccessible(vm) ? '<inaccessible>' : vm.name}" {${vm.uuid}}`);
     else if (what === 'runningvms')
-      for (const vm of registry.vms.filter(locked)) print(`"${vm.name}" {${vm.uuid}}`);
+      for (const vm of registry.vms.filter(running)) print(`"${vm.name}" {${vm.uuid}}`);
     else if (what === 'hdds') {
       for (const m of registry.media.filter((x) => x.kind === 'hdd')) {
         const users = attachedTo(registry, m);
@@ -311,6 +345,16 @@ const commands = {
     } else syntax(`Invalid parameter '${what ?? ''}'`);
   },
 
+  '__double-lock'(registry, args) {
+    const vm = findVm(registry, args[0] ?? '', undefined, { allowInaccessible: true });
+    vm.heldBy = args[1] ?? 'GUI/Qt';
+  },
+
+  '__double-unlock'(registry, args) {
+    const vm = findVm(registry, args[0] ?? '', undefined, { allowInaccessible: true });
+    vm.heldBy = null;
+  },
+
   createvm(registry, args) {
     const { options } = parseArgs(args, {
       '--name': 'string',
@@ -339,6 +383,10 @@ const commands = {
     const safe = name.replace(/[/\\:*?"<>|]/g, '_');
     const folder = path.join(base, ...(groups[0] === '/' ? [] : groups[0].split('/').filter(Boolean)), safe);
     const cfgFile = path.join(folder, `${safe}.vbox`);
+    if (env.VBOXDOUBLE_FOLDER === 'readonly') {
+      const f = folderNotWritable(folder);
+      fail(f.message, f.code, f.component, f.iface);
+    }
     if (fs.existsSync(cfgFile) || registry.vms.some((v) => v.cfgFile === cfgFile)) {
       fail(
         `Machine settings file '${cfgFile}' already exists`,
@@ -388,7 +436,7 @@ const commands = {
   },
 
   modifyvm(registry, args) {
-    const { options, positional } = parseArgs(args, {
+    const spec = {
       '--cpus': 'string',
       '--memory': 'string',
       '--cpuexecutioncap': 'string',
@@ -412,7 +460,8 @@ const commands = {
       '--natdnshostresolver1': 'string',
       '--nic2': 'string',
       '--hostonlyadapter2': 'string',
-    });
+    };
+    const { options, positional } = parseArgs(args, spec, modifyVmAliases(MAJOR));
     if (positional.length !== 1) syntax('Incorrect number of parameters');
     const vm = findVm(registry, positional[0]);
     const onlyDescription = Object.keys(options).every((k) => k === '--description');
@@ -547,6 +596,7 @@ const commands = {
     }
     const slot = `${controller.name}-${port}-${device}`;
     const type = options['--type'] ?? vm.attachments[slot]?.type ?? 'dvddrive';
+    if (vm.heldBy) lockedError(vm, 'VBoxManageStorageController.cpp');
     if (vm.state === 'saved' || (locked(vm) && type !== 'dvddrive')) {
       fail(
         `The machine is not mutable (state is ${STATE_NAMES[vm.state]})`,
@@ -707,14 +757,9 @@ const commands = {
       );
     }
     print(`Waiting for VM "${vm.name}" to power on...`);
-    if (env.VBOXDOUBLE_VMX_ROOT === '1') {
-      fail(
-        "VT-x is being used by another hypervisor (VERR_VMX_IN_VMX_ROOT_MODE).\nVirtualBox can't operate in VMX root mode. Please disable the KVM kernel extension, recompile your kernel and reboot (VERR_VMX_IN_VMX_ROOT_MODE)",
-        'FAILURE',
-        'ConsoleWrap',
-        'IConsole',
-      );
-    }
+    const failure =
+      FAILURES[env.VBOXDOUBLE_VMX_ROOT === '1' ? 'vmx-root' : (env.VBOXDOUBLE_STARTVM_FAILURE ?? '')];
+    if (failure) fail(failure.message, failure.code, failure.component, failure.iface);
     for (const attachment of Object.values(vm.attachments)) {
       if (attachment.uuid && !fs.existsSync(attachment.location)) {
         fail(
@@ -736,7 +781,7 @@ const commands = {
   controlvm(registry, args) {
     const [ref = '', action, ...rest] = args;
     const vm = findVm(registry, ref);
-    if (!locked(vm)) {
+    if (!running(vm)) {
       eprint(`${PREFIX}: error: Machine '${vm.name}' is not currently running`);
       throw new Exit(1);
     }
@@ -832,7 +877,14 @@ const commands = {
       registry,
       positional[0] ?? '',
       '"FindMachine(Bstr(VMName).raw(), machine.asOutParam())" at line 228 of file VBoxManageMisc.cpp',
+      { allowInaccessible: true },
     );
+    if (inaccessible(vm)) {
+      // Modelled, not recorded: nothing of it can be deleted, so only a plain unregister works.
+      if (options['--delete'] || options['--delete-all']) limited();
+      registry.vms = registry.vms.filter((v) => v !== vm);
+      return;
+    }
     if (locked(vm)) {
       fail(
         `Cannot unregister the machine '${vm.name}' while it is locked`,
@@ -878,7 +930,17 @@ const commands = {
       registry,
       positional[0] ?? '',
       '"FindMachine(Bstr(VMNameOrUuid).raw(), machine.asOutParam())" at line 3189 of file VBoxManageInfo.cpp',
+      { allowInaccessible: true },
     );
+    if (inaccessible(vm)) {
+      // 7.2 locks the machine before printing (recorded); older versions print the short block.
+      if (MAJOR > 7 || (MAJOR === 7 && MINOR >= 2)) limited();
+      if (options['--machinereadable']) {
+        print('name="<inaccessible>"');
+        print(`UUID="${vm.uuid}"`);
+      } else inaccessibleBlock(vm);
+      return;
+    }
     if (!options['--machinereadable']) {
       print(`Name:                        ${vm.name}`);
       print(`UUID:                        ${vm.uuid}`);
@@ -923,6 +985,34 @@ const commands = {
     }
   },
 };
+
+/** `showVMInfo(VMINFO_STANDARD)` of an inaccessible VM (VBoxManageInfo.cpp). */
+function inaccessibleBlock(vm) {
+  print('Name:            <inaccessible!>');
+  print(`UUID:            ${vm.uuid}`);
+  print(`Config file:     ${vm.cfgFile}`);
+  print('Access error details:');
+  eprint(`${PREFIX}: error: ${INACCESSIBLE.accessError(vm.cfgFile)}`);
+  eprint(
+    `${PREFIX}: error: Details: code NS_ERROR_FAILURE (0x80004005), component MachineWrap, interface IMachine, callee ${CALLEE}`,
+  );
+  print();
+}
+
+/** `list --long vms`: the standard block of each VM (a few of its lines), inaccessible ones too. */
+function listLong(registry) {
+  for (const vm of registry.vms) {
+    if (inaccessible(vm)) {
+      inaccessibleBlock(vm);
+      continue;
+    }
+    print(`Name:                        ${vm.name}`);
+    print(`Groups:                      ${vm.groups.join(',')}`);
+    print(`UUID:                        ${vm.uuid}`);
+    print(`Config file:                 ${vm.cfgFile}`);
+    print();
+  }
+}
 
 function prop(value, flags) {
   return { value, flags, time: Date.now() };
@@ -998,7 +1088,8 @@ function showMachineReadable(vm) {
   mr('vtxux', 'on');
   mr('paravirtprovider', 'default');
   mr('effparavirtprovider', 'kvm');
-  mr('VMState', vm.state);
+  // VBOXDOUBLE_VMSTATE stands for a value this driver does not know (a future VirtualBox's).
+  mr('VMState', env.VBOXDOUBLE_VMSTATE || vm.state);
   mr('VMStateChangeTime', vm.stateChangeTime);
   if (vm.stateFile) mr('VMStateFile', vm.stateFile);
   mr('graphicscontroller', 'vboxvga');
@@ -1046,7 +1137,8 @@ function showMachineReadable(vm) {
   mr('uart1', 'off');
   mr('audio', 'none');
   mr('clipboard', 'disabled');
-  if (locked(vm)) mr('SessionName', vm.session ?? 'headless');
+  if (vm.heldBy) mr('SessionName', vm.heldBy);
+  else if (running(vm)) mr('SessionName', vm.session ?? 'headless');
   mr('vrde', 'off');
   mr('usb', 'off');
   if (vm.description) mr('description', vm.description);
@@ -1234,13 +1326,18 @@ function serve(port, uuid) {
       if (Date.now() - started > 45_000) process.exit(0);
       return;
     }
-    if (!vm || !locked(vm) || vm.serverPid !== process.pid) process.exit(0);
+    if (!vm || !running(vm) || vm.serverPid !== process.pid) process.exit(0);
   }, 200);
 }
 
 // ---------------------------------------------------------------- main
 
 function versionOutput() {
+  versionWarning();
+  print(VERSION);
+}
+
+function versionWarning() {
   if (env.VBOXDOUBLE_WARNING === 'vboxdrv') {
     print('WARNING: The vboxdrv kernel module is not loaded. Either there is no module');
     print('         available for the current kernel (5.0.0-27-generic) or it failed to');
@@ -1256,7 +1353,6 @@ function versionOutput() {
     print();
     print('\t You will not be able to start VMs until this problem is fixed.');
   }
-  print(VERSION);
 }
 
 function injectedFault(registry, command) {
@@ -1288,7 +1384,10 @@ function main(argv) {
     writeRegistry(registry);
     try {
       if (fault === 'hang') hang = true;
-      else if (fault === 'locked') lockedError({ name: args[0] ?? '' }, 'VBoxManageMisc.cpp');
+      else if (env.VBOXDOUBLE_SVC === 'down' && !command.startsWith('-')) {
+        for (const line of VBOXSVC_DOWN) eprint(`${PREFIX}: error: ${line}`);
+        throw new Exit(1);
+      } else if (fault === 'locked') lockedError({ name: args[0] ?? '' }, 'VBoxManageMisc.cpp');
       else if (fault) {
         for (const line of [`Injected failure of '${command}' (call ${registry.calls})`])
           eprint(`${PREFIX}: error: ${line}`);
@@ -1320,6 +1419,12 @@ function main(argv) {
   if (hang) {
     setInterval(() => {}, 60_000);
     return;
+  }
+  // The Linux wrapper script prints its WARNING before every command's own output.
+  if (command !== '--version' && command !== '-v' && env.VBOXDOUBLE_WARNING) {
+    const body = out.splice(0);
+    versionWarning();
+    out.push(...body);
   }
   process.stdout.write(out.join(''));
   process.stderr.write(err.join(''));
