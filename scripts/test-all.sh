@@ -11,10 +11,13 @@ npm run setup:libvirt
 npm run lint
 npm run build
 npm run typecheck
+# The single-file cvmweb (packages/cli/build/sea/cvmweb); its smoke test in the unit project runs it
+# with no Node.js on PATH, and may not skip itself here.
+npm run build:sea
 # Vitest's `unit` project (everything but the real-libvirt tests, files in parallel); then its
 # `libvirt` project (`*.libvirt.test.ts`: real guests under TCG sharing one storage pool; `*.real-qemu.test.ts`: real guests of QEMU run directly), one file at
 # a time, so two cores are not oversubscribed (vitest.config.ts).
-npx vitest run --project unit
+CVMWEB_REQUIRE_SEA=1 npx vitest run --project unit
 # The conformance suite has teeth: every deliberately broken variant of the mock driver fails it.
 node scripts/conformance-mutants.mjs
 # The driver guide's test file runs as written in a project outside the workspace, on our packed

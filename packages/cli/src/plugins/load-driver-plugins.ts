@@ -11,6 +11,7 @@ import {
 import { driverFromModule } from './driver-from-module.js';
 import { type DriverModuleEntry, driverModuleList } from './driver-module-list.js';
 import { failedDriverModule } from './failed-driver-module.js';
+import { importModule } from './import-module.js';
 import { resolveDriverModule } from './resolve-driver-module.js';
 
 /** Options of {@link loadDriverPlugins}. */
@@ -109,7 +110,7 @@ export async function loadDriverPlugins(options: LoadDriverPluginsOptions): Prom
 async function loadDriver(entry: DriverModuleEntry, file: string): Promise<Driver> {
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    namespace = await importModule(pathToFileURL(file).href);
   } catch (error) {
     throw new HypervisorError(
       'EXTERNAL',

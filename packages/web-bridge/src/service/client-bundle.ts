@@ -4,6 +4,29 @@ import { fileURLToPath } from 'node:url';
 
 const cached = new Map<string, string>();
 
+/** What the single-file `cvmweb` embeds instead of files: the browser bundles by file name, and `version`. */
+type EmbeddedAssets = Readonly<Record<string, string>>;
+
+/**
+ * Defined (as an object literal) only by the bundler of the single-file `cvmweb`
+ * (packages/cli/scripts/build-sea.mjs), which has no `dist/` beside it to read.
+ */
+declare const __CVMWEB_EMBEDDED_BRIDGE_ASSETS__: EmbeddedAssets;
+
+let embedded: EmbeddedAssets | null | undefined;
+
+/** The embedded assets, or `null` in a normal install (the identifier is not defined there). */
+function embeddedAssets(): EmbeddedAssets | null {
+  if (embedded === undefined) {
+    try {
+      embedded = __CVMWEB_EMBEDDED_BRIDGE_ASSETS__;
+    } catch {
+      embedded = null;
+    }
+  }
+  return embedded;
+}
+
 /** The package's root directory (the one holding its package.json). */
 export function packageRoot(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
@@ -22,7 +45,7 @@ export function clientBundlePath(): string {
 
 /** A browser bundle the build wrote into `dist/` (read once), or `undefined` before the package is built. */
 function builtBundle(file: string): string | undefined {
-  let text = cached.get(file);
+  let text = embeddedAssets()?.[file] ?? cached.get(file);
   if (text === undefined) {
     try {
       text = readFileSync(join(packageRoot(), 'dist', file), 'utf8');
@@ -48,6 +71,7 @@ let version: string | undefined;
 
 /** This package's version (from its package.json), reported by `/info` and the hello frame. */
 export function bridgeVersion(): string {
+  version ??= embeddedAssets()?.['version'];
   if (version === undefined) {
     try {
       version = String(
