@@ -1,7 +1,13 @@
 import { join } from 'node:path';
-import { createCvmweb, defaultStateDir, HypervisorError } from '@cvmweb/core';
+import {
+  createCvmweb,
+  DRIVER_ENV_VARIABLE,
+  type Driver,
+  defaultStateDir,
+  HypervisorError,
+} from '@cvmweb/core';
 import { formatDetectionTable } from '@cvmweb/core/node';
-import { DAEMON_FILE, defaultIdleSources, IdleDaemon, pickIdleSource } from '@cvmweb/daemon';
+import { DAEMON_FILE, IdleDaemon } from '@cvmweb/daemon';
 import { mock } from '@cvmweb/driver-mock';
 import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';
 import type { CliIo } from '../cli-io.js';
@@ -65,7 +71,7 @@ export async function serveCommand(
   // The registry and the image catalog never open special files; the daemon's and the bridge's files are checked here.
   await refuseSpecialFiles(stateDir, [DAEMON_FILE, POLICY_FILE]);
   const cvmweb = await createCvmweb({
-    drivers: io.drivers(),
+    drivers: requestedDriver(io.drivers(), flags.driver ?? io.env[DRIVER_ENV_VARIABLE]),
     ...(flags.fallback === 'mock' ? { fallback: mock() } : {}),
     ...(flags.driver ? { prefer: flags.driver } : {}),
     stateDir,
@@ -81,15 +87,11 @@ export async function serveCommand(
     const damaged = cvmweb.damaged();
     const keptVms = report.kept.map((vm) => vm.name);
     if (damaged.length > 0) io.err(damagedRecordsReport(damaged, stateDir));
-    // The idle-aware daemon runs in the same process, on the same registry.
-    daemon = new IdleDaemon({
-      host: cvmweb,
-      source: (await pickIdleSource(defaultIdleSources())).source,
-      stateDir,
-    });
+    // The idle-aware daemon runs in the same process, on the same registry. It starts once the
+    // bridge answers: finding its idle source runs a few commands (loginctl, xprintidle, …).
+    daemon = new IdleDaemon({ host: cvmweb, stateDir });
     daemon.on('warning', (message) => io.err(`cvmweb daemon: ${message}\n`));
     cvmweb.attachDaemon(daemon);
-    await daemon.start();
     const policy = await PolicyStore.open({ file: join(stateDir, POLICY_FILE) });
     const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !flags.json;
     service = new BridgeService({
@@ -104,6 +106,7 @@ export async function serveCommand(
       onConsentDecision: (origin, decision) => io.out(`Consent for ${origin}: ${decision}\n`),
     });
     await service.start();
+    await daemon.start();
     const sessions = cvmweb.sessions().length;
     if (flags.json) {
       io.out(
@@ -146,4 +149,15 @@ export async function serveCommand(
     await daemon?.stop();
     await cvmweb.dispose();
   }
+}
+
+/**
+ * Only the driver asked for by name (`--driver`, `CVMWEB_DRIVER`) when there is one: no other can
+ * win, so the others are not probed (no `virsh` or `VBoxManage` runs for `--driver mock`). Every
+ * driver otherwise, and for a name no driver has, so that detection says which names it knows.
+ */
+function requestedDriver(drivers: Driver[], name: string | undefined): Driver[] {
+  const wanted = name?.trim().toLowerCase();
+  const named = drivers.filter((driver) => driver.name === wanted);
+  return named.length > 0 ? named : drivers;
 }
