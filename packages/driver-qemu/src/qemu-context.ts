@@ -1,5 +1,6 @@
 import type { ProcessRunner } from '@cvmweb/core/node';
 import type { Accelerator } from './accelerators.js';
+import type { CpuCapCgroup } from './cgroup-cpu-cap.js';
 import type { VmEvents } from './vm-events.js';
 
 /** What every VM of one {@link QemuHypervisor} shares. */
@@ -15,6 +16,8 @@ export interface QemuContext {
   readonly commandTimeoutMs: number;
   readonly serialLog: boolean;
   readonly events: VmEvents;
+  /** Where VMs are capped (cgroup v2), `undefined` where the execution cap is not supported. */
+  readonly cpuCap: CpuCapCgroup | undefined;
   readonly onDebug?: ((message: string) => void) | undefined;
 }
 

@@ -3,6 +3,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ActionOptions,
+  type DriverCapabilities,
   type Hypervisor,
   HypervisorError,
   isHypervisorError,
@@ -31,13 +32,20 @@ const CREATING = /^\.creating-(\d+)-/;
 export class QemuHypervisor implements Hypervisor {
   readonly name = 'qemu';
   readonly version: string;
+  /** Off where the execution cap cannot work here (see {@link QemuHypervisor.capabilityReasons}). */
+  readonly capabilities: Partial<DriverCapabilities>;
+  /** Why the execution cap is off here (cgroup v1, no delegated cpu controller, macOS, Windows). */
+  readonly capabilityReasons: Partial<Record<keyof DriverCapabilities, string>>;
   readonly #context: QemuContext;
   readonly #handles = new Map<string, QemuVm>();
   #portsSeeded = false;
 
-  constructor(context: QemuContext, version: string) {
+  /** `capReason`: why the execution cap cannot work here, when it cannot. */
+  constructor(context: QemuContext, version: string, capReason?: string) {
     this.#context = context;
     this.version = version;
+    this.capabilities = capReason === undefined ? {} : { executionCap: false };
+    this.capabilityReasons = capReason === undefined ? {} : { executionCap: capReason };
   }
 
   /**
@@ -73,6 +81,7 @@ export class QemuHypervisor implements Hypervisor {
       apiPort: port,
       boot: bootOf(image),
       scratch: spec.disk > 0,
+      ...(spec.executionCap < 100 ? { executionCap: spec.executionCap } : {}),
     };
     const creating = join(root, `.creating-${process.pid}-${marker.id}`);
     let placed = false;

@@ -18,6 +18,11 @@ export interface QemuOptions {
   shutdownTimeoutMs?: number;
   /** Time box of one QMP command or one qemu-img run in ms (default 60 s). */
   commandTimeoutMs?: number;
+  /**
+   * The cgroup v2 mount the execution cap uses (default `/sys/fs/cgroup`); the service's own
+   * cgroup is read from `/proc/self/cgroup` below it.
+   */
+  cgroupRoot?: string;
   /** Replaces the child-process runner (tests). */
   runner?: ProcessRunner;
   /** Receives one line per command run. */

@@ -3,7 +3,7 @@
 // failure injected at every step of open and start. Named `*.real-qemu.test.ts`, it runs in
 // vitest's serial project of real-hypervisor tests (vitest.config.ts), after the unit tests.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, GUEST_REPORT_PATH, type Session, SessionState } from '@cvmweb/core';
@@ -205,5 +205,41 @@ describe.skipIf(unavailable !== undefined)(
         expect(await filesLeft(root, vmName), `step ${step}`).toEqual([]);
       }
     }, 300_000);
+
+    it('caps a running QEMU through cgroup v2 cpu.max (a temp dir stands in for /sys/fs/cgroup): its pid moves into the VM cgroup', async () => {
+      // The service's own cgroup is read from /proc/self/cgroup: a fake tree for each line there.
+      const self = (await readFile('/proc/self/cgroup', 'utf8')).match(/^0::(\/.*)$/m)?.[1] ?? '/';
+      const cgroupRoot = await mkdtemp(join(dir, 'cgroup2 '));
+      const own = join(cgroupRoot, self);
+      await mkdir(own, { recursive: true });
+      await writeFile(join(cgroupRoot, 'cgroup.controllers'), 'cpu io memory pids\n');
+      for (const [file, text] of [
+        ['cgroup.controllers', 'cpu io memory pids\n'],
+        ['cgroup.subtree_control', ''],
+        ['cgroup.procs', ''],
+      ] as const)
+        await writeFile(join(own, file), text);
+      const cvmweb = await connect({ cgroupRoot });
+      expect(cvmweb.hypervisor.capabilities.executionCap).toBe(true);
+      const session = await cvmweb.requestSession('capped', 'key');
+      await session.open({ ram: 128, disk: 0, cpus: 1, version: TEST_GUEST_VERSIONS.kernel });
+      await session.start('');
+      await session.setExecutionCap(20);
+      const vmCgroup = join(own, `cvmweb-${session.vmName}`);
+      const pid = (await readFile(join(root, session.vmName, 'qemu.pid'), 'utf8')).trim();
+      expect(await readFile(join(vmCgroup, 'cpu.max'), 'utf8')).toBe('20000 100000\n');
+      expect((await readFile(join(vmCgroup, 'cgroup.procs'), 'utf8')).split('\n')).toContain(pid);
+      await session.close();
+    }, 300_000);
+
+    it('answers NOT_SUPPORTED for the execution cap with the reason, where the cgroups cannot cap', async () => {
+      const cvmweb = await connect({ cgroupRoot: await mkdtemp(join(dir, 'no cgroup2 ')) });
+      expect(cvmweb.hypervisor.capabilities.executionCap).toBe(false);
+      const session = await cvmweb.requestSession('uncapped', 'key');
+      await expect(session.setExecutionCap(50)).rejects.toMatchObject({
+        code: -11,
+        details: { reason: expect.stringMatching(/is cgroup v1.*cpu\.max/) },
+      });
+    }, 60_000);
   },
 );

@@ -152,6 +152,7 @@ export class QemuVm implements VmHandle {
     // Removal finishes even when the caller gives up: a half-removed VM is worse.
     await this.#end({ onDebug: options.onDebug });
     this.release();
+    await this.#context.cpuCap?.remove(this.name);
     await removeVmFiles(this.#paths);
     releaseLoopbackPort(this.#marker.apiPort);
   }
@@ -166,6 +167,14 @@ export class QemuVm implements VmHandle {
 
   async reset(options: ActionOptions = {}): Promise<void> {
     await this.#execute('system_reset', undefined, options);
+  }
+
+  /** Records the cap for each launch and, while QEMU runs, applies it at once (cgroup v2 `cpu.max`). */
+  async setExecutionCap(cap: number): Promise<void> {
+    this.#marker = { ...this.#marker, executionCap: cap };
+    await writeMarker(this.#paths.dir, this.#marker);
+    const pid = await liveQemu(this.#paths.pid);
+    if (pid !== undefined) await this.#applyCap(pid);
   }
 
   /**
@@ -227,6 +236,8 @@ export class QemuVm implements VmHandle {
         onDebug: call.onDebug,
       });
       await this.#execute('query-status', undefined, call);
+      const pid = await liveQemu(this.#paths.pid);
+      if (pid !== undefined) await this.#applyCap(pid);
     } catch (error) {
       // The daemon may be up even though its parent was stopped: nothing may stay behind.
       await this.#end({ onDebug: call.onDebug });
@@ -257,6 +268,14 @@ export class QemuVm implements VmHandle {
       await rm(this.#paths.migration, { force: true });
     }
     await rm(this.#paths.saved, { force: true });
+  }
+
+  /** Moves QEMU `pid` into the VM's capped cgroup (none needed while the cap is 100 and none exists). */
+  async #applyCap(pid: number): Promise<void> {
+    const cap = this.#marker.executionCap ?? 100;
+    const cgroup = this.#context.cpuCap;
+    if (!cgroup || (cap >= 100 && !(await exists(cgroup.vmDir(this.name))))) return;
+    await cgroup.apply(this.name, pid, cap, this.#marker.cpus);
   }
 
   /** Waits until the migration (outgoing or incoming) has completed; rejects when it failed. */
@@ -306,6 +325,7 @@ export class QemuVm implements VmHandle {
       delay = Math.min(delay * 2, 250);
     }
     this.release();
+    await this.#context.cpuCap?.remove(this.name);
     return true;
   }
 

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
 import { defaultStateDir, HypervisorError } from '@cvmweb/core';
 import { createProcessRunner } from '@cvmweb/core/node';
+import { probeCpuCap, readSelfCgroup } from './cgroup-cpu-cap.js';
 import { inspectQemu } from './inspect-qemu.js';
 import { probeQemu } from './probe.js';
 import { systemProbeEnvironment } from './probe-environment.js';
@@ -31,7 +32,7 @@ export function qemu(options: QemuOptions = {}): Driver {
     acceleration: options.acceleration ?? 'auto',
   } as const;
   const capabilities: DriverCapabilities = Object.freeze({
-    executionCap: false,
+    executionCap: true,
     pause: true,
     hibernate: true,
     reset: true,
@@ -50,6 +51,11 @@ export function qemu(options: QemuOptions = {}): Driver {
           details: { ...found.details, fix: found.fix },
         });
       }
+      const cap = await probeCpuCap({
+        root: options.cgroupRoot ?? '/sys/fs/cgroup',
+        selfCgroup: await readSelfCgroup(),
+        platform: process.platform,
+      });
       const context: QemuContext = {
         runner,
         binary: found.binary,
@@ -61,9 +67,14 @@ export function qemu(options: QemuOptions = {}): Driver {
         commandTimeoutMs: options.commandTimeoutMs ?? 60_000,
         serialLog: options.serialLog ?? false,
         events: new VmEvents(options.onDebug),
+        cpuCap: cap.supported ? cap.cgroup : undefined,
         onDebug: options.onDebug,
       };
-      return new QemuHypervisor(context, `QEMU ${found.version} (${found.accelerator})`);
+      return new QemuHypervisor(
+        context,
+        `QEMU ${found.version} (${found.accelerator})`,
+        cap.supported ? undefined : cap.reason,
+      );
     },
   };
 }

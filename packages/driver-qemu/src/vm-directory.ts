@@ -28,6 +28,8 @@ export interface VmMarker {
   readonly boot: BootRecord;
   /** The VM has a scratch disk (`scratch.qcow2`). */
   readonly scratch: boolean;
+  /** The execution cap in percent (absent: 100), applied at each launch. */
+  readonly executionCap?: number;
 }
 
 /** The files of one VM. */

@@ -267,6 +267,12 @@ export interface Hypervisor {
    */
   readonly capabilities?: Partial<DriverCapabilities>;
   /**
+   * Optional: why each capability turned off by {@link Hypervisor.capabilities} is missing here,
+   * for people (`cgroup v1: …`). Core puts it in the `NOT_SUPPORTED` error's message and
+   * `details.reason`. Read once, when core connects.
+   */
+  readonly capabilityReasons?: Partial<Record<keyof DriverCapabilities, string>>;
+  /**
    * Creates (defines, registers) a powered-off VM for `spec`. On failure or abort it removes
    * whatever it made before rejecting: no half-made VM, disk, volume or port is left.
    */

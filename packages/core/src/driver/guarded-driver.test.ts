@@ -121,6 +121,7 @@ describe('GuardedDriver', () => {
     driver.create = async (options) => ({
       ...(await create(options)),
       capabilities: { executionCap: false, hibernate: true },
+      capabilityReasons: { executionCap: '/sys/fs/cgroup is cgroup v1' },
     });
     const { guard, hypervisor } = await connected(driver);
     expect(hypervisor.capabilities).toMatchObject({ executionCap: false, hibernate: false, pause: true });
@@ -133,7 +134,12 @@ describe('GuardedDriver', () => {
       driver: 'fake',
       operation: 'setExecutionCap',
       capability: 'executionCap',
+      reason: '/sys/fs/cgroup is cgroup v1', // the hypervisor's reason, in the message too
     });
+    expect(error.message).toBe(
+      'the fake driver does not support setExecutionCap(): /sys/fs/cgroup is cgroup v1',
+    );
+    expect(hypervisor.capabilityReasons).toEqual({ executionCap: '/sys/fs/cgroup is cgroup v1' });
     expect((await rejection(vm.hibernate())).code).toBe(-11);
     expect(driver.calls.length).toBe(before);
     await vm.setProperty('k', 'v'); // the others still reach the driver

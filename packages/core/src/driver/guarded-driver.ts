@@ -91,6 +91,8 @@ export interface GuardedHypervisor {
    * every optional one present (`false` when the driver leaves it out).
    */
   readonly capabilities: Required<DriverCapabilities>;
+  /** Why a capability is off for this connection, where its hypervisor said ({@link Hypervisor.capabilityReasons}). */
+  readonly capabilityReasons: Partial<Record<keyof DriverCapabilities, string>>;
   /** The driver's own object, for {@link SessionRegistry.reconcile} and diagnostics. */
   readonly inner: Hypervisor;
   /** Defines a new VM (not started) from `spec`. */
@@ -181,6 +183,7 @@ export class GuardedDriver {
   #wrap(inner: Hypervisor): GuardedHypervisor {
     const name = this.name;
     const capabilities = connectedCapabilities(this.capabilities, inner.capabilities);
+    const capabilityReasons = Object.freeze({ ...inner.capabilityReasons });
     // Calls on one VM run one after another; a call whose signal fires while it waits never runs.
     const queues = new KeyedQueue<string>();
 
@@ -212,9 +215,7 @@ export class GuardedDriver {
         const rule: { code: ErrorCodeName; capability?: keyof DriverCapabilities } = operations[operation];
         if (rule.capability && !capabilities[rule.capability]) {
           return Promise.reject(
-            new HypervisorError('NOT_SUPPORTED', `the ${name} driver does not support ${operation}()`, {
-              details: { driver: name, operation, capability: rule.capability },
-            }),
+            notSupportedError(name, operation, rule.capability, capabilityReasons[rule.capability]),
           );
         }
         const what = `${operation} ${vm.name}`;
@@ -269,6 +270,7 @@ export class GuardedDriver {
       name,
       version: inner.version,
       capabilities,
+      capabilityReasons,
       inner,
       createVm: (spec, o) =>
         call(`create ${spec.name}`, 'CREATE', o?.signal, () => inner.createVm(spec, o)).then(wrapVm),
@@ -316,6 +318,24 @@ function connectedCapabilities(
     if (connected?.[key] === false) result[key] = false;
   }
   return Object.freeze(result);
+}
+
+/**
+ * The `NOT_SUPPORTED` (-11) error of `operation` on a connection of driver `name` that lacks
+ * `capability`, with the hypervisor's `reason` when it gave one.
+ * @internal
+ */
+export function notSupportedError(
+  name: string,
+  operation: string,
+  capability: keyof DriverCapabilities,
+  reason: string | undefined,
+): HypervisorError {
+  return new HypervisorError(
+    'NOT_SUPPORTED',
+    `the ${name} driver does not support ${operation}()${reason ? `: ${reason}` : ''}`,
+    { details: { driver: name, operation, capability, ...(reason ? { reason } : {}) } },
+  );
 }
 
 function disposedError(name: string): HypervisorError {

@@ -1,6 +1,5 @@
 import type { DriverCapabilities } from '../driver/driver.js';
-import type { GuardedHypervisor } from '../driver/guarded-driver.js';
-import { HypervisorError } from '../errors/hypervisor-error.js';
+import { type GuardedHypervisor, notSupportedError } from '../driver/guarded-driver.js';
 
 /**
  * Throws `NOT_SUPPORTED` (-11) when the hypervisor lacks `capability`, as the runtime guard does
@@ -13,11 +12,5 @@ export function requireCapability(
   operation: string,
 ): void {
   if (hypervisor.capabilities[capability]) return;
-  throw new HypervisorError(
-    'NOT_SUPPORTED',
-    `the ${hypervisor.name} driver does not support ${operation}()`,
-    {
-      details: { driver: hypervisor.name, operation, capability },
-    },
-  );
+  throw notSupportedError(hypervisor.name, operation, capability, hypervisor.capabilityReasons[capability]);
 }
