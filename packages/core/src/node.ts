@@ -22,6 +22,14 @@ export {
 export { USER_CATALOG_FILE } from './cvmweb-options.js';
 export { formatDetectionTable } from './detector/format-detection-table.js';
 export {
+  authenticateVnc,
+  RFB_SECURITY_NONE,
+  RFB_SECURITY_VNC,
+  RFB_VERSION,
+  SocketReader,
+  vncAuthResponse,
+} from './display/vnc-auth.js';
+export {
   type ReadRegularFileOptions,
   type RegularFileRead,
   readRegularFile,

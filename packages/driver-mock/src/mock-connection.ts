@@ -41,6 +41,8 @@ export class MockConnection implements Hypervisor {
       guest: undefined,
       port: 0,
       server: undefined,
+      display: undefined,
+      keys: '',
       readyAt: 0,
       destroyed: false,
     };

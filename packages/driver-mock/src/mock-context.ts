@@ -18,6 +18,8 @@ export class MockContext {
     readonly delays: Readonly<Partial<Record<MockStep, number>>>,
     readonly api: ApiConfig | undefined,
     readonly onDebug: ((message: string) => void) | undefined,
+    /** The fake display draws a new frame for every update request (see `MockOptions.display`). */
+    readonly animatedDisplay = false,
   ) {}
 
   /**

@@ -39,6 +39,7 @@ describe('the guest API of the mock', () => {
       userData: 'CVM_USER=demo',
       context: { format: 'cernvm', source: 'mock' },
       spin: 0,
+      keys: '',
     });
   });
 

@@ -94,6 +94,8 @@ export class MockHypervisor {
       guest: undefined,
       port: 0,
       server: undefined,
+      display: undefined,
+      keys: '',
       readyAt: 0,
       destroyed: false,
     });

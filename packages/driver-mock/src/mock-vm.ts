@@ -2,6 +2,7 @@ import {
   type ActionOptions,
   type ApiEndpoint,
   abortedError,
+  type DisplayEndpoint,
   HypervisorError,
   type ProgressOptions,
   type StartSpec,
@@ -72,6 +73,7 @@ export class MockVm implements VmHandle {
     }
     const now = this.#ctx.clock.now();
     if (!restore || !vm.guest) {
+      vm.keys = '';
       vm.bootId = this.#ctx.world.newBootId();
       vm.userData = spec.userData;
       vm.guest = new MockGuest(now, vm.executionCap, spec.context.format);
@@ -136,6 +138,7 @@ export class MockVm implements VmHandle {
     this.#require('reset', ['running']);
     const vm = this.#vm;
     vm.bootId = this.#ctx.world.newBootId();
+    vm.keys = '';
     vm.guest = new MockGuest(this.#ctx.clock.now(), vm.executionCap, vm.guest?.context ?? 'cernvm');
     this.#vm.readyAt = this.#ctx.clock.now() + (this.#ctx.api?.delayMs ?? 0);
   }
@@ -195,6 +198,25 @@ export class MockVm implements VmHandle {
     const vm = this.#vm;
     if (!vm.server || vm.power !== 'running') return undefined;
     return { host: '127.0.0.1', port: vm.port, guestIp };
+  }
+
+  /** The fake display of a running or paused VM: a VNC server on 127.0.0.1 with a random password. */
+  async display(options?: ActionOptions): Promise<DisplayEndpoint | undefined> {
+    if (options?.signal?.aborted) throw abortedError(`mock: display ${this.#vm.name}`, options.signal.reason);
+    this.#exists();
+    if (this.#vm.power !== 'running' && this.#vm.power !== 'paused') return undefined;
+    const display = await this.#ctx.world.openDisplay(this.#vm, this.#ctx.animatedDisplay, true);
+    // Listening yields to the event loop: the VM may have stopped meanwhile.
+    if (this.#vm.display !== display) return undefined;
+    return { protocol: 'vnc', host: '127.0.0.1', port: display.port, password: display.password };
+  }
+
+  /** The fake display's picture as a PNG. */
+  async screenshot(options?: ActionOptions): Promise<Uint8Array> {
+    if (options?.signal?.aborted)
+      throw abortedError(`mock: screenshot ${this.#vm.name}`, options.signal.reason);
+    this.#require('screenshot', ['running', 'paused']);
+    return (await this.#ctx.world.openDisplay(this.#vm, this.#ctx.animatedDisplay, false)).screenshot();
   }
 
   #exists(): void {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Clock,
@@ -10,6 +11,7 @@ import {
   type VmSpec,
 } from '@cvmweb/core';
 import { ApiServer, type MockApiResponder, type MockApiResponse } from './api-server.js';
+import { FakeDisplay } from './fake-display.js';
 import type { MockFault } from './mock-fault.js';
 import type { MockGuest } from './mock-guest.js';
 import { type MockStep, mockSteps, zeroCalls } from './mock-step.js';
@@ -39,6 +41,10 @@ export interface VmRecord {
   /** The last port the API listened on, reused when it reopens; 0 before the first. */
   port: number;
   server: ApiServer | undefined;
+  /** The display while the VM runs or is paused, made by the first `display()` or `screenshot()`. */
+  display: FakeDisplay | undefined;
+  /** What was typed on the display since the guest booted (the guest report's `keys`). */
+  keys: string;
   /** Clock time from which the API answers (guest boot). */
   readyAt: number;
   destroyed: boolean;
@@ -162,8 +168,30 @@ export class MockWorld {
     }
   }
 
-  /** Closes the VM's API endpoint, dropping open connections. */
+  /** The VM's display, made on first use; `listen`: also listening on its port. */
+  async openDisplay(vm: VmRecord, animated: boolean, listen: boolean): Promise<FakeDisplay> {
+    vm.display ??= new FakeDisplay({
+      password: randomBytes(6).toString('base64url'),
+      animated,
+      onKey: (text) => {
+        vm.keys += text;
+      },
+    });
+    const display = vm.display;
+    if (listen && display.port === 0) await display.listen();
+    return display;
+  }
+
+  /**
+   * Closes the VM's API endpoint, dropping open connections; and its display too unless the VM
+   * still runs or is paused.
+   */
   async closeApi(vm: VmRecord): Promise<void> {
+    const display = vm.display;
+    if (display && vm.power !== 'running' && vm.power !== 'paused') {
+      vm.display = undefined;
+      await display.close();
+    }
     const server = vm.server;
     if (!server) return;
     vm.server = undefined;
@@ -234,6 +262,7 @@ function guestAnswer(vm: VmRecord, now: number, path: string): MockApiResponse {
       userData: vm.userData ?? '',
       context: { format: guest.context, source: 'mock' },
       spin: guest.spin(now),
+      keys: vm.keys,
     };
     return { headers: { 'content-type': 'application/json' }, body: JSON.stringify(report) };
   }

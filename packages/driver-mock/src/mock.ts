@@ -53,6 +53,19 @@ export interface MockOptions {
    * to simulate a restarted process that finds its VMs again.
    */
   instance?: MockHypervisor;
+  /**
+   * Whether running VMs have a display: `true` (default) a small VNC server on 127.0.0.1 per
+   * running or paused VM (RFB 3.8, VNC authentication with a random password, a 320×200 picture,
+   * keys typed reach the guest report's `keys`) and PNG screenshots of it (capabilities `display`
+   * and `screenshot`). `{ animated: true }`: every update request gets a new frame (a screen that
+   * keeps changing, for benchmarks). `false`: neither capability.
+   */
+  display?:
+    | boolean
+    | {
+        /** Every update request gets a new frame at once (a screen that keeps changing). */
+        animated?: boolean;
+      };
   /** Receives one line per step (`mock: start cvmweb-…`), besides the call's own `onDebug`. */
   onDebug?: (message: string) => void;
 }
@@ -101,6 +114,8 @@ export function mock(options: MockOptions = {}): Driver {
       reset: true,
       guestProperties: true,
       apiPortForwarding: apiConfig !== undefined,
+      display: options.display !== false,
+      screenshot: options.display !== false,
     }),
     async probe(_options?: ActionOptions): Promise<ProbeResult> {
       return {
@@ -116,7 +131,17 @@ export function mock(options: MockOptions = {}): Driver {
     async create(createOptions?: ActionOptions): Promise<Hypervisor> {
       const signal = createOptions?.signal;
       if (signal?.aborted) throw abortedError('mock: connect', signal.reason);
-      return new MockConnection(new MockContext(world, clock, delays, apiConfig, options.onDebug), version);
+      return new MockConnection(
+        new MockContext(
+          world,
+          clock,
+          delays,
+          apiConfig,
+          options.onDebug,
+          typeof options.display === 'object' && options.display.animated === true,
+        ),
+        version,
+      );
     },
   };
 }

@@ -43,6 +43,11 @@ export interface GuestReport {
    * share of a CPU the cap leaves the guest.
    */
   readonly spin: number;
+  /**
+   * Optional: the text typed on the guest's screen (its display's keyboard) since it booted, where
+   * the guest can tell (the mock driver's guest can; the test guest cannot yet).
+   */
+  readonly keys?: string;
 }
 
 /** Parses the body of a {@link GUEST_REPORT_PATH} answer; `undefined` when it is not a well-formed report. */
@@ -55,16 +60,18 @@ export function parseGuestReport(body: string): GuestReport | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const report = value as Record<string, unknown>;
-  const { bootId, uptimeMs, userData, context, spin } = report;
+  const { bootId, uptimeMs, userData, context, spin, keys } = report;
   if (typeof bootId !== 'string' || bootId === '') return undefined;
   if (typeof uptimeMs !== 'number' || !Number.isFinite(uptimeMs) || uptimeMs < 0) return undefined;
   if (typeof userData !== 'string') return undefined;
   if (typeof spin !== 'number' || !Number.isFinite(spin) || spin < 0) return undefined;
+  if (keys !== undefined && typeof keys !== 'string') return undefined;
+  const typed = keys === undefined ? {} : { keys };
   if (context !== null) {
     if (typeof context !== 'object' || context === undefined) return undefined;
     const { format, source } = context as Record<string, unknown>;
     if ((format !== 'cernvm' && format !== 'cloud-init') || typeof source !== 'string') return undefined;
-    return { bootId, uptimeMs, userData, context: { format, source }, spin };
+    return { bootId, uptimeMs, userData, context: { format, source }, spin, ...typed };
   }
-  return { bootId, uptimeMs, userData, context: null, spin };
+  return { bootId, uptimeMs, userData, context: null, spin, ...typed };
 }
