@@ -11,9 +11,9 @@ export function versionNumbers(version) {
 /**
  * The dashed `modifyvm` spellings 7.0 added next to the old ones (VBoxManageModifyVM.cpp,
  * `g_aModifyVMOptions`, `OPT2("--cpu-execution-cap", "--cpuexecutioncap", …)` and so on, read in
- * cyberus-technology/virtualbox-kvm @011263c, a 7.0.14 tree; kaisenlinux/virtualbox @bcf5d14,
- * 7.1.4; hamzajazib/virtualbox @7f51f9a, trunk after 7.2). 6.1 and older have only the old names
- * (`{ "--cpuexecutioncap", … }`, pop-os/virtualbox @01d6daa, a 5.x tree). Each maps to the old name.
+ * cyberus-technology/virtualbox-kvm commit 011263c, a 7.0.14 tree; kaisenlinux/virtualbox commit bcf5d14,
+ * 7.1.4; hamzajazib/virtualbox commit 7f51f9a, trunk after 7.2). 6.1 and older have only the old names
+ * (`{ "--cpuexecutioncap", … }`, pop-os/virtualbox commit 01d6daa, a 5.x tree). Each maps to the old name.
  */
 const DASHED_MODIFYVM = {
   '--cpu-execution-cap': '--cpuexecutioncap',
