@@ -27,6 +27,9 @@ describe('QEMU command line', () => {
     expect(args).toContain('file=/x,, y/cvmweb-test-1/scratch.qcow2,format=qcow2,if=virtio,index=1');
     expect(args).toContain('-pidfile');
     expect(args[args.indexOf('-pidfile') + 1]).toBe('/x, y/cvmweb-test-1/qemu.pid'); // not an option list
+    expect(args[args.indexOf('-fw_cfg') + 1]).toBe(
+      'name=opt/cvmweb/properties,file=/x,, y/cvmweb-test-1/properties.json',
+    );
   });
 
   it('forwards the API port from 127.0.0.1 only, and uses -cpu host only with a hardware accelerator', () => {

@@ -1,4 +1,5 @@
 import type { Accelerator } from './accelerators.js';
+import { PROPERTIES_FW_CFG_NAME } from './guest-properties.js';
 import type { VmMarker, VmPaths } from './vm-directory.js';
 
 /** The guest's address on QEMU's user network. */
@@ -14,6 +15,8 @@ export interface LaunchModel {
   /** Restore from a migration stream given later over QMP (`-incoming defer`). */
   readonly incoming?: boolean;
   readonly serialLog?: boolean;
+  /** aarch64: the UEFI firmware the `virt` machine boots an ISO or a disk with (`-bios`). */
+  readonly firmware?: string | undefined;
 }
 
 /**
@@ -46,7 +49,8 @@ export function buildQemuArgs(model: LaunchModel): string[] {
     x86 ? 'pc' : 'virt',
     '-accel',
     model.accelerator,
-    ...(model.accelerator === 'tcg' ? [] : ['-cpu', 'host']),
+    // virt's default CPU is a 32-bit Cortex-A15: under TCG an aarch64 guest needs `max`.
+    ...(model.accelerator !== 'tcg' ? ['-cpu', 'host'] : x86 ? [] : ['-cpu', 'max']),
     '-m',
     integer(marker.ram),
     '-smp',
@@ -70,10 +74,21 @@ export function buildQemuArgs(model: LaunchModel): string[] {
     model.serialLog ? `file:${paths.serialLog}` : 'null',
   ];
   const boot = marker.boot;
-  const cdrom = (file: string, index: number) => [
-    '-drive',
-    `file=${v(file)},format=raw,media=cdrom,readonly=on,if=${x86 ? 'ide' : 'none'},index=${index}`,
-  ];
+  // x86 `pc`: IDE CD-ROMs; aarch64 `virt` has no IDE: SCSI CD-ROMs on a virtio-scsi controller.
+  if (!x86) args.push('-device', 'virtio-scsi-pci,id=scsi0');
+  const cdrom = (file: string, index: number) =>
+    x86
+      ? ['-drive', `file=${v(file)},format=raw,media=cdrom,readonly=on,if=ide,index=${index}`]
+      : [
+          '-drive',
+          `file=${v(file)},format=raw,media=cdrom,readonly=on,if=none,id=cd${index}`,
+          '-device',
+          `scsi-cd,drive=cd${index},bus=scsi0.0`,
+        ];
+  if (!x86 && boot.kind !== 'kernel') {
+    if (!model.firmware) throw new RangeError('an aarch64 VM booting an ISO or a disk needs UEFI firmware');
+    args.push('-bios', model.firmware);
+  }
   if (boot.kind === 'disk') {
     args.push('-drive', `file=${v(paths.overlay)},format=qcow2,if=virtio,index=0`);
   }
@@ -86,6 +101,7 @@ export function buildQemuArgs(model: LaunchModel): string[] {
     if (boot.cmdline !== undefined) args.push('-append', boot.cmdline);
   }
   args.push(...cdrom(paths.context, 3));
+  args.push('-fw_cfg', `name=${PROPERTIES_FW_CFG_NAME},file=${v(paths.properties)}`);
   args.push(
     '-netdev',
     `user,id=net0,hostfwd=tcp:127.0.0.1:${integer(marker.apiPort)}-:80`,

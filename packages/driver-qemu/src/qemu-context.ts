@@ -10,6 +10,8 @@ export interface QemuContext {
   readonly qemuImg: string;
   readonly accelerator: Accelerator;
   readonly arch: string;
+  /** aarch64: the UEFI firmware for ISO and disk boots, when found. */
+  readonly firmware: string | undefined;
   /** The folder holding one folder per VM. */
   readonly root: string;
   readonly shutdownTimeoutMs: number;

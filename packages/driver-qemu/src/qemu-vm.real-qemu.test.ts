@@ -241,5 +241,31 @@ describe.skipIf(unavailable !== undefined)(
         details: { reason: expect.stringMatching(/is cgroup v1.*cpu\.max/) },
       });
     }, 60_000);
+
+    it('gives the guest its properties through fw_cfg opt/cvmweb/properties, read from its sysfs; a change reaches it at the next launch', async () => {
+      const cvmweb = await connect();
+      const session = await cvmweb.requestSession('properties', 'key');
+      await session.open({ ram: 128, disk: 0, version: TEST_GUEST_VERSIONS.kernel });
+      const value = `a "quoted", 'odd' value\nwith a line`;
+      await session.setProperty('greeting', value); // the VM exists, powered off
+      // Asked once the guest's API answered (report() waits for it).
+      const guestProperties = async () => {
+        const response = await fetch(new URL('/cgi-bin/cvmweb-properties', session.apiURL));
+        return (await response.json()) as Record<string, string> | null;
+      };
+      const booted = report(session);
+      await session.start('');
+      await booted;
+      expect(await guestProperties()).toEqual({ greeting: value });
+      expect(await session.getProperty('greeting')).toBe(value);
+      await session.setProperty('later', 'set while running');
+      expect(await guestProperties()).toEqual({ greeting: value }); // fw_cfg is fixed at launch
+      await session.stop();
+      const again = report(session);
+      await session.start('');
+      await again;
+      expect(await guestProperties()).toEqual({ greeting: value, later: 'set while running' });
+      await session.close();
+    }, 300_000);
   },
 );

@@ -17,6 +17,8 @@ import {
   reserveFreeLoopbackPort,
   sleep,
 } from '@cvmweb/core/node';
+import { aarch64FirmwareFix } from './firmware.js';
+import { ensureProperties, readProperties, writeProperty } from './guest-properties.js';
 import { receiveMigration, sendMigration } from './migration-file.js';
 import { buildQemuArgs, GUEST_IP } from './qemu-args.js';
 import type { Call, QemuContext } from './qemu-context.js';
@@ -169,6 +171,17 @@ export class QemuVm implements VmHandle {
     await this.#execute('system_reset', undefined, options);
   }
 
+  /** Sets a property the guest reads through fw_cfg (`opt/cvmweb/properties`) from its next launch. */
+  async setProperty(key: string, value: string): Promise<void> {
+    await writeProperty(this.#paths.properties, key, value);
+  }
+
+  /** A property as set for the guest; `undefined` when unset. */
+  async getProperty(key: string): Promise<string | undefined> {
+    const properties = await readProperties(this.#paths.properties);
+    return Object.hasOwn(properties, key) ? properties[key] : undefined;
+  }
+
   /** Records the cap for each launch and, while QEMU runs, applies it at once (cgroup v2 `cpu.max`). */
   async setExecutionCap(cap: number): Promise<void> {
     this.#marker = { ...this.#marker, executionCap: cap };
@@ -219,7 +232,13 @@ export class QemuVm implements VmHandle {
   /** Runs QEMU daemonised (it outlives this process) and waits until QMP answers. */
   async #launch(incoming: boolean, call: Call): Promise<void> {
     const { runner, binary } = this.#context;
+    if (this.#context.arch === 'aarch64' && this.#marker.boot.kind !== 'kernel' && !this.#context.firmware) {
+      throw new HypervisorError('EXTERNAL', `${this.name}: no aarch64 UEFI firmware to boot it with`, {
+        details: { fix: aarch64FirmwareFix(process.platform) },
+      });
+    }
     await ensureSocketDir(this.#paths);
+    await ensureProperties(this.#paths.properties);
     await rm(this.#paths.pid, { force: true });
     const args = buildQemuArgs({
       marker: this.#marker,
@@ -228,6 +247,7 @@ export class QemuVm implements VmHandle {
       arch: this.#context.arch,
       incoming,
       serialLog: this.#context.serialLog,
+      firmware: this.#context.firmware,
     });
     try {
       await runner.run(binary, args, {

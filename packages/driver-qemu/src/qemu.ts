@@ -1,8 +1,10 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ActionOptions, Driver, DriverCapabilities, Hypervisor, ProbeResult } from '@cvmweb/core';
 import { defaultStateDir, HypervisorError } from '@cvmweb/core';
 import { createProcessRunner } from '@cvmweb/core/node';
 import { probeCpuCap, readSelfCgroup } from './cgroup-cpu-cap.js';
+import { findAarch64Firmware } from './firmware.js';
 import { inspectQemu } from './inspect-qemu.js';
 import { probeQemu } from './probe.js';
 import { systemProbeEnvironment } from './probe-environment.js';
@@ -36,7 +38,7 @@ export function qemu(options: QemuOptions = {}): Driver {
     pause: true,
     hibernate: true,
     reset: true,
-    guestProperties: false,
+    guestProperties: true,
     apiPortForwarding: true,
   });
   return {
@@ -62,6 +64,10 @@ export function qemu(options: QemuOptions = {}): Driver {
         qemuImg: found.qemuImg,
         accelerator: found.accelerator,
         arch: found.arch,
+        firmware:
+          found.arch === 'aarch64'
+            ? await findAarch64Firmware({ platform: process.platform, exists: fileExists }, found.binary)
+            : undefined,
         root: options.directory ?? join(defaultStateDir(), 'qemu'),
         shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
         commandTimeoutMs: options.commandTimeoutMs ?? 60_000,
@@ -77,4 +83,11 @@ export function qemu(options: QemuOptions = {}): Driver {
       );
     },
   };
+}
+
+function fileExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

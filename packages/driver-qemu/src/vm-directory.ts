@@ -43,6 +43,8 @@ export interface VmPaths {
   /** A completed hibernation: the VM's migration stream. */
   readonly saved: string;
   readonly serialLog: string;
+  /** The guest's properties, given to QEMU as the fw_cfg file `opt/cvmweb/properties`. */
+  readonly properties: string;
   /** Where the sockets live: the VM's folder, or a short folder of the temp dir when that is too long. */
   readonly socketDir: string;
   readonly qmp: string;
@@ -74,6 +76,7 @@ export function vmPaths(root: string, name: string): VmPaths {
     context: join(dir, 'context.iso'),
     saved: join(dir, 'hibernated.state'),
     serialLog: join(dir, 'serial.log'),
+    properties: join(dir, 'properties.json'),
     socketDir,
     qmp: join(socketDir, 'qmp.sock'),
     events: join(socketDir, 'events.sock'),

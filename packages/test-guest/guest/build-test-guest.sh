@@ -15,7 +15,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="$HERE"
 CACHE="${CVMWEB_TEST_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cvmweb-test-guest}"
-MODULES=(virtio_pci virtio_net virtio_blk cdrom sr_mod isofs ata_piix ata_generic button evdev)
+MODULES=(virtio_pci virtio_net virtio_blk cdrom sr_mod isofs ata_piix ata_generic button evdev qemu_fw_cfg)
 
 log() { printf 'build-test-guest: %s\n' "$*" >&2; }
 # need TOOL PACKAGE: the Debian package that provides each tool, so any author can install it.
