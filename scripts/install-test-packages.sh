@@ -4,8 +4,11 @@
 #   xorriso:     a second, independent ISO reader
 #   chromium:    headless browser for the web bridge end-to-end tests (driven by playwright-core)
 #   openssl:     the self-signed certificate of the public https test sites
+#   systemd:     systemd-analyze verify checks the unit "cvmweb service install" writes. Installing it
+#                starts nothing and does not make systemd the init (that is systemd-sysv): its
+#                maintainer scripts only touch a running systemd when /run/systemd/system exists.
 set -euo pipefail
-packages=(genisoimage xorriso chromium openssl)
+packages=(genisoimage xorriso chromium openssl systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,8 @@
  * | 2 | wrong usage: unknown command or option, missing argument |
  * | 3 | `detect`: no usable hypervisor was found |
  * | 4 | `sessions`: the registry has damaged session records (listed on standard error) |
+ * | 5 | `service install`: the file is written, but the platform's service manager is missing or refused it, so the service is not enabled |
+ * | 6 | `service status`: the service is not installed, or nothing answers on its port |
  */
 export const ExitCode = {
   /** The command did what was asked. */
@@ -20,4 +22,8 @@ export const ExitCode = {
   NO_HYPERVISOR: 3,
   /** `sessions` found damaged session records (listed on standard error). */
   DAMAGED_RECORDS: 4,
+  /** `service install` wrote the file, but the service manager is missing or refused it: not enabled. */
+  SERVICE_NOT_ENABLED: 5,
+  /** `service status`: not installed, or nothing answers on the service's port. */
+  SERVICE_DOWN: 6,
 } as const;

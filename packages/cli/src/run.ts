@@ -8,6 +8,7 @@ import { serveCommand } from './commands/serve-command.js';
 import { sessionsCommand } from './commands/sessions-command.js';
 import { withDriverPlugins } from './drivers.js';
 import { ExitCode } from './exit-codes.js';
+import { serviceCommand } from './service/service-command.js';
 import { usageError } from './usage-error.js';
 
 /** The text of `cvmweb --help`. */
@@ -22,12 +23,18 @@ Commands:
   images prune           Remove cached images and partial downloads
   daemon                 Run the idle-aware daemon against the session registry (until stopped)
   daemon status          Show the idle source, the idle time and each controlled session
+  service install        Start "cvmweb serve" at login: a systemd user unit (Linux), a launchd
+                         LaunchAgent (macOS) or a Task Scheduler logon task (Windows); enables and
+                         starts it where that manager runs (--print: show the file, write nothing)
+  service uninstall      Stop the login service and remove what install made
+  service status         Whether it is installed, what its manager says, whether its port answers
 
 Options:
   --json                 Machine-readable output (detect, sessions, images list)
-  --driver <name>        Use this driver (also: CVMWEB_DRIVER)
-  --fallback mock        serve: use the simulated hypervisor when no real one is usable
-  --port <port>          serve: TCP port on 127.0.0.1 and ::1 (default 5624)
+  --driver <name>        Use this driver (also: CVMWEB_DRIVER; service install: passed to serve)
+  --fallback mock        serve, service install: use the simulated hypervisor when no real one is usable
+  --port <port>          serve, service: TCP port on 127.0.0.1 and ::1 (default 5624)
+  --print                service install: print the file and its path instead of installing
   --state-dir <dir>      State directory: session registry, config.json (also: CVMWEB_STATE_DIR)
   --cache-dir <dir>      Image cache directory (also: CVMWEB_CACHE_DIR)
   --catalog <file>       Image catalog to use instead of <state-dir>/images.json
@@ -45,7 +52,9 @@ resolved from the working directory, then the global node_modules.
 serve and daemon stop cleanly, exiting 0, on SIGINT, SIGTERM, SIGHUP or when their parent process ends.
 
 Exit codes: 0 success, 1 failure (the message names the error code), 2 wrong usage,
-3 detect found no usable hypervisor, 4 sessions found damaged session records.
+3 detect found no usable hypervisor, 4 sessions found damaged session records,
+5 service install wrote the file but no service manager enabled it, 6 service status: not
+installed or not answering.
 `;
 
 /**
@@ -111,6 +120,15 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           ...(values['idle-time'] !== undefined ? { idleTime: Number(values['idle-time']) } : {}),
         });
+      case 'service':
+        return await serviceCommand(io, rest, {
+          print: values.print,
+          json: values.json,
+          ...(values.port !== undefined ? { port: Number(values.port) } : {}),
+          ...(values.driver ? { driver: values.driver } : {}),
+          ...(values.fallback !== undefined ? { fallback: values.fallback } : {}),
+          ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+        });
       case undefined:
         io.err(usage);
         return ExitCode.USAGE;
@@ -149,6 +167,7 @@ function parse(argv: readonly string[]) {
       'idle-time': { type: 'string' },
       port: { type: 'string' },
       fallback: { type: 'string' },
+      print: { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'v', default: false },
