@@ -111,7 +111,6 @@ async function scriptLifecycle(round) {
         readonly: true,
       },
     ],
-    metadataXml: '',
     apiForward: { hostPort: port, guestPort: 80 },
   });
   const file = join(work, `${name}.xml`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDomainXml, type DomainModel } from './domain-xml.js';
 import { buildMetadata, parseMetadata } from './vm-metadata.js';
-import { escapeXml, parseXml } from './xml.js';
+import { childElements, descendantElements, parseXml, serializeXml } from './xml.js';
 
 const nasty = `a"b'c<d>e&f\r\ng $(rm -rf /) \`id\`; | \u00e9 ]]> <!--`;
 
@@ -21,37 +21,47 @@ const model = (over: Partial<DomainModel> = {}): DomainModel => ({
       bus: 'virtio',
     },
   ],
-  metadataXml: buildMetadata({
-    installation: nasty,
-    sessionId: 's',
-    apiPort: 1234,
-    volumes: [nasty],
-  }),
+  metadata: { installation: nasty, sessionId: 's', apiPort: 1234, volumes: [nasty] },
   apiForward: { hostPort: 40000, guestPort: 80 },
   ...over,
 });
 
-describe('escapeXml', () => {
-  it('escapes every markup character, and an XML parser reads the value back', () => {
-    expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;');
-    const document = parseXml(`<a b="${escapeXml(nasty)}">${escapeXml(nasty)}</a>`, 'test');
-    expect(document.documentElement?.getAttribute('b')).toBe(nasty);
-    expect(document.documentElement?.textContent).toBe(nasty);
+describe('serializeXml', () => {
+  it('writes every character a value can hold so that a parser reads it back, \\r in text included', () => {
+    const document = parseXml('<a b="x">y</a>', 'test');
+    const root = document.documentElement!;
+    root.setAttribute('b', nasty);
+    root.firstChild!.nodeValue = nasty;
+    const again = parseXml(serializeXml(document), 'test').documentElement!;
+    expect(again.getAttribute('b')).toBe(nasty);
+    expect(again.textContent).toBe(nasty);
   });
 });
 
 describe('buildDomainXml', () => {
-  it('keeps hostile values inside text and attributes', () => {
+  it('keeps hostile values inside text and attributes, and a parser reads each back', () => {
     const xml = buildDomainXml(model());
     // No raw markup from the values: every < in the document starts one of our elements.
     const elements = new Set([...xml.matchAll(/<\/?([^\s/>]+)/g)].map((m) => m[1]));
     const ours =
       'domain name uuid metadata cvmweb:vm cvmweb:installation cvmweb:session cvmweb:api cvmweb:volumes cvmweb:volume memory vcpu os type kernel initrd cmdline features acpi apic clock on_poweroff on_reboot on_crash devices disk driver source target serial memballoon qemu:commandline qemu:arg';
     expect([...elements].filter((name) => !ours.split(' ').includes(name ?? ''))).toEqual([]);
-    expect(xml).toContain(escapeXml(nasty));
     expect(xml).not.toContain(nasty);
+    expect(xml).not.toContain('\r');
     expect(xml).toContain('hostfwd=tcp:127.0.0.1:40000-:80');
-    expect(xml).toContain('<domain type="qemu"');
+    const domain = parseXml(xml, 'test').documentElement!;
+    expect(domain.getAttribute('type')).toBe('qemu');
+    const os = childElements(domain, 'os')[0]!;
+    expect(childElements(os, 'cmdline')[0]?.textContent).toBe(nasty);
+    expect(childElements(os, 'kernel')[0]?.textContent).toBe(`/pool/${nasty}`);
+    expect(descendantElements(domain, 'source')[0]?.getAttribute('volume')).toBe(`v${nasty}`);
+    expect(parseMetadata(xml)).toEqual(model().metadata);
+  });
+
+  it('refuses a value XML cannot carry', () => {
+    expect(() => buildDomainXml(model({ name: 'a\u0001b' }))).toThrow(
+      expect.objectContaining({ codeName: 'INVALID_USAGE' }),
+    );
   });
 
   it('refuses sizes that are not non-negative integers', () => {
@@ -65,8 +75,10 @@ describe('buildDomainXml', () => {
     expect(buildDomainXml(model({ boot: { kind: 'cdrom' } }))).toContain('<boot dev="cdrom"/>');
     expect(buildDomainXml(model({ boot: { kind: 'disk' }, virtType: 'kvm' }))).toContain('host-passthrough');
     expect(buildDomainXml(model({ cputune: { periodUs: 100000, quotaUs: 20000 } }))).toContain(
-      '<period>100000</period><quota>20000</quota>',
+      '<cputune><period>100000</period><quota>20000</quota></cputune>',
     );
+    const { metadata: _, ...bare } = model();
+    expect(buildDomainXml(bare)).not.toContain('<metadata');
   });
 });
 

@@ -1,4 +1,6 @@
-import { escapeXml } from './xml.js';
+import type { Element } from '@xmldom/xmldom';
+import { appendMetadata, type VmMetadata } from './vm-metadata.js';
+import { appendElement, createXmlDocument, serializeXml } from './xml.js';
 
 /** Where a disk's bytes come from: a volume of a storage pool, or a file on the hypervisor host. */
 export type DiskSource =
@@ -73,8 +75,8 @@ export interface DomainModel {
     /** The CPU time per period, in microseconds. */
     readonly quotaUs: number;
   };
-  /** The cvmweb metadata element (the driver builds it from the VM's session id and installation); inserted as is. */
-  readonly metadataXml: string;
+  /** What cvmweb records on the domain (its `<metadata>`); none for a domain that is not a session's. */
+  readonly metadata?: VmMetadata;
   /** The API forward: host 127.0.0.1:`hostPort` → guest port 80 through QEMU's user network. */
   readonly apiForward?: {
     /** The loopback port on the host. */
@@ -89,76 +91,82 @@ export interface DomainModel {
 const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
 /**
- * The libvirt domain XML of `model`. Every value is escaped; the structure is fixed, so no input
- * can add elements.
+ * The libvirt domain XML of `model`, built as a document (xmldom) and serialized: every value is
+ * an attribute or a text node, so no input can add markup. Numbers must be non-negative
+ * integers (`RangeError`), strings characters XML can carry (`INVALID_USAGE`).
  */
 export function buildDomainXml(model: DomainModel): string {
-  const e = escapeXml;
-  const lines: string[] = [];
-  lines.push(`<domain type="${e(model.virtType)}" xmlns:qemu="${QEMU_NAMESPACE}">`);
-  lines.push(`  <name>${e(model.name)}</name>`);
-  lines.push(`  <uuid>${e(model.uuid)}</uuid>`);
-  lines.push(`  <metadata>${model.metadataXml}</metadata>`);
-  lines.push(`  <memory unit="MiB">${integer(model.memoryMiB)}</memory>`);
-  lines.push(`  <vcpu placement="static">${integer(model.vcpus)}</vcpu>`);
+  const document = createXmlDocument('domain', { qemu: QEMU_NAMESPACE });
+  const domain = document.documentElement as Element;
+  domain.setAttribute('type', model.virtType);
+  const add = (
+    parent: Element,
+    name: string,
+    attributes?: Record<string, string | number>,
+    text?: string | number,
+  ) => appendElement(parent, name, attributes, text);
+  add(domain, 'name', {}, model.name);
+  add(domain, 'uuid', {}, model.uuid);
+  if (model.metadata) appendMetadata(add(domain, 'metadata'), model.metadata);
+  add(domain, 'memory', { unit: 'MiB' }, model.memoryMiB);
+  add(domain, 'vcpu', { placement: 'static' }, model.vcpus);
   if (model.cputune) {
-    lines.push(
-      `  <cputune><period>${integer(model.cputune.periodUs)}</period><quota>${integer(model.cputune.quotaUs)}</quota></cputune>`,
-    );
+    const cputune = add(domain, 'cputune');
+    add(cputune, 'period', {}, model.cputune.periodUs);
+    add(cputune, 'quota', {}, model.cputune.quotaUs);
   }
-  lines.push('  <os>');
-  lines.push('    <type arch="x86_64" machine="pc">hvm</type>');
+  const os = add(domain, 'os');
+  add(os, 'type', { arch: 'x86_64', machine: 'pc' }, 'hvm');
   const boot = model.boot;
   if (boot.kind === 'kernel') {
-    lines.push(`    <kernel>${e(boot.kernel)}</kernel>`);
-    if (boot.initrd !== undefined) lines.push(`    <initrd>${e(boot.initrd)}</initrd>`);
-    if (boot.cmdline !== undefined) lines.push(`    <cmdline>${e(boot.cmdline)}</cmdline>`);
+    add(os, 'kernel', {}, boot.kernel);
+    if (boot.initrd !== undefined) add(os, 'initrd', {}, boot.initrd);
+    if (boot.cmdline !== undefined) add(os, 'cmdline', {}, boot.cmdline);
   } else {
-    lines.push(`    <boot dev="${boot.kind === 'cdrom' ? 'cdrom' : 'hd'}"/>`);
+    add(os, 'boot', { dev: boot.kind === 'cdrom' ? 'cdrom' : 'hd' });
   }
-  lines.push('  </os>');
-  lines.push('  <features><acpi/><apic/></features>');
-  if (model.virtType === 'kvm') lines.push('  <cpu mode="host-passthrough"/>');
-  lines.push('  <clock offset="utc"/>');
-  lines.push('  <on_poweroff>destroy</on_poweroff>');
-  lines.push('  <on_reboot>restart</on_reboot>');
-  lines.push('  <on_crash>destroy</on_crash>');
-  lines.push('  <devices>');
-  for (const disk of model.disks) lines.push(diskXml(disk));
-  if (model.serialLog !== undefined) {
-    lines.push(`    <serial type="file"><source path="${e(model.serialLog)}"/><target port="0"/></serial>`);
-  } else {
-    lines.push('    <serial type="pty"><target port="0"/></serial>');
-  }
-  lines.push('    <memballoon model="none"/>');
-  lines.push('  </devices>');
+  const features = add(domain, 'features');
+  add(features, 'acpi');
+  add(features, 'apic');
+  if (model.virtType === 'kvm') add(domain, 'cpu', { mode: 'host-passthrough' });
+  add(domain, 'clock', { offset: 'utc' });
+  add(domain, 'on_poweroff', {}, 'destroy');
+  add(domain, 'on_reboot', {}, 'restart');
+  add(domain, 'on_crash', {}, 'destroy');
+  const devices = add(domain, 'devices');
+  for (const disk of model.disks) appendDisk(devices, disk);
+  const serial =
+    model.serialLog !== undefined
+      ? add(devices, 'serial', { type: 'file' })
+      : add(devices, 'serial', { type: 'pty' });
+  if (model.serialLog !== undefined) add(serial, 'source', { path: model.serialLog });
+  add(serial, 'target', { port: 0 });
+  add(devices, 'memballoon', { model: 'none' });
   if (model.apiForward) {
     const { hostPort, guestPort } = model.apiForward;
-    lines.push('  <qemu:commandline>');
-    lines.push('    <qemu:arg value="-netdev"/>');
-    lines.push(
-      `    <qemu:arg value="user,id=cvmwebnet0,hostfwd=tcp:127.0.0.1:${integer(hostPort)}-:${integer(guestPort)}"/>`,
-    );
-    lines.push('    <qemu:arg value="-device"/>');
-    lines.push('    <qemu:arg value="virtio-net-pci,netdev=cvmwebnet0,addr=0x10,romfile="/>');
-    lines.push('  </qemu:commandline>');
+    const line = appendElement(domain, 'qemu:commandline', {}, undefined, QEMU_NAMESPACE);
+    const arg = (value: string) => appendElement(line, 'qemu:arg', { value }, undefined, QEMU_NAMESPACE);
+    arg('-netdev');
+    arg(`user,id=cvmwebnet0,hostfwd=tcp:127.0.0.1:${integer(hostPort)}-:${integer(guestPort)}`);
+    arg('-device');
+    arg('virtio-net-pci,netdev=cvmwebnet0,addr=0x10,romfile=');
   }
-  lines.push('</domain>');
-  return `${lines.join('\n')}\n`;
+  return `${serializeXml(document)}\n`;
 }
 
-function diskXml(disk: DiskModel): string {
-  const e = escapeXml;
-  const source =
+function appendDisk(devices: Element, disk: DiskModel): void {
+  const volume = 'pool' in disk.source;
+  const element = appendElement(devices, 'disk', { type: volume ? 'volume' : 'file', device: disk.device });
+  appendElement(element, 'driver', { name: 'qemu', type: disk.format });
+  appendElement(
+    element,
+    'source',
     'pool' in disk.source
-      ? `<source pool="${e(disk.source.pool)}" volume="${e(disk.source.volume)}"/>`
-      : `<source file="${e(disk.source.file)}"/>`;
-  const type = 'pool' in disk.source ? 'volume' : 'file';
-  return (
-    `    <disk type="${type}" device="${disk.device}">` +
-    `<driver name="qemu" type="${e(disk.format)}"/>${source}` +
-    `<target dev="${e(disk.target)}" bus="${disk.bus}"/>${disk.readonly ? '<readonly/>' : ''}</disk>`
+      ? { pool: disk.source.pool, volume: disk.source.volume }
+      : { file: disk.source.file },
   );
+  appendElement(element, 'target', { dev: disk.target, bus: disk.bus });
+  if (disk.readonly) appendElement(element, 'readonly');
 }
 
 function integer(value: number): string {

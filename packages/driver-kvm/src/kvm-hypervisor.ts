@@ -20,7 +20,7 @@ import { removeOrphanVolumes } from './remove-orphan-volumes.js';
 import { checkBytes } from './storage-pool.js';
 import { isNotFound, isVirshFailure } from './virsh.js';
 import { parseNames } from './virsh-parsers.js';
-import { buildMetadata, METADATA_NAMESPACE, parseMetadata, type VmMetadata } from './vm-metadata.js';
+import { METADATA_NAMESPACE, parseMetadata, type VmMetadata } from './vm-metadata.js';
 
 /** What {@link KvmHypervisor} is built from. */
 export interface KvmHypervisorSettings extends KvmVmContext {
@@ -155,12 +155,12 @@ export class KvmHypervisor implements Hypervisor {
               },
             }
           : {}),
-        metadataXml: buildMetadata({
+        metadata: {
           installation: this.#settings.installationId,
           sessionId: spec.sessionId,
           apiPort: port,
           volumes,
-        }),
+        },
         apiForward: { hostPort: port, guestPort: 80 },
         ...(this.#settings.serialLogDirectory !== undefined
           ? { serialLog: `${this.#settings.serialLogDirectory}/${spec.name}.serial.log` }

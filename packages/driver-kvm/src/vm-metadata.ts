@@ -1,4 +1,12 @@
-import { childElements, descendantElements, escapeXml, parseXml } from './xml.js';
+import type { Element } from '@xmldom/xmldom';
+import {
+  appendElement,
+  childElements,
+  createXmlDocument,
+  descendantElements,
+  parseXml,
+  serializeXml,
+} from './xml.js';
 
 /** The XML namespace of cvmweb's element in a domain's `<metadata>`. */
 export const METADATA_NAMESPACE = 'https://cvmweb.github.io/xmlns/libvirt-domain/1';
@@ -18,22 +26,32 @@ export interface VmMetadata {
 }
 
 /**
- * The metadata element. `embedded` (default) is the prefixed form with its namespace declaration,
- * for the domain XML; `set` is the bare form `virsh metadata --key … --set` takes (libvirt adds
- * the namespace itself and refuses an element that declares one).
+ * The metadata element as text. `embedded` (default) is the prefixed form with its namespace
+ * declaration, as in the domain XML; `set` is the bare form `virsh metadata --key … --set` takes
+ * (libvirt adds the namespace itself and refuses an element that declares one).
  */
 export function buildMetadata(metadata: VmMetadata, form: 'embedded' | 'set' = 'embedded'): string {
-  const p = form === 'set' ? '' : `${METADATA_KEY}:`;
-  const volumes = metadata.volumes.map((name) => `<${p}volume>${escapeXml(name)}</${p}volume>`).join('');
-  const declaration = form === 'set' ? '' : ` xmlns:${METADATA_KEY}="${METADATA_NAMESPACE}"`;
-  return (
-    `<${p}vm${declaration}>` +
-    `<${p}installation>${escapeXml(metadata.installation)}</${p}installation>` +
-    `<${p}session>${escapeXml(metadata.sessionId)}</${p}session>` +
-    `<${p}api port="${metadata.apiPort}"/>` +
-    `<${p}volumes>${volumes}</${p}volumes>` +
-    `</${p}vm>`
-  );
+  const namespace = form === 'set' ? undefined : METADATA_NAMESPACE;
+  const document = createXmlDocument(form === 'set' ? 'vm' : `${METADATA_KEY}:vm`, {}, namespace);
+  fillMetadata(document.documentElement as Element, metadata, namespace);
+  return serializeXml(document);
+}
+
+/** Appends cvmweb's metadata element (the embedded form of {@link buildMetadata}) to `parent`. */
+export function appendMetadata(parent: Element, metadata: VmMetadata): void {
+  const vm = appendElement(parent, `${METADATA_KEY}:vm`, {}, undefined, METADATA_NAMESPACE);
+  fillMetadata(vm, metadata, METADATA_NAMESPACE);
+}
+
+/** Fills the metadata element `vm`, its children in `namespace` (prefixed) or in none. */
+function fillMetadata(vm: Element, metadata: VmMetadata, namespace: string | undefined): void {
+  const add = (to: Element, local: string, attributes?: Record<string, number>, text?: string) =>
+    appendElement(to, namespace ? `${METADATA_KEY}:${local}` : local, attributes, text, namespace);
+  add(vm, 'installation', {}, metadata.installation);
+  add(vm, 'session', {}, metadata.sessionId);
+  add(vm, 'api', { port: metadata.apiPort });
+  const volumes = add(vm, 'volumes');
+  for (const volume of metadata.volumes) add(volumes, 'volume', {}, volume);
 }
 
 /**
