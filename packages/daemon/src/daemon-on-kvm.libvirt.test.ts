@@ -32,19 +32,10 @@ const VM_PREFIX = `cvmweb-${SESSION}-`;
 const leftovers = () => leftoversOf(VM_PREFIX);
 const purge = () => purgeVms(VM_PREFIX);
 
-/** Polls `check` until it holds or `timeoutMs` passes; returns the last value. */
-async function until<T>(
-  read: () => Promise<T>,
-  check: (value: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}
+/** How long a change the daemon makes may take to show in libvirt (real guests, TCG, a loaded host). */
+const SHOWS = { timeout: 30_000, interval: 100 };
+/** How long a managed save or restore of the guest may take. */
+const SAVES = { timeout: 60_000, interval: 100 };
 
 const unavailable = await libvirtUnavailable();
 
@@ -120,61 +111,42 @@ describe.skipIf(unavailable !== undefined)(
       await session.setDaemonSettings({ controlled: true, minCap: 25, maxCap: 80 });
       active();
       await daemon.start();
-      expect(await until(quota, (q) => q === '25000')).toBe('25000');
+      await expect.poll(quota, SHOWS).toBe('25000');
       await daemon.whenSettled();
       expect(session.executionCap).toBe(25);
       idle();
-      expect(await until(quota, (q) => q === '80000')).toBe('80000');
+      await expect.poll(quota, SHOWS).toBe('80000');
       active();
-      expect(await until(quota, (q) => q === '25000')).toBe('25000');
+      await expect.poll(quota, SHOWS).toBe('25000');
       expect(await state()).toBe('running');
 
       // minCap = 0: paused while active, running when idle.
       await session.setDaemonSettings({ minCap: 0, maxCap: 100 });
-      expect(await until(state, (s) => s === 'paused')).toBe('paused');
+      await expect.poll(state, SHOWS).toBe('paused');
       await daemon.whenSettled();
       expect(session.state).toBe(SessionState.Paused);
       idle();
-      expect(await until(state, (s) => s === 'running')).toBe('running');
-      await until(
-        async () => session.state,
-        (s) => s === SessionState.Started,
-      );
+      await expect.poll(state, SHOWS).toBe('running');
+      await expect.poll(() => session.state, SHOWS).toBe(SessionState.Started);
       active();
-      expect(await until(state, (s) => s === 'paused')).toBe('paused');
+      await expect.poll(state, SHOWS).toBe('paused');
       idle();
-      expect(await until(state, (s) => s === 'running')).toBe('running');
+      await expect.poll(state, SHOWS).toBe('running');
 
       // minCap = 0 with DF_SUSPEND: hibernated (managed save) while active, started (restored) when idle.
       await session.setDaemonSettings({ flags: DaemonFlags.DF_SUSPEND });
       active();
-      const saved = await until(
-        () => virsh(['domstate', domain, '--reason']),
-        (s) => /shut off \(saved/.test(s),
-        60_000,
-      );
-      expect(saved).toMatch(/shut off \(saved/);
+      await expect.poll(() => virsh(['domstate', domain, '--reason']), SAVES).toMatch(/shut off \(saved/);
       expect(await virsh(['dominfo', domain])).toMatch(/Managed save:\s*yes/);
-      await until(
-        async () => session.hibernated,
-        (h) => h,
-      );
+      await expect.poll(() => session.hibernated, SHOWS).toBe(true);
       expect({ state: session.state, hibernated: session.hibernated }).toEqual({
         state: SessionState.Open,
         hibernated: true,
       });
       idle();
-      const restored = await until(
-        () => virsh(['domstate', domain, '--reason']),
-        (s) => /running \(restored/.test(s),
-        60_000,
-      );
-      expect(restored).toMatch(/running \(restored/);
+      await expect.poll(() => virsh(['domstate', domain, '--reason']), SAVES).toMatch(/running \(restored/);
       expect(await virsh(['dominfo', domain])).toMatch(/Managed save:\s*no/);
-      await until(
-        async () => session.state,
-        (s) => s === SessionState.Started,
-      );
+      await expect.poll(() => session.state, SHOWS).toBe(SessionState.Started);
       expect(session.stoppedByUser).toBe(false);
 
       await daemon.stop();

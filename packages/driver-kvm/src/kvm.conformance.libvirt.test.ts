@@ -17,6 +17,7 @@ import {
   TEST_POOL_PATH,
   TEST_URI,
   testGuest,
+  vcpuTimeMs,
 } from './testing/index.js';
 
 // The core conformance suite on a real libvirt daemon, booting the test guest (TCG here), which
@@ -51,6 +52,8 @@ if (unavailable) {
     // The domain, its volumes, and a QEMU process still running it.
     leftovers: async (vmName) => [...(await leftovers(vmName)), ...(await qemuProcesses(vmName))],
     running: qemuProcesses,
+    // libvirt's accounting of the vCPU threads, which the execution cap (vcpu_quota) limits.
+    cpuTime: vcpuTimeMs,
     cvmweb: { stopTimeoutMs: 8000 },
   });
 }

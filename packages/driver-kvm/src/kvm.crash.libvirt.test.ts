@@ -170,7 +170,10 @@ describe.skipIf(unavailable !== undefined)(
             if (armed && !triggered && hit) {
               triggered = true;
               void (async () => {
-                while (!exited && !(await ready())) await new Promise((wait) => setTimeout(wait, 2));
+                const readyOrExited = async () => exited || (await ready());
+                await expect
+                  .poll(readyOrExited, { timeout: 60_000, interval: 2, message: 'the point to kill at' })
+                  .toBe(true);
                 if (exited) return;
                 process.kill(pid, 'SIGKILL');
                 done('killed');

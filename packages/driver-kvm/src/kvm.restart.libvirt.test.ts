@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { DomainEvent } from './domain-events.js';
 import { kvm } from './kvm.js';
 import type { KvmHypervisor } from './kvm-hypervisor.js';
@@ -131,15 +131,16 @@ describe.skipIf(unavailable !== undefined)(
       // `virsh event` ended with the old daemon and was started again (with back-off while the
       // daemon was away): pausing and resuming shows up in the stream again.
       expect(ended.length).toBeGreaterThan(0);
-      const deadline = Date.now() + 20_000;
-      while (!events.some((e) => e.state === 'paused') && Date.now() < deadline) {
-        await new Promise((done) => setTimeout(done, 500));
-        await session.pause();
-        await session.resume();
-      }
-      expect(events.filter((e) => e.state === 'paused').length).toBeGreaterThan(0);
-      await new Promise((done) => setTimeout(done, 200));
-      expect(events.at(-1)?.state).toBe('running');
+      // (Until the new stream has subscribed, a pair goes unseen: pause and resume again.)
+      await vi.waitFor(
+        async () => {
+          await session.pause();
+          await session.resume();
+          expect(events.map((e) => e.state)).toContain('paused');
+        },
+        { timeout: 20_000, interval: 500 },
+      );
+      await expect.poll(() => events.at(-1)?.state, { timeout: 10_000 }).toBe('running');
       expect(debug.filter((line) => / (suspend|resume) /.test(line) && !line.endsWith('(channel)'))).toEqual(
         [],
       );

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isHypervisorError } from '@cvmweb/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QmpClient, type QmpEvent } from './qmp-client.js';
 import { qemuUnavailable } from './testing-support.js';
 
@@ -25,16 +25,13 @@ describe.skipIf(unavailable !== undefined)(
         ['-machine', 'none', '-nodefaults', '-display', 'none', '-qmp', `unix:${socket},server=on,wait=off`],
         { stdio: 'ignore' },
       );
-      for (let attempt = 0; ; attempt++) {
-        const client = await QmpClient.connect(socket, { timeoutMs: 1000 }).catch(() => undefined);
-        if (client) {
-          client.close();
-          await client.closed;
-          break;
-        }
-        if (attempt > 100) throw new Error('QEMU does not answer');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      // QEMU answers once its QMP socket is up.
+      const client = await vi.waitFor(() => QmpClient.connect(socket, { timeoutMs: 1000 }), {
+        timeout: 20_000,
+        interval: 50,
+      });
+      client.close();
+      await client.closed;
     });
     afterAll(async () => {
       qemu?.kill('SIGKILL');

@@ -97,20 +97,6 @@ export async function httpGet(url: string, timeoutMs = 3000): Promise<string | u
   }
 }
 
-/** Waits until `check` holds, polling; rejects naming `what` after `timeoutMs`. */
-export async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}
-
 /** True while process `pid` exists and is not a zombie. */
 export function alive(pid: number): boolean {
   try {

@@ -56,6 +56,14 @@ export interface ConformanceOptions {
    */
   running?: (vmName: string) => Promise<string[]>;
   /**
+   * The CPU time, in ms, the host has given the virtual CPUs of the running VM of the given name
+   * so far (for libvirt: the sum of `virsh domstats --vcpu`'s `vcpu.N.time`). When given, the
+   * suite checks an execution cap by the VM's share of a CPU over wall time (the cap is a share
+   * of one CPU, whatever else the host runs). Without it, it compares the guest's work rate under
+   * the cap with its uncapped rate, which shows a cap only on a host with a CPU to spare.
+   */
+  cpuTime?: (vmName: string) => Promise<number>;
+  /**
    * Observation of the guest through the cvmweb guest API: the user data read back, a paused
    * guest silent and its clock stopped, the same boot after resume and restore, a new one after
    * reset, nothing answering after stop, the CPU rate under an execution cap. On by default

@@ -4,6 +4,7 @@ import type { Session } from '../session/session.js';
 import { SessionState } from '../state/session-state.js';
 import type { GuestObserver } from './guest-observer.js';
 import {
+  EXECUTION_CAP_SHARE_TOLERANCE,
   EXECUTION_CAP_TOLERANCE,
   EXECUTION_CAP_WINDOW_MS,
   MEASURED_EXECUTION_CAP,
@@ -111,14 +112,23 @@ export async function expectRestoreContinues(
 }
 
 /**
- * Spins the guest's CPU and measures its rate without a cap and under
- * {@link MEASURED_EXECUTION_CAP}: the ratio must be at most the cap plus
- * {@link EXECUTION_CAP_TOLERANCE}, and above zero. Leaves the cap at {@link MEASURED_EXECUTION_CAP}.
+ * Spins the guest's CPU and checks it under {@link MEASURED_EXECUTION_CAP}, leaving the cap there.
+ * With `cpuTime` (the driver's accounting of the VM's CPU time, in ms): once the capped VM has
+ * been given {@link MEASURED_EXECUTION_CAP} % of {@link EXECUTION_CAP_WINDOW_MS} of CPU time, its
+ * share of a CPU over the wall time that took is at most the cap plus
+ * {@link EXECUTION_CAP_SHARE_TOLERANCE}, and the guest's busy loop went on. Without it: the
+ * busy loop's rate under the cap, as a fraction of its uncapped rate, is at most the cap plus
+ * {@link EXECUTION_CAP_TOLERANCE}, and above zero.
  */
-export async function expectCapLimitsCpu(observer: GuestObserver, session: Session): Promise<void> {
+export async function expectCapLimitsCpu(
+  observer: GuestObserver,
+  session: Session,
+  cpuTime?: (vmName: string) => Promise<number>,
+): Promise<void> {
   expect(session.executionCap).toBe(100);
   await observer.next('the running guest');
   await observer.spin();
+  if (cpuTime) return expectCapLimitsCpuShare(observer, session, cpuTime);
   const full = await observer.spinRate(EXECUTION_CAP_WINDOW_MS);
   expect(full, "the guest's busy loop makes progress").toBeGreaterThan(0);
   await session.setExecutionCap(MEASURED_EXECUTION_CAP);
@@ -130,4 +140,35 @@ export async function expectCapLimitsCpu(observer: GuestObserver, session: Sessi
     `CPU rate under a ${MEASURED_EXECUTION_CAP} % cap, as a fraction of the uncapped rate`,
   ).toBeLessThanOrEqual(MEASURED_EXECUTION_CAP / 100 + EXECUTION_CAP_TOLERANCE);
   expect(ratio, 'a capped guest still runs').toBeGreaterThan(0);
+}
+
+/** {@link expectCapLimitsCpu} by the VM's CPU time: waits for CPU time given, not for a time. */
+async function expectCapLimitsCpuShare(
+  observer: GuestObserver,
+  session: Session,
+  cpuTime: (vmName: string) => Promise<number>,
+): Promise<void> {
+  await session.setExecutionCap(MEASURED_EXECUTION_CAP);
+  expect(session.executionCap).toBe(MEASURED_EXECUTION_CAP);
+  const before = await observer.next('a report');
+  const budget = (EXECUTION_CAP_WINDOW_MS * MEASURED_EXECUTION_CAP) / 100;
+  // CPU time is real time: the wall time is too, whatever clock the observer runs on.
+  const start = await cpuTime(session.vmName);
+  const from = performance.now();
+  const given = async () => (await cpuTime(session.vmName)) - start;
+  await expect
+    .poll(given, {
+      timeout: observer.bootTimeoutMs,
+      interval: 100,
+      message: `CPU time given to the capped VM, in ms (waiting for ${budget})`,
+    })
+    .toBeGreaterThanOrEqual(budget);
+  const share = (await given()) / (performance.now() - from);
+  expect(
+    share,
+    `share of a CPU given to the VM under a ${MEASURED_EXECUTION_CAP} % cap, by its CPU time over wall time`,
+  ).toBeLessThanOrEqual(MEASURED_EXECUTION_CAP / 100 + EXECUTION_CAP_SHARE_TOLERANCE);
+  const after = await observer.next('a report');
+  expect(after.bootId, 'the capped guest is the same boot').toBe(before.bootId);
+  expect(after.spin, "a capped guest's busy loop goes on").toBeGreaterThan(before.spin);
 }

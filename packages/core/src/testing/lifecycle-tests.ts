@@ -187,7 +187,7 @@ export function registerLifecycleTests(h: ConformanceHarness): void {
       await session.start(userData);
       const observer = observe(session);
       if (observer) {
-        await expectCapLimitsCpu(observer, session);
+        await expectCapLimitsCpu(observer, session, options.cpuTime);
       } else {
         await session.setExecutionCap(20);
         expect(session.executionCap).toBe(20);
@@ -209,9 +209,9 @@ export function registerLifecycleTests(h: ConformanceHarness): void {
       }
       const observer = observe(session);
       if (observer) {
-        await observer.next('the booted guest');
-        // Let the guest's clock run a moment, so a restore that loses it shows.
-        await observer.clock.sleep(1000);
+        const booted = await observer.next('the booted guest');
+        // Until the guest's clock has run a second, so a restore that loses it shows.
+        await observer.next('a second of guest uptime', (r) => r.uptimeMs >= booted.uptimeMs + 1000);
         await expectRestoreContinues(observer, session, userData);
       } else {
         await session.hibernate();

@@ -27,6 +27,7 @@ export {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
+  vcpuTimeMs,
   virshOut,
 } from './libvirt-test-host.js';
 export {

@@ -49,6 +49,17 @@ export async function virshOut(args: string[]): Promise<string> {
   return result.exitCode === 0 ? result.stdout : '';
 }
 
+/**
+ * The CPU time, in ms, the host has given the virtual CPUs of the running domain `vmName` so far
+ * (libvirt's accounting of its vCPU threads, `virsh domstats --vcpu`: what an execution cap, a
+ * `vcpu_quota`, limits); `NaN` when libvirt reports none (the domain is not running).
+ */
+export async function vcpuTimeMs(vmName: string): Promise<number> {
+  const stats = await virshOut(['domstats', '--vcpu', vmName]);
+  const times = [...stats.matchAll(/^\s*vcpu\.\d+\.time=(\d+)\s*$/gm)].map((m) => Number(m[1]) / 1e6);
+  return times.length === 0 ? Number.NaN : times.reduce((sum, t) => sum + t, 0);
+}
+
 /** Domains (any state) and test-pool volumes whose names start with `vmName` (a VM name or a prefix). */
 export async function leftovers(vmName: string): Promise<string[]> {
   await virshOut(['pool-refresh', TEST_POOL]);

@@ -21,7 +21,6 @@ import {
   type ServiceReady,
   serviceScript,
   testGuestEntry,
-  until,
   writeVirshWrapper,
 } from '../../test/bridge-kvm-support.js';
 import { connectClient } from '../../test/bridge-test-support.js';
@@ -197,17 +196,20 @@ describe.skipIf(unavailable !== undefined)(
       const children = childrenOf(service.pid!).filter((c) => !except.includes(c.pid));
       for (const child of children) strays.add(child.pid);
       expect(await service.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
-      await until('the client notices the crash', () => log.disconnects === 1, 30_000);
+      await expect
+        .poll(() => log.disconnects, { timeout: 30_000, message: 'the client notices the crash' })
+        .toBe(1);
       return children;
     };
 
     /** Children of a killed service (the persistent virsh channel) end by themselves. */
     const childrenEnd = (children: { pid: number; command: string }[]) =>
-      until(
-        `children of the killed service still run: ${JSON.stringify(children.filter((c) => alive(c.pid)))}`,
-        () => children.every((c) => !alive(c.pid)),
-        30_000,
-      );
+      expect
+        .poll(() => children.filter((c) => alive(c.pid)), {
+          timeout: 30_000,
+          message: 'children of the killed service still run',
+        })
+        .toEqual([]);
 
     /** After the restart: the re-attached client drives its running session to the end. */
     const driveToClosed = async (booted: Booted) => {
@@ -215,7 +217,9 @@ describe.skipIf(unavailable !== undefined)(
       const userData = new URL('user-data', apiURL).href;
       expect(session.state).toBe(SessionState.Started);
       // Properties stay current: the restarted service finds the API again and pushes it.
-      await until('apiURL is pushed again after the restart', () => session.apiURL === apiURL, 60_000);
+      await expect
+        .poll(() => session.apiURL, { timeout: 60_000, message: 'apiURL is pushed again after the restart' })
+        .toBe(apiURL);
       booted.events.length = 0;
       await session.pause();
       expect(session.state).toBe(SessionState.Paused);
@@ -223,11 +227,9 @@ describe.skipIf(unavailable !== undefined)(
       await session.resume();
       expect(session.state).toBe(SessionState.Started);
       expect(await domState(vmName)).toBe('running');
-      await until(
-        'the guest answers after resume',
-        async () => (await httpGet(userData)) === USER_DATA,
-        60_000,
-      );
+      await expect
+        .poll(() => httpGet(userData), { timeout: 60_000, message: 'the guest answers after resume' })
+        .toBe(USER_DATA);
       await session.stop();
       expect(session.state).toBe(SessionState.Open);
       expect(await domState(vmName)).toBe('shut off');
@@ -285,7 +287,7 @@ describe.skipIf(unavailable !== undefined)(
       expect(second.report.updated).toEqual([]);
       expect(second.report.orphans.filter((name) => name.startsWith(PREFIX))).toEqual([]);
       expect(await domState(booted.vmName)).toBe('running');
-      await until('the client reconnects', () => log.reconnects === 1, 60_000);
+      await expect.poll(() => log.reconnects, { timeout: 60_000, message: 'the client reconnects' }).toBe(1);
       expect(second.service.lines).toEqual([]);
       expect(booted.events.filter((e) => e.startsWith('stateChanged') || e.startsWith('error'))).toEqual([]);
 
@@ -321,7 +323,12 @@ describe.skipIf(unavailable !== undefined)(
         () => 'resolved',
         (error: { code: number; codeName: string }) => error.codeName,
       );
-      await until('the open reaches the scratch disk', () => existsSync(hangPidFile), 120_000);
+      await expect
+        .poll(() => existsSync(hangPidFile), {
+          timeout: 120_000,
+          message: 'the open reaches the scratch disk',
+        })
+        .toBe(true);
       const hangPid = Number(await readFile(hangPidFile, 'utf8'));
       strays.add(hangPid);
       expect(opening.state).toBe(SessionState.Opening);
@@ -334,7 +341,9 @@ describe.skipIf(unavailable !== undefined)(
       expect(await interrupted).toBe('IO');
       // The driver's virsh call the crash cut short (the hanging wrapper) is stopped by its pid.
       killPid(hangPid);
-      await until('the hanging virsh ends', () => !alive(hangPid), 10_000);
+      await expect
+        .poll(() => alive(hangPid), { timeout: 10_000, message: 'the hanging virsh ends' })
+        .toBe(false);
       await childrenEnd(children);
       expect(await domState(booted.vmName)).toBe('running');
 
@@ -349,7 +358,7 @@ describe.skipIf(unavailable !== undefined)(
       expect(existsSync(join(stateDir, 'vms', opening.id))).toBe(false);
       expect(await domState(booted.vmName)).toBe('running');
 
-      await until('the client reconnects', () => log.reconnects === 1, 60_000);
+      await expect.poll(() => log.reconnects, { timeout: 60_000, message: 'the client reconnects' }).toBe(1);
       expect(second.service.lines).toEqual([]);
       expect(opening.state).toBe(SessionState.Closed);
       expect(openingEvents).toEqual([`stateChanged(${SessionState.Closed},${SessionState.Opening})`]);
