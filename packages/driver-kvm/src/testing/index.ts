@@ -15,6 +15,7 @@ export {
   type DiskSource,
   type DomainModel,
 } from '../domain-xml.js';
+export type { VmMetadata } from '../vm-metadata.js';
 export { LIBVIRT_LOCK, libvirtdRestartable, lockLibvirt, restartLibvirtd } from './libvirt-lock.js';
 export {
   domState,
