@@ -5,12 +5,13 @@
 // (b) 200 pause/resume pairs through the driver's VM handle on a booted guest: the median time of
 //     one QMP command (goal ≤ 2 ms).
 // The last line is `RESULT qemu lifecycle_ratio=… control_ms=…`.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildContextMedium, createCvmweb } from '@cvmweb/core';
+import { createCvmweb } from '@cvmweb/core';
+import { writeIso9660 } from '@cvmweb/core/node';
 import { qemu } from '@cvmweb/driver-qemu';
 import { TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
 import { execa } from 'execa';
@@ -52,7 +53,10 @@ async function driverLifecycle(round) {
 }
 
 // The script boots the same kernel with the same context medium the driver gets.
-const context = await buildContextMedium({ format: 'cernvm', userData: '[cernvm]\n', directory: work });
+// (A CernVM CONTEXT.SH medium, as core builds it; core's entry no longer exports its builder.)
+const context = { path: join(work, 'context.iso') };
+const contextSh = `EC2_USER_DATA="${Buffer.from('[cernvm]\n').toString('base64')}"\n`;
+await writeFile(context.path, writeIso9660({ volumeId: 'CONTEXT', files: [{ name: 'context.sh', data: contextSh }] }));
 const cmdline = guest.cmdline;
 const qemuBinary = (await execa('sh', ['-c', 'command -v qemu-system-x86_64'])).stdout.trim();
 
