@@ -6,8 +6,8 @@ import { detectCommand } from './commands/detect-command.js';
 import { imagesCommand } from './commands/images-command.js';
 import { serveCommand } from './commands/serve-command.js';
 import { sessionsCommand } from './commands/sessions-command.js';
-import { withDriverPlugins } from './drivers.js';
 import { ExitCode } from './exit-codes.js';
+import { withDriverPlugins } from './plugins/with-driver-plugins.js';
 import { serviceCommand } from './service/service-command.js';
 import { usageError } from './usage-error.js';
 

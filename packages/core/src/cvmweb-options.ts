@@ -1,6 +1,7 @@
+import type { ActionOptions } from './action-options.js';
 import type { Clock } from './clock/clock.js';
 import type { Daemon } from './daemon/daemon-contract.js';
-import type { ActionOptions, Driver } from './driver/driver.js';
+import type { Driver } from './driver/driver.js';
 import type { ApiWatchTiming } from './guest/api-watcher.js';
 import type { ImageCache } from './images/image-cache.js';
 import type { DamagedRecord } from './registry/damaged-record.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ActionOptions } from './action-options.js';
 import { systemClock } from './clock/clock.js';
 import { KeyedQueue } from './concurrency/keyed-queue.js';
 import type { CvmwebEvents, CvmwebOptions, RequestSessionOptions } from './cvmweb-options.js';
@@ -11,7 +12,6 @@ import {
   defaultDaemonSettings,
 } from './daemon/daemon-contract.js';
 import type { Detection } from './detector/detection.js';
-import type { ActionOptions } from './driver/driver.js';
 import type { GuardedDriver, GuardedHypervisor } from './driver/guarded-driver.js';
 import { HypervisorError } from './errors/hypervisor-error.js';
 import { TypedEmitter } from './events/typed-emitter.js';

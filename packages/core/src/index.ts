@@ -11,6 +11,8 @@
  * @packageDocumentation
  */
 
+// Options of every asynchronous call.
+export type { ActionOptions, ProgressListener, ProgressOptions } from './action-options.js';
 // Errors and their codes, session states and events, the daemon's flags: the browser-safe part.
 export * from './browser.js';
 export { type Clock, systemClock } from './clock/clock.js';
@@ -48,15 +50,12 @@ export {
 } from './detector/index.js';
 // The driver contract.
 export type {
-  ActionOptions,
   ApiEndpoint,
   DisplayEndpoint,
   Driver,
   DriverCapabilities,
   Hypervisor,
   ProbeResult,
-  ProgressListener,
-  ProgressOptions,
   StartSpec,
   StopCause,
   VmHandle,

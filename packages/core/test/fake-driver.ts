@@ -1,5 +1,6 @@
 // Internal test helper (not exported): an in-memory Driver with failure injection, hangs and power rules.
 // Tests may change a FakeVm's `power` (an out-of-band change) or delete it from `vms` (it vanished).
+import type { ActionOptions } from '../src/action-options.js';
 import type * as D from '../src/driver/driver.js';
 import { abortedError, HypervisorError } from '../src/errors/hypervisor-error.js';
 
@@ -79,7 +80,7 @@ export class FakeDriver implements D.Driver {
     return this.#options.probe ?? { installed: true, healthy: true, score: 50, version: '1.0' };
   }
 
-  async create(options?: D.ActionOptions): Promise<D.Hypervisor> {
+  async create(options?: ActionOptions): Promise<D.Hypervisor> {
     await this.#enter('connect', undefined, options);
     return {
       name: this.name,
@@ -113,7 +114,7 @@ export class FakeDriver implements D.Driver {
     };
   }
 
-  async #enter(op: FakeOp, target: string | undefined, options: D.ActionOptions | undefined): Promise<void> {
+  async #enter(op: FakeOp, target: string | undefined, options: ActionOptions | undefined): Promise<void> {
     this.calls.push(target ? `${op} ${target}` : op);
     const signal = options?.signal;
     if (signal?.aborted) throw abortedError(op, signal.reason);
@@ -132,7 +133,7 @@ export class FakeDriver implements D.Driver {
   #handle(vm: FakeVm): D.VmHandle {
     // Runs `op` when the VM's power state is one of `from` (any when omitted), then moves it `to`.
     type Power = D.VmPowerState;
-    const act = async (op: VmOp, o?: D.ActionOptions, from?: Power[], to?: Power, effect = () => {}) => {
+    const act = async (op: VmOp, o?: ActionOptions, from?: Power[], to?: Power, effect = () => {}) => {
       await this.#enter(op, vm.spec.name, o);
       const gone = op !== 'destroy' && !this.vms.has(vm.id);
       if (gone) throw new HypervisorError('NOT_FOUND', `fake: ${vm.id} is gone`);

@@ -1,4 +1,4 @@
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { DaemonSettings } from '../registry/session-record.js';
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ActionOptions, Driver, ProbeResult } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
+import type { Driver, ProbeResult } from '../driver/driver.js';
 import { ErrorCode } from '../errors/error-code.js';
 import { HypervisorError, isHypervisorError } from '../errors/hypervisor-error.js';
 import { type DetectOptions, detect } from './detect.js';

@@ -1,15 +1,14 @@
+import type { ActionOptions, ProgressOptions } from '../action-options.js';
 import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import type { ErrorCodeName } from '../errors/error-code.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import type {
-  ActionOptions,
   ApiEndpoint,
   DisplayEndpoint,
   Driver,
   DriverCapabilities,
   Hypervisor,
   ProbeResult,
-  ProgressOptions,
   StartSpec,
   StopCause,
   VmHandle,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ActionOptions, ProgressListener } from '../action-options.js';
 import type { Clock } from '../clock/clock.js';
-import type { ActionOptions, ProgressListener } from '../driver/driver.js';
 import { HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { removeFile, statOrUndefined } from './cache-files.js';
 import { type CachedImage, type Manifest, ManifestStore, toCachedImage } from './cache-manifest.js';

@@ -1,5 +1,5 @@
+import type { ActionOptions, ProgressListener } from '../action-options.js';
 import type { ContextFormat } from '../context/context-medium.js';
-import type { ActionOptions, ProgressListener } from '../driver/driver.js';
 
 /** How an image boots. */
 export type ImageKind = 'iso' | 'disk' | 'kernel';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 import { listDirectory, removeFile, statOrUndefined } from './cache-files.js';
 import { type CachedImage, type ManifestStore, toCachedImage } from './cache-manifest.js';

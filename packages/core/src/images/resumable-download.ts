@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { ProgressListener } from '../driver/driver.js';
+import type { ProgressListener } from '../action-options.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { removeFile, statOrUndefined } from './cache-files.js';
 import { hashFile } from './hash-file.js';

@@ -1,4 +1,4 @@
-import type { ProgressListener } from '../driver/driver.js';
+import type { ProgressListener } from '../action-options.js';
 import { abortedError } from '../errors/hypervisor-error.js';
 
 /** The work a {@link SingleFlight} shares: gets the shared signal and a progress sink for all callers. */

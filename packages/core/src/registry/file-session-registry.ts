@@ -1,7 +1,8 @@
 import { chmod, mkdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { ActionOptions } from '../action-options.js';
 import { KeyedQueue } from '../concurrency/keyed-queue.js';
-import type { ActionOptions, Hypervisor } from '../driver/driver.js';
+import type { Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { isErrno } from '../files/is-errno.js';
 import { syncDirectory, writeFileAtomic } from '../files/write-file-atomic.js';

@@ -1,4 +1,5 @@
-import type { ActionOptions, Hypervisor } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
+import type { Hypervisor } from '../driver/driver.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 import type { DamagedRecord } from './damaged-record.js';
 import { reconcile } from './reconcile.js';

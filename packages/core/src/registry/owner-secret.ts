@@ -1,5 +1,5 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 import type { OwnerHash } from './session-record.js';
 import { ownerHashSchema, scryptCostSchema } from './session-record-schema.js';

@@ -1,4 +1,5 @@
-import type { ActionOptions, Hypervisor, VmSummary } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
+import type { Hypervisor, VmSummary } from '../driver/driver.js';
 import { abortedError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { sessionStateForPower } from '../state/power-state.js';
 import { SessionState } from '../state/session-state.js';

@@ -1,4 +1,5 @@
-import type { ActionOptions, Hypervisor, VmSummary } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
+import type { Hypervisor, VmSummary } from '../driver/driver.js';
 import type { DamagedRecord } from './damaged-record.js';
 import type { SessionRecord } from './session-record.js';
 

@@ -1,12 +1,11 @@
+import type { ProgressOptions } from '../action-options.js';
 import type { Clock } from '../clock/clock.js';
 import { TaskQueue } from '../concurrency/task-queue.js';
-import type { ProgressOptions } from '../driver/driver.js';
 import { toHypervisorError } from '../errors/hypervisor-error.js';
 import { actionTable, assertLegal, landingState, type SessionAction } from '../state/action-table.js';
 import type { SessionStateValue } from '../state/session-state.js';
 import { ProgressCounter } from './progress-counter.js';
-import type { EmitSessionEvent } from './session-context.js';
-import type { ActionErrorEvent } from './session-events.js';
+import type { ActionErrorEvent, EmitSessionEvent } from './session-events.js';
 import { originalEventNames } from './session-events.js';
 import type { RecordChange, SessionRecordStore } from './session-record-store.js';
 

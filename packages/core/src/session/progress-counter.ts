@@ -1,4 +1,4 @@
-import type { ProgressListener } from '../driver/driver.js';
+import type { ProgressListener } from '../action-options.js';
 
 /** The fixed `total` of every action's progress: `done` counts hundredths of the action. */
 export const PROGRESS_TOTAL = 100;

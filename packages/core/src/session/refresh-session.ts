@@ -1,4 +1,5 @@
-import type { ActionOptions, VmPowerState } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
+import type { VmPowerState } from '../driver/driver.js';
 import { ErrorCode } from '../errors/error-code.js';
 import { isHypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { sessionStateForPower } from '../state/power-state.js';

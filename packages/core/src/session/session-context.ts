@@ -4,7 +4,7 @@ import type { ApiWatchTiming } from '../guest/api-watcher.js';
 import type { ImageSource } from '../images/image-source.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 import type { ActionRunner } from './action-runner.js';
-import type { SessionEvents } from './session-events.js';
+import type { EmitSessionEvent } from './session-events.js';
 import type { SessionRecordStore } from './session-record-store.js';
 import type { SessionVm } from './session-vm.js';
 
@@ -19,9 +19,6 @@ export interface SessionContext {
   readonly apiTiming?: ApiWatchTiming;
   readonly stopTimeoutMs?: number;
 }
-
-/** Fires one of the session's events. @internal */
-export type EmitSessionEvent = <K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]) => void;
 
 /** The parts of one session that its actions work with. @internal */
 export interface SessionParts {

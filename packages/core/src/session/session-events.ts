@@ -114,3 +114,6 @@ export const originalEventNames = [
 
 /** One of {@link originalEventNames}. */
 export type OriginalEventName = (typeof originalEventNames)[number];
+
+/** Fires one of the session's events. @internal */
+export type EmitSessionEvent = <K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]) => void;

@@ -1,4 +1,4 @@
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
 
 /** Options of a session action. */
 export interface SessionActionOptions extends ActionOptions {

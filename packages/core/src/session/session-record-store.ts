@@ -1,5 +1,5 @@
+import type { ActionOptions } from '../action-options.js';
 import type { Clock } from '../clock/clock.js';
-import type { ActionOptions } from '../driver/driver.js';
 import type { SessionRecord } from '../registry/session-record.js';
 import type { SessionRegistry } from '../registry/session-registry.js';
 

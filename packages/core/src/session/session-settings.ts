@@ -1,5 +1,5 @@
+import type { ActionOptions } from '../action-options.js';
 import { validateDaemonSettings } from '../daemon/daemon-contract.js';
-import type { ActionOptions } from '../driver/driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { DaemonSettings, SessionRecord } from '../registry/session-record.js';
 import { RequestedValues } from './requested-values.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
 import type { GuardedHypervisor, GuardedVm } from '../driver/guarded-driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { SessionRecord } from '../registry/session-record.js';

@@ -1,4 +1,5 @@
-import type { ActionOptions, DisplayEndpoint } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
+import type { DisplayEndpoint } from '../driver/driver.js';
 import type { GuardedVm } from '../driver/guarded-driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import { TypedEmitter } from '../events/typed-emitter.js';
@@ -9,9 +10,9 @@ import { ActionRunner } from './action-runner.js';
 import { refreshSession } from './refresh-session.js';
 import { requireCapability } from './require-capability.js';
 import { SessionApiWatch } from './session-api-watch.js';
-import type { EmitSessionEvent, SessionContext, SessionParts } from './session-context.js';
+import type { SessionContext, SessionParts } from './session-context.js';
 import { displayURLOf, rdpURLOf, SessionDisplay } from './session-display.js';
-import type { SessionEvents } from './session-events.js';
+import type { EmitSessionEvent, SessionEvents } from './session-events.js';
 import type { SessionActionOptions, StartOptions } from './session-options.js';
 import { SessionRecordStore } from './session-record-store.js';
 import { SessionSettings } from './session-settings.js';

@@ -1,4 +1,4 @@
-import type { ActionOptions } from '../driver/driver.js';
+import type { ActionOptions } from '../action-options.js';
 import type { GuardedVm } from '../driver/guarded-driver.js';
 import { ErrorCode } from '../errors/error-code.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';

@@ -1,5 +1,6 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ActionOptions } from '../action-options.js';
 import {
   buildContextMedium,
   CONTEXT_MEDIUM_FILE_NAME,
@@ -7,7 +8,6 @@ import {
 } from '../context/build-context-medium.js';
 import type { ContextFormat, ContextMedium } from '../context/context-medium.js';
 import { expandPlaceholders } from '../context/expand-placeholders.js';
-import type { ActionOptions } from '../driver/driver.js';
 import type { GuardedVm } from '../driver/guarded-driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { Requirements } from '../registry/session-record.js';

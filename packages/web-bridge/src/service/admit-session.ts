@@ -1,6 +1,6 @@
 import { HypervisorError, type Session, validateSessionName } from '@cvmweb/core';
 import { checkNameCount } from '../policy/check-requirements.js';
-import type { ConnectionContext } from './bridge-connection.js';
+import type { ConnectionContext } from './connection-context.js';
 import { forPages } from './wire-error.js';
 
 /** Options of {@link admitSession}. */

@@ -1,18 +1,14 @@
-import { type Cvmweb, HypervisorError, originalEventNames, type Session } from '@cvmweb/core';
+import { HypervisorError, originalEventNames, type Session } from '@cvmweb/core';
 import type { RawData, WebSocket } from 'ws';
-import type { ConsentBroker } from '../consent/consent-broker.js';
-import type { PolicyStore } from '../policy/policy-store.js';
 import type { ClientFrame } from '../protocol/client-frame.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
 import { admitSession } from './admit-session.js';
+import type { ConnectionContext } from './connection-context.js';
 import { FrameGate } from './frame-gate.js';
-import type { FrameLimits } from './frame-limits.js';
-import type { KeyAttemptThrottle } from './key-attempt-throttle.js';
-import type { OriginReservations } from './origin-reservations.js';
 import { runSessionAction } from './run-session-action.js';
 import { sessionSnapshot, sessionSummary } from './session-snapshot.js';
-import { MAX_TIMELINE_ENTRIES, type TimelineFeed, visibleEntry } from './timeline-feed.js';
+import { MAX_TIMELINE_ENTRIES, visibleEntry } from './timeline-feed.js';
 import { forPages, pageErrorMessage, wireError } from './wire-error.js';
 
 /**
@@ -22,27 +18,6 @@ import { forPages, pageErrorMessage, wireError } from './wire-error.js';
  * events as fixed words per error code.
  */
 export const forwardedEvents = [...originalEventNames, 'stateChanged'] as const;
-
-/** What a connection needs from its service. @internal */
-export interface ConnectionContext {
-  readonly cvmweb: Cvmweb;
-  readonly broker: ConsentBroker;
-  readonly policy: PolicyStore;
-  readonly limits: FrameLimits;
-  readonly version: string;
-  /** The consent page's address. */
-  readonly consentUrl: string;
-  /** True for the service's own origins (its test page): pre-approved. */
-  readonly isOwnOrigin: (origin: string) => boolean;
-  /** The daemon's timeline, when a daemon runs with the service. */
-  readonly timeline?: TimelineFeed | undefined;
-  /** Session names being created per origin (the `names` limit counts them), shared by the service's connections. */
-  readonly creating: OriginReservations;
-  /** Sessions being opened per origin (the `sessions` limit counts them), shared by the service's connections. */
-  readonly opening: OriginReservations;
-  /** Attempts at existing sessions' keys, shared by the service's connections. */
-  readonly keyAttempts: KeyAttemptThrottle;
-}
 
 interface Attached {
   readonly session: Session;

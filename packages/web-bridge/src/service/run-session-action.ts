@@ -2,7 +2,7 @@ import { type HypervisorError, type Session, SessionState, validateRequirements 
 import { checkRequirements, checkSessionCount } from '../policy/check-requirements.js';
 import type { ClientFrame } from '../protocol/client-frame.js';
 import type { SessionSnapshot } from '../protocol/server-frame.js';
-import type { ConnectionContext } from './bridge-connection.js';
+import type { ConnectionContext } from './connection-context.js';
 import { sessionSnapshot } from './session-snapshot.js';
 
 /** A frame acting on a session the connection holds (`release` is the connection's own). @internal */

@@ -1,0 +1,27 @@
+import { defaultStateDir } from '@cvmweb/core';
+import type { CliIo } from '../cli-io.js';
+import { loadDriverPlugins } from './load-driver-plugins.js';
+
+/**
+ * `io` for a command that picks a driver (`detect`, `serve`, `daemon`): its drivers are
+ * `io.drivers()` (the built-in ones) followed by the driver plug-ins of `CVMWEB_DRIVER_MODULES`
+ * and `<state-dir>/config.json`, loaded once, resolved from `cwd` then the global install
+ * (see `loadDriverPlugins`). Every such command thus chooses from the same list.
+ *
+ * @throws {HypervisorError} `INVALID_USAGE` (-99) or `IO` (-6) for a bad `config.json`.
+ */
+export async function withDriverPlugins(
+  io: CliIo,
+  options: { stateDir?: string; cwd?: string; signal?: AbortSignal } = {},
+): Promise<CliIo> {
+  const builtIn = io.drivers();
+  const plugins = await loadDriverPlugins({
+    env: io.env,
+    cwd: options.cwd ?? process.cwd(),
+    stateDir: options.stateDir ?? defaultStateDir(io.env),
+    taken: builtIn.map((driver) => driver.name),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const drivers = [...builtIn, ...plugins];
+  return { ...io, drivers: () => drivers };
+}
