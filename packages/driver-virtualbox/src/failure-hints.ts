@@ -1,4 +1,4 @@
-import type { VBoxErrorInfo } from './error-parser.js';
+import type { VBoxErrorInfo } from './vbox-error-info.js';
 
 /** A host problem VirtualBox reports in its own words, what it means, and what fixes it. */
 export interface FailureHint {
