@@ -23,5 +23,9 @@ node scripts/conformance-mutants.mjs
 # The driver guide's test file runs as written in a project outside the workspace, on our packed
 # tarballs (it builds the test guest from node_modules, or finds it in the cache).
 node scripts/test-guide.mjs
+# Our packages as npm users get them: packed, linted (publint, arethetypeswrong), installed in a
+# project outside the workspace, README examples type-checked and run there, ESM-only policy
+# checked, `npx cvmweb detect` and `serve` → /info.
+npm run test:packed
 npx vitest run --project libvirt
 npm run docs

@@ -14,21 +14,17 @@
 // suite and its guest observation — is what an author gets. Removes its directory at the end
 // (CVMWEB_GUIDE_KEEP=1 keeps it).
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+  cleanEnv,
+  installProject,
+  packWorkspaces,
+  ROOT,
+  repositoryVersion,
+  temporaryDirectory,
+} from './packed-project.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const GUIDE = 'docs/writing-a-driver.md';
 const started = Date.now();
 
@@ -57,17 +53,6 @@ function imports(source) {
   return [...source.matchAll(/^import [^;]*? from '([^']+)';$/gms)].map((m) => m[1]);
 }
 
-/** Runs a command; exits with its output when it fails. */
-function run(command, args, options) {
-  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
-  if (result.status !== 0) {
-    process.stdout.write(result.stdout ?? '');
-    process.stderr.write(result.stderr ?? '');
-    throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal})`);
-  }
-  return result.stdout;
-}
-
 const guide = guideTestFile();
 const specifiers = imports(guide.source);
 const packages = [
@@ -82,53 +67,25 @@ if (local.length !== 1 || !/^\.\/[a-z-]+\.js$/.test(local[0] ?? ''))
   throw new Error(`${GUIDE} §5: expected one import of the author's driver ("./<name>.js"), found ${local}`);
 
 // The project lives outside the repository, so nothing resolves through the workspace.
-const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cvmweb-guide-')));
-if (!relative(realpathSync(ROOT), dir).startsWith(`..${sep}`))
-  throw new Error(`the temporary directory ${dir} is inside the repository`);
-// A clean environment: no npm settings of the workspace's `npm run`, no workspace bin on PATH.
-const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
-env.PATH = (process.env.PATH ?? '')
-  .split(delimiter)
-  .filter((entry) => !entry.startsWith(ROOT) && !entry.includes(`${sep}node_modules${sep}`))
-  .join(delimiter);
-env.LC_ALL = 'C';
+const dir = temporaryDirectory('cvmweb-guide-');
+const env = cleanEnv();
 let ok = false;
 try {
   // 1. Every publishable package, packed as `npm publish` would.
-  const tarballs = join(dir, 'tarballs');
-  mkdirSync(tarballs);
-  const packed = JSON.parse(
-    run('npm', ['pack', '--workspaces', '--json', '--pack-destination', tarballs], { cwd: ROOT, env }),
-  );
-  /** @type {Record<string, string>} */
-  const ours = Object.fromEntries(packed.map((p) => [p.name, `file:${join(tarballs, p.filename)}`]));
+  const packed = packWorkspaces(dir, env);
   for (const name of packages) {
-    if (name.startsWith('@cvmweb/') && !ours[name])
+    if (name.startsWith('@cvmweb/') && !packed.some((p) => p.name === name))
       throw new Error(`${GUIDE} §5 imports ${name}, which is not a published package`);
   }
 
   // 2. A fresh project: our tarballs, and from the registry what the guide names (vitest, at the
   //    version the repository tests with).
-  const require = createRequire(join(ROOT, 'package.json'));
-  const vitest = JSON.parse(readFileSync(require.resolve('vitest/package.json'), 'utf8')).version;
-  const project = join(dir, 'driver-acme');
-  mkdirSync(project);
-  writeFileSync(
-    join(project, 'package.json'),
-    `${JSON.stringify(
-      {
-        name: 'driver-acme',
-        private: true,
-        type: 'module',
-        devDependencies: { ...ours, vitest },
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
-    cwd: project,
+  const project = installProject({
+    dir,
+    name: 'driver-acme',
     env,
+    packed,
+    registry: { vitest: repositoryVersion('vitest') },
   });
   for (const name of packages) {
     if (!existsSync(join(project, 'node_modules', name, 'package.json')))

@@ -5,44 +5,23 @@
 // under vitest; the others run under Node, with the KVM, QEMU and VirtualBox drivers replaced by
 // the mock driver (a loader hook maps the three package names to mock-backed shims) and the state
 // and cache directories in a temporary place, so they run on any machine and leave nothing.
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ReadmeModule,
+  runReadmeModules,
+  writeReadmeModules,
+} from '../../../scripts/readme-examples.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const READMES = [
-  'README.md',
-  ...readdirSync(join(ROOT, 'packages'))
-    .map((name) => `packages/${name}/README.md`)
-    .filter((readme) => existsSync(join(ROOT, readme))),
-];
-
-interface Module {
-  readme: string;
-  file: string;
-  vitest: boolean;
-  /** Why it is type-checked only. */
-  notRun: string | undefined;
-}
 
 let dir: string;
 let home: string;
-const modules: Module[] = [];
-
-/**
- * The ```ts blocks of a Markdown text, in order, and why they are not run: a block right after
- * `<!-- not run: REASON -->` is type-checked only (it needs what a test machine may lack).
- */
-function tsBlocks(markdown: string): { source: string; notRun?: string }[] {
-  return [...markdown.matchAll(/(?:<!-- not run: (.+?) -->\n)?^```ts\n([\s\S]*?)^```/gm)].map((m) =>
-    m[1] ? { source: m[2] ?? '', notRun: m[1] } : { source: m[2] ?? '' },
-  );
-}
+let modules: ReadmeModule[] = [];
 
 beforeAll(async () => {
   // Inside the repository, so `@cvmweb/*` and `vitest` resolve as for an application.
@@ -51,40 +30,7 @@ beforeAll(async () => {
   await mkdir(dir, { recursive: true });
   home = await mkdtemp(join(tmpdir(), 'cvmweb-readme-'));
   await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
-  for (const readme of READMES) {
-    const blocks = tsBlocks(await readFile(join(ROOT, readme), 'utf8').catch(() => ''));
-    if (blocks.length === 0) continue;
-    const source = blocks.map((b) => b.source).join('\n');
-    const notRun = blocks.find((b) => b.notRun)?.notRun;
-    const vitest = /from 'vitest'/.test(source);
-    const name = readme.replace(/\/?README\.md$/, '').replace(/^packages\//, '') || 'root';
-    const file = join(dir, `${name}.readme${vitest ? '.test' : ''}.ts`);
-    await writeFile(file, `${source}\nexport {};\n`);
-    modules.push({ readme, file, vitest, notRun });
-  }
-  // Under Node: the hypervisor drivers become the mock, so examples run here and anywhere.
-  await writeFile(
-    join(dir, 'drivers.mjs'),
-    // Scored like a real driver, so detection picks it as it would pick KVM or VirtualBox.
-    "import { mock } from '@cvmweb/driver-mock';\nconst usable = () => mock({ probe: { score: 50, reason: undefined } });\nexport const kvm = usable;\nexport const virtualbox = usable;\nexport const qemu = usable;\n",
-  );
-  await writeFile(
-    join(dir, 'hooks.mjs'),
-    `const shim = ${JSON.stringify(pathToFileURL(join(dir, 'drivers.mjs')).href)};
-export async function resolve(specifier, context, next) {
-  if (specifier === '@cvmweb/driver-kvm' || specifier === '@cvmweb/driver-virtualbox' || specifier === '@cvmweb/driver-qemu') return { url: shim, shortCircuit: true };
-  return next(specifier, context);
-}
-`,
-  );
-  await writeFile(
-    join(dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`,
-  );
-  await writeFile(
-    join(dir, 'vitest.config.mjs'),
-    "export default { test: { include: ['*.readme.test.ts'], testTimeout: 30000 } };\n",
-  );
+  modules = await writeReadmeModules(ROOT, dir);
 }, 60_000);
 
 afterAll(async () => {
@@ -125,49 +71,7 @@ describe('README examples', { timeout: 120_000 }, () => {
       XDG_CONFIG_HOME: join(home, 'config'),
       CVMWEB_DRIVER: '',
     };
-    const failures: string[] = [];
-    for (const module of modules) {
-      if (module.notRun) {
-        console.info(`${module.readme}: type-checked, not run (${module.notRun})`);
-        continue;
-      }
-      const js = module.file.replace(/\.ts$/, '.mjs');
-      const run = module.vitest
-        ? execa(
-            'npx',
-            ['vitest', 'run', '--root', dir, '--config', join(dir, 'vitest.config.mjs'), module.file],
-            {
-              cwd: dir,
-              env,
-              reject: false,
-              timeout: 90_000,
-              all: true,
-            },
-          )
-        : (async () => {
-            const source = await readFile(module.file, 'utf8');
-            const { outputText } = ts.transpileModule(source, {
-              compilerOptions: {
-                module: ts.ModuleKind.ESNext,
-                target: ts.ScriptTarget.ES2022,
-                verbatimModuleSyntax: false,
-              },
-            });
-            await writeFile(js, outputText);
-            return execa(process.execPath, ['--import', join(dir, 'register.mjs'), js], {
-              cwd: dir,
-              env,
-              reject: false,
-              timeout: 60_000,
-              all: true,
-            });
-          })();
-      const result = await run;
-      if (result.exitCode !== 0)
-        failures.push(
-          `${module.readme}: exit ${result.exitCode}${result.timedOut ? ' (timed out: does it dispose what it made?)' : ''}\n${result.all}`,
-        );
-    }
+    const failures = await runReadmeModules({ dir, modules, env: { ...process.env, ...env }, ts });
     expect(failures).toEqual([]);
   });
 });
