@@ -86,6 +86,8 @@ export interface DomainModel {
   };
   /** A file on the hypervisor host receiving the serial console (debugging). */
   readonly serialLog?: string;
+  /** A VNC display on 127.0.0.1 (a port libvirt picks) with this password. */
+  readonly vncPassword?: string;
 }
 
 const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0';
@@ -141,6 +143,16 @@ export function buildDomainXml(model: DomainModel): string {
       : add(devices, 'serial', { type: 'pty' });
   if (model.serialLog !== undefined) add(serial, 'source', { path: model.serialLog });
   add(serial, 'target', { port: 0 });
+  if (model.vncPassword !== undefined) {
+    const graphics = add(devices, 'graphics', {
+      type: 'vnc',
+      autoport: 'yes',
+      listen: '127.0.0.1',
+      passwd: model.vncPassword,
+    });
+    add(graphics, 'listen', { type: 'address', address: '127.0.0.1' });
+    add(add(devices, 'video'), 'model', { type: 'vga' });
+  }
   add(devices, 'memballoon', { model: 'none' });
   if (model.apiForward) {
     const { hostPort, guestPort } = model.apiForward;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   type ActionOptions,
   type ApiEndpoint,
+  type DisplayEndpoint,
   HypervisorError,
   isHypervisorError,
   type ProgressOptions,
@@ -21,6 +22,7 @@ import {
 } from '@cvmweb/core/node';
 import { moveApiForward } from './domain-definition.js';
 import type { DomainEvents } from './domain-events.js';
+import { readDisplay, takeScreenshot } from './kvm-display.js';
 import { installationTag, legacyVolumeNames, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import type { StoragePool } from './storage-pool.js';
 import { isNotFound, isVirshFailure, type Virsh } from './virsh.js';
@@ -246,6 +248,16 @@ export class KvmVm implements VmHandle {
       ],
       { ...call, cheap: true, code: 'MODIFY' },
     );
+  }
+
+  /** The running domain's VNC display (`virsh dumpxml --security-info`). */
+  display(options: ActionOptions = {}): Promise<DisplayEndpoint | undefined> {
+    return readDisplay(this.#context.virsh, this.name, options);
+  }
+
+  /** The running domain's screen (`virsh screenshot`) as a PNG. */
+  screenshot(options: ActionOptions = {}): Promise<Uint8Array> {
+    return takeScreenshot(this.#context.virsh, this.name, options);
   }
 
   apiEndpoint(): ApiEndpoint | undefined {

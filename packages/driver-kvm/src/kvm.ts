@@ -53,6 +53,9 @@ export function kvm(options: KvmOptions = {}): Driver {
     // libvirt's <metadata> is not visible inside the guest: core keeps properties in its registry.
     guestProperties: false,
     apiPortForwarding: true,
+    // The display listens on the libvirt host's 127.0.0.1: reachable only when that host is this one.
+    display: !isRemoteUri(uri),
+    screenshot: true,
   });
   return {
     name: 'kvm',
