@@ -56,7 +56,10 @@ async function driverLifecycle(round) {
 // (A CernVM CONTEXT.SH medium, as core builds it; core's entry no longer exports its builder.)
 const context = { path: join(work, 'context.iso') };
 const contextSh = `EC2_USER_DATA="${Buffer.from('[cernvm]\n').toString('base64')}"\n`;
-await writeFile(context.path, writeIso9660({ volumeId: 'CONTEXT', files: [{ name: 'context.sh', data: contextSh }] }));
+await writeFile(
+  context.path,
+  writeIso9660({ volumeId: 'CONTEXT', files: [{ name: 'context.sh', data: contextSh }] }),
+);
 const cmdline = guest.cmdline;
 const qemuBinary = (await execa('sh', ['-c', 'command -v qemu-system-x86_64'])).stdout.trim();
 
