@@ -17,9 +17,9 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
   virshOut as virsh,
 } from '@cvmweb/driver-kvm/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdleDaemon } from './daemon/idle-daemon.js';
 import { type FakeIdleSource, fakeIdleSource } from './testing/fake-idle-source.js';

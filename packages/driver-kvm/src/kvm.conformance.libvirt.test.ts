@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConformanceSuite } from '@cvmweb/core/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { afterAll, describe, it } from 'vitest';
 import { kvm } from './kvm.js';
 import {
@@ -16,7 +17,6 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
   vcpuTimeMs,
 } from './testing/index.js';
 

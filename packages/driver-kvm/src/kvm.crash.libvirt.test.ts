@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCvmweb, type ImageEntry, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvm } from './kvm.js';
@@ -21,7 +22,6 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
   virshOut,
 } from './testing/index.js';
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb } from '@cvmweb/core';
 import { authenticateVnc } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kvm } from './kvm.js';
@@ -18,7 +19,6 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
 } from './testing/index.js';
 
 // The display of a real guest: VNC on 127.0.0.1 with the domain's password, and screenshots.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, type Session } from '@cvmweb/core';
 import { releaseLoopbackPort, reservedLoopbackPorts } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { moveApiForward, readApiForward } from './domain-definition.js';
@@ -22,7 +23,6 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
   virshOut,
   waitForGuest,
 } from './testing/index.js';

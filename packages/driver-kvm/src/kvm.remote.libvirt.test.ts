@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvm } from './kvm.js';
 import {
@@ -18,7 +19,6 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   type TestSshd,
-  testGuest,
   virshOut,
   waitForGuest,
 } from './testing/index.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
+import { testGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { DomainEvent } from './domain-events.js';
@@ -21,7 +22,6 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
   virshOut,
   waitForGuest,
 } from './testing/index.js';

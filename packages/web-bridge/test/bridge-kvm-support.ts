@@ -17,8 +17,8 @@ import {
   TEST_POOL,
   TEST_POOL_PATH,
   TEST_URI,
-  testGuest,
 } from '@cvmweb/driver-kvm/testing';
+import { testGuest } from '@cvmweb/test-guest';
 
 export {
   domState,

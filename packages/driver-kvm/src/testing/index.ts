@@ -33,11 +33,10 @@ export {
 } from './libvirt-test-host.js';
 export {
   FileServer,
+  type GuestFiles,
   guestCache,
   guestEntries,
   guestGet,
-  type TestGuest,
-  testGuest,
   waitForGuest,
 } from './test-guest-images.js';
 export { sshdUnavailable, startSshd, type TestSshd } from './test-sshd.js';

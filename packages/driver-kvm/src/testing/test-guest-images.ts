@@ -4,16 +4,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
 import { sleep } from '@cvmweb/core/node';
-import { testGuest as buildTestGuest, type TestGuest } from '@cvmweb/test-guest';
-
-export type { TestGuest };
-
 /**
- * Builds (or finds in the cache) the cvmweb test guest with the `@cvmweb/test-guest` kit, which
- * works from `node_modules` too.
+ * The files of a built test guest that {@link guestEntries} serves: what `testGuest()` of
+ * `@cvmweb/test-guest` resolves with (a driver imports no cvmweb package but core, so tests build
+ * the guest with the kit and hand its files here).
  */
-export function testGuest(): Promise<TestGuest> {
-  return buildTestGuest();
+export interface GuestFiles {
+  /** The kernel as an ELF, for direct boot. */
+  readonly vmlinux: string;
+  /** The initramfs. */
+  readonly initrd: string;
+  /** The bootable ISO. */
+  readonly iso: string;
+  /** The kernel command line for direct boot. */
+  readonly cmdline: string;
+  /** The sha256 of each file, by file name (`vmlinux`, `initrd.gz`, `guest.iso`). */
+  readonly sha256: Readonly<Record<string, string>>;
 }
 
 /** A loopback HTTP server of files, as a CernVM release server would serve them. */
@@ -57,7 +63,7 @@ export class FileServer {
 }
 
 /** Catalog entries of the test guest: `test-kernel` (direct boot) and `test-iso` (CernVM-style CD-ROM). */
-export function guestEntries(server: FileServer, g: TestGuest): ImageEntry[] {
+export function guestEntries(server: FileServer, g: GuestFiles): ImageEntry[] {
   return [
     {
       version: 'test-kernel',
