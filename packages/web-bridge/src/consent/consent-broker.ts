@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { HypervisorError } from '@cvmweb/core';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { siteOf } from '../policy/site-of.js';
-import { forPages } from '../service/wire-error.js';
+import { forPages } from '../protocol/wire-error.js';
 import type { ConsentDecision } from './consent-decision.js';
 import { DenialThrottle } from './denial-throttle.js';
 

@@ -1,5 +1,5 @@
 import { HypervisorError, type Requirements } from '@cvmweb/core';
-import { forPages } from '../service/wire-error.js';
+import { forPages } from '../protocol/wire-error.js';
 import type { ResourceLimits } from './bridge-policy.js';
 
 /**

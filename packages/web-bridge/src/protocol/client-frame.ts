@@ -1,7 +1,7 @@
 import { HypervisorError } from '@cvmweb/core';
 import { z } from 'zod';
-import { forPages } from '../service/wire-error.js';
 import { PROTOCOL_VERSION } from './protocol-version.js';
+import { forPages } from './wire-error.js';
 
 const id = z.number().int().min(0).max(2_147_483_647);
 const text = (max: number) => z.string().max(max);

@@ -1,7 +1,7 @@
 import { HypervisorError, type Session, validateSessionName } from '@cvmweb/core';
 import { checkNameCount } from '../policy/check-requirements.js';
+import { forPages } from '../protocol/wire-error.js';
 import type { ConnectionContext } from './connection-context.js';
-import { forPages } from './wire-error.js';
 
 /** Options of {@link admitSession}. */
 export interface AdmitSessionOptions {

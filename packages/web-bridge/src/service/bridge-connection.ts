@@ -3,13 +3,13 @@ import type { RawData, WebSocket } from 'ws';
 import type { ClientFrame } from '../protocol/client-frame.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
+import { forPages, pageErrorMessage, wireError } from '../protocol/wire-error.js';
 import { admitSession } from './admit-session.js';
 import type { ConnectionContext } from './connection-context.js';
 import { FrameGate } from './frame-gate.js';
 import { runSessionAction } from './run-session-action.js';
 import { sessionSnapshot, sessionSummary } from './session-snapshot.js';
 import { MAX_TIMELINE_ENTRIES, visibleEntry } from './timeline-feed.js';
-import { forPages, pageErrorMessage, wireError } from './wire-error.js';
 
 /**
  * Every session event forwarded to clients: the original plugin's (core's

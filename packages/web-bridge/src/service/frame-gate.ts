@@ -1,8 +1,8 @@
 import { HypervisorError } from '@cvmweb/core';
 import { type ParsedFrame, parseClientFrame } from '../protocol/client-frame.js';
+import { forPages } from '../protocol/wire-error.js';
 import type { FrameLimits } from './frame-limits.js';
 import { TokenBucket } from './token-bucket.js';
-import { forPages } from './wire-error.js';
 
 /**
  * The limits every frame of one connection passes before it runs: text only,

@@ -1,5 +1,5 @@
 import { HypervisorError } from '@cvmweb/core';
-import { forPages } from './wire-error.js';
+import { forPages } from '../protocol/wire-error.js';
 
 /** Options of {@link KeyAttemptThrottle}. */
 export interface KeyAttemptThrottleOptions {

@@ -1,5 +1,5 @@
 import { ErrorCode, type ErrorCodeName, type HypervisorError, toHypervisorError } from '@cvmweb/core';
-import type { WireError } from '../protocol/server-frame.js';
+import type { WireError } from './server-frame.js';
 
 /** Detail keys a page may see; others (paths, command lines, process ids) stay in the service. */
 const publicDetails = new Set([
