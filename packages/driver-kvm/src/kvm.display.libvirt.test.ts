@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as dial, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cvmweb, createCvmweb } from '@cvmweb/core';
+import { type Cvmweb, createCvmweb, GUEST_REPORT_PATH, parseGuestReport } from '@cvmweb/core';
 import { authenticateVnc } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { testGuest } from '@cvmweb/test-guest';
+import { TEST_GUEST_SCREEN, testGuest } from '@cvmweb/test-guest';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kvm } from './kvm.js';
@@ -23,6 +23,17 @@ import {
 
 // The display of a real guest: VNC on 127.0.0.1 with the domain's password, and screenshots.
 const unavailable = await libvirtUnavailable();
+
+/** Whether the pixel rows `[top, bottom)` and columns `[left, right)` of `png` hold any non-black pixel. */
+function lit(png: PNG, top: number, bottom: number, left = 0, right = png.width): boolean {
+  for (let y = top; y < bottom; y++) {
+    for (let x = left; x < right; x++) {
+      const i = (y * png.width + x) * 4;
+      if ((png.data[i] ?? 0) + (png.data[i + 1] ?? 0) + (png.data[i + 2] ?? 0) > 0) return true;
+    }
+  }
+  return false;
+}
 
 function open(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -52,7 +63,7 @@ describe.skipIf(unavailable !== undefined)(
       await release();
     }, 120_000);
 
-    it('answers RFB on 127.0.0.1, refuses a wrong password, takes the password, and screenshots the screen', async () => {
+    it('answers RFB on 127.0.0.1, refuses a wrong password, takes the password, screenshots the banner, and types keys that reach the guest', async () => {
       cvmweb = await createCvmweb({
         driver: kvm({ uri: TEST_URI, pool: TEST_POOL, poolPath: TEST_POOL_PATH, shutdownTimeoutMs: 8000 }),
         stateDir: await mkdtemp(join(dir, 'state-')),
@@ -82,12 +93,31 @@ describe.skipIf(unavailable !== undefined)(
       right.destroy();
       const size = [serverInit.readUInt16BE(0), serverInit.readUInt16BE(2)];
 
-      // The guest has written its boot messages on the screen by the time its API answers.
+      // By the time its API answers, the guest has cleared its screen and written its banner on
+      // the first line: those cells are lit, the screen below the second line is black.
+      const { cell, banner } = TEST_GUEST_SCREEN;
+      expect(size).toEqual([TEST_GUEST_SCREEN.width, TEST_GUEST_SCREEN.height]);
       const png = PNG.sync.read(Buffer.from(await session.screenshot()));
       expect([png.width, png.height]).toEqual(size);
-      const colours = new Set<number>();
-      for (let i = 0; i < png.data.length; i += 4) colours.add(png.data.readUInt32BE(i));
-      expect(colours.size).toBeGreaterThan(1);
+      expect(lit(png, 0, cell.height, 0, banner.length * cell.width)).toBe(true);
+      expect(lit(png, 0, cell.height, (banner.length + 1) * cell.width)).toBe(false);
+      expect(lit(png, 2 * cell.height, png.height)).toBe(false);
+
+      // Keys typed through VNC (RFB KeyEvents: down and up) reach the guest's report and its screen.
+      const keyboard = await open(endpoint.port);
+      await authenticateVnc(keyboard, endpoint.password);
+      keyboard.write(Buffer.from([1]));
+      for (const keysym of [0x68, 0x69, 0xff0d]) {
+        for (const down of [1, 0]) {
+          keyboard.write(Buffer.from([4, down, 0, 0, 0, 0, keysym >> 8, keysym & 255]));
+        }
+      }
+      const report = async () =>
+        parseGuestReport(await (await fetch(new URL(GUEST_REPORT_PATH, session.apiURL))).text());
+      await expect.poll(async () => (await report())?.keys, { timeout: 30_000 }).toBe('hi\n');
+      keyboard.destroy();
+      const typed = PNG.sync.read(Buffer.from(await session.screenshot()));
+      expect(lit(typed, cell.height, 2 * cell.height, 0, 2 * cell.width)).toBe(true);
       await session.close();
     }, 240_000);
   },

@@ -3,7 +3,7 @@
 #   vmlinux      the stock Debian kernel as an ELF, for PVH direct boot (fastest under TCG)
 #   vmlinuz      the same kernel as a bzImage (what isolinux boots)
 #   initrd.gz    a busybox-static initramfs (init, beside this script)
-#   cmdline      the kernel command line for direct boot
+#   cmdline      the kernel command line for direct boot (the screen, a bochs framebuffer, is 1024x768)
 #   guest.iso    a bootable isolinux ISO of it (the CernVM path: boot from CD-ROM), hybrid: it
 #                boots as a disk too
 #   guest.qcow2  that hybrid image as a qcow2 disk (for hypervisors that boot disks)
@@ -15,7 +15,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SOURCE="$HERE"
 CACHE="${CVMWEB_TEST_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cvmweb-test-guest}"
-MODULES=(virtio_pci virtio_net virtio_blk cdrom sr_mod isofs ata_piix ata_generic button evdev qemu_fw_cfg)
+MODULES=(virtio_pci virtio_net virtio_blk cdrom sr_mod isofs ata_piix ata_generic button evdev qemu_fw_cfg bochs)
 
 log() { printf 'build-test-guest: %s\n' "$*" >&2; }
 # need TOOL PACKAGE: the Debian package that provides each tool, so any author can install it.
@@ -122,7 +122,7 @@ mkdir -p "$WORK/out"
 (cd "$ROOT" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -9n >"$WORK/out/initrd.gz"
 cp "$WORK/vmlinux" "$WORK/out/vmlinux"
 cp "$vmlinuz" "$WORK/out/vmlinuz"
-echo 'console=ttyS0 quiet panic=-1' >"$WORK/out/cmdline"
+echo 'console=ttyS0 quiet panic=-1 video=1024x768' >"$WORK/out/cmdline"
 
 ISO="$WORK/iso"
 mkdir -p "$ISO/isolinux" "$ISO/boot"
@@ -135,7 +135,7 @@ PROMPT 0
 TIMEOUT 0
 LABEL guest
   KERNEL /boot/vmlinuz
-  APPEND initrd=/boot/initrd.gz console=ttyS0 quiet panic=-1
+  APPEND initrd=/boot/initrd.gz console=ttyS0 quiet panic=-1 video=1024x768
 CFG
 xorriso -as mkisofs -quiet -o "$WORK/out/guest.iso" -V CVMWEB_TEST_GUEST \
   -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -b isolinux/isolinux.bin -c isolinux/boot.cat \

@@ -14,7 +14,7 @@ const guest: TestGuest = {
   initrd: '/cache/guest/initrd.gz',
   iso: '/cache/guest/guest.iso',
   qcow2: '/cache/guest/guest.qcow2',
-  cmdline: 'console=ttyS0 quiet panic=-1',
+  cmdline: 'console=ttyS0 quiet panic=-1 video=1024x768',
   sha256: {
     vmlinux: 'a'.repeat(64),
     vmlinuz: 'b'.repeat(64),
@@ -59,7 +59,10 @@ describe.skipIf(!existsSync('/bin/busybox'))('the guest API CGI (busybox)', () =
     const cgi = await readFile(new URL('../guest/cgi-bin/cvmweb-guest', import.meta.url), 'utf8');
     await writeFile(
       join(dir, 'cvmweb-guest'),
-      cgi.replaceAll('/www/', `${dir}/`).replaceAll('/tmp/spin', `${dir}/spin`),
+      cgi
+        .replaceAll('/www/', `${dir}/`)
+        .replaceAll('/tmp/spin', `${dir}/spin`)
+        .replaceAll('/tmp/keys', `${dir}/keys`),
     );
     await writeFile(join(dir, 'context-format'), 'cloud-init\n');
     await writeFile(join(dir, 'context-device'), '/dev/sr0\n');
@@ -68,8 +71,9 @@ describe.skipIf(!existsSync('/bin/busybox'))('the guest API CGI (busybox)', () =
     await rm(dir, { recursive: true, force: true });
   });
 
-  const report = async (userData: string) => {
+  const report = async (userData: string, keys = '') => {
     await writeFile(join(dir, 'user-data'), userData);
+    await writeFile(join(dir, 'keys'), keys);
     const { stdout } = await execa('/bin/busybox', ['sh', join(dir, 'cvmweb-guest')], {
       env: { LC_ALL: 'C' },
     });
@@ -92,5 +96,14 @@ describe.skipIf(!existsSync('/bin/busybox'))('the guest API CGI (busybox)', () =
     expect(got).toMatchObject({ userData, context: { format: 'cloud-init', source: '/dev/sr0' }, spin: 0 });
     expect(got?.bootId).toMatch(/^[0-9a-f-]{36}$/);
     expect(got?.uptimeMs).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['none', '', ''],
+    ['a line', 'hi\n', 'hi\n'],
+    ['quotes, backslashes, tabs and CR', 'a"b\\c\td\r', 'a"b\\c\td\r'],
+    ['DEL (backspace) and other control characters, dropped', 'ab\x7fc\x01\x1b\n', 'abc\n'],
+  ])('reports the keys typed on the screen: %s', async (_what, typed, keys) => {
+    expect(await report('', typed)).toMatchObject({ keys, userData: '' });
   });
 });

@@ -45,7 +45,7 @@ export interface GuestReport {
   readonly spin: number;
   /**
    * Optional: the text typed on the guest's screen (its display's keyboard) since it booted, where
-   * the guest can tell (the mock driver's guest can; the test guest cannot yet).
+   * the guest can tell (the mock driver's guest and the cvmweb test guest can).
    */
   readonly keys?: string;
 }
