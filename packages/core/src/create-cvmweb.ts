@@ -87,7 +87,7 @@ export async function createCvmweb(options: CvmwebOptions = {}): Promise<Cvmweb>
       throw error;
     }
   }
-  return new Cvmweb({
+  return Cvmweb.create({
     guard,
     hypervisor,
     registry,

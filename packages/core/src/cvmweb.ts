@@ -33,6 +33,19 @@ export {
   USER_CATALOG_FILE,
 } from './cvmweb-options.js';
 
+/** What {@link createCvmweb} composes. */
+interface CvmwebParts {
+  guard: GuardedDriver;
+  hypervisor: GuardedHypervisor;
+  registry: SessionRegistry;
+  ownsRegistry: boolean;
+  images: ImageCache;
+  detection: Detection | undefined;
+  fallback: boolean;
+  stateDir: string;
+  options: CvmwebOptions;
+}
+
 /**
  * The entry point (the original plugin's object): the chosen hypervisor, the
  * session registry and the image cache composed. Create it with
@@ -59,18 +72,13 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   #daemon: Daemon | undefined;
   readonly #unwatch: () => void;
 
-  /** @internal Use {@link createCvmweb}. */
-  constructor(init: {
-    guard: GuardedDriver;
-    hypervisor: GuardedHypervisor;
-    registry: SessionRegistry;
-    ownsRegistry: boolean;
-    images: ImageCache;
-    detection: Detection | undefined;
-    fallback: boolean;
-    stateDir: string;
-    options: CvmwebOptions;
-  }) {
+  /** @internal Made by {@link createCvmweb}, the only way users get one. */
+  static create(init: CvmwebParts): Cvmweb {
+    return new Cvmweb(init);
+  }
+
+  // Private: users call createCvmweb(), and the shipped .d.ts says so.
+  private constructor(init: CvmwebParts) {
     super();
     this.#guard = init.guard;
     this.#hypervisor = init.hypervisor;
@@ -205,7 +213,7 @@ export class Cvmweb extends TypedEmitter<CvmwebEvents> {
   #sessionFor(record: SessionRecord): Session {
     let session = this.#sessions.get(record.id);
     if (!session) {
-      session = new Session(
+      session = Session.create(
         {
           hypervisor: this.#hypervisor,
           registry: this.registry,

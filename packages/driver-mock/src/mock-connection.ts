@@ -49,13 +49,13 @@ export class MockConnection implements Hypervisor {
     progress?.(2, 3, 'registering the VM');
     world.add(vm);
     progress?.(3, 3, 'created');
-    return new MockVm(this.#ctx, vm);
+    return MockVm.create(this.#ctx, vm);
   }
 
   async findVm(id: string, options?: ActionOptions): Promise<VmHandle | undefined> {
     this.#usable(options);
     const vm = this.#ctx.world.vms.get(id);
-    return vm?.ours ? new MockVm(this.#ctx, vm) : undefined;
+    return vm?.ours ? MockVm.create(this.#ctx, vm) : undefined;
   }
 
   async listVms(options?: ActionOptions): Promise<VmSummary[]> {

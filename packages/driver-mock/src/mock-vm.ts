@@ -25,8 +25,13 @@ export class MockVm implements VmHandle {
   readonly #ctx: MockContext;
   readonly #vm: VmRecord;
 
-  /** @internal Made by the mock hypervisor connection. */
-  constructor(ctx: MockContext, vm: VmRecord) {
+  /** @internal Made by the mock hypervisor connection, the only way users get one. */
+  static create(ctx: MockContext, vm: VmRecord): MockVm {
+    return new MockVm(ctx, vm);
+  }
+
+  // Private: users get handles from the connection, and the shipped .d.ts says so.
+  private constructor(ctx: MockContext, vm: VmRecord) {
     this.#ctx = ctx;
     this.#vm = vm;
   }

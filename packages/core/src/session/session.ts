@@ -59,8 +59,13 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #lifecycle: VmLifecycle;
   readonly #settings: SessionSettings;
 
-  /** @internal Made by the entry point's `requestSession()`. */
-  constructor(context: SessionContext, record: SessionRecord) {
+  /** @internal Made by the entry point's `requestSession()`, the only way users get one. */
+  static create(context: SessionContext, record: SessionRecord): Session {
+    return new Session(context, record);
+  }
+
+  // Private: users get sessions from requestSession(), and the shipped .d.ts says so.
+  private constructor(context: SessionContext, record: SessionRecord) {
     super();
     const emit: EmitSessionEvent = (event, ...args) => this.emit(event, ...args);
     this.#api = new SessionApiWatch({

@@ -65,7 +65,7 @@ export async function connect(options: ConnectOptions = {}): Promise<CVMWebBridg
     ws.close(1000, 'protocol mismatch');
     throw mismatch;
   }
-  return new CVMWebBridge(options, base, ws, hello);
+  return CVMWebBridge.create(options, base, ws, hello);
 }
 
 function forbidden(base: string): HypervisorError {

@@ -67,8 +67,13 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
   #watching = false;
   #lastEntryAt = Number.NEGATIVE_INFINITY;
 
-  /** @internal Use {@link connect}. */
-  constructor(options: ConnectOptions, base: string, ws: WebSocketLike, hello: HelloFrame) {
+  /** @internal Made by {@link connect}, the only way users get one. */
+  static create(options: ConnectOptions, base: string, ws: WebSocketLike, hello: HelloFrame): CVMWebBridge {
+    return new CVMWebBridge(options, base, ws, hello);
+  }
+
+  // Private: users call connect(), and the shipped .d.ts says so.
+  private constructor(options: ConnectOptions, base: string, ws: WebSocketLike, hello: HelloFrame) {
     super();
     this.#options = options;
     this.#base = base;
@@ -148,13 +153,12 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
     onSuccess?: (daemon: CVMWebDaemonAccess) => void,
     onFailure?: (errorCode: number) => void,
   ): Promise<CVMWebDaemonAccess> | number {
-    const promise = this.#request({ op: 'requestDaemonAccess' }).then(
-      ({ value }) =>
-        new CVMWebDaemonAccess(value as DaemonState, (action, seconds) =>
-          this.#request(
-            seconds === undefined ? { op: 'daemon', action } : { op: 'daemon', action, seconds },
-          ).then(() => undefined),
-        ),
+    const promise = this.#request({ op: 'requestDaemonAccess' }).then(({ value }) =>
+      CVMWebDaemonAccess.create(value as DaemonState, (action, seconds) =>
+        this.#request(
+          seconds === undefined ? { op: 'daemon', action } : { op: 'daemon', action, seconds },
+        ).then(() => undefined),
+      ),
     );
     if (!onSuccess) return promise;
     promise.then(onSuccess, (error: HypervisorError) => onFailure?.(error.code));
@@ -216,7 +220,7 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
       known.session.applySnapshot(snapshot);
       return known.session;
     }
-    const session = new CVMWebSession(
+    const session = CVMWebSession.create(
       {
         call: (id, op, fields) => {
           // A released session is this page's no more: a reconnection does not re-attach it.

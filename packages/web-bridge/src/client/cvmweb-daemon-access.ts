@@ -21,8 +21,13 @@ export class CVMWebDaemonAccess {
   readonly #control: DaemonControl;
   #idleTime: number;
 
-  /** @internal Made by `CVMWebBridge.requestDaemonAccess`. */
-  constructor(state: DaemonState, control: DaemonControl) {
+  /** @internal Made by `CVMWebBridge.requestDaemonAccess`, the only way users get one. */
+  static create(state: DaemonState, control: DaemonControl): CVMWebDaemonAccess {
+    return new CVMWebDaemonAccess(state, control);
+  }
+
+  // Private: users get it from requestDaemonAccess(), and the shipped .d.ts says so.
+  private constructor(state: DaemonState, control: DaemonControl) {
     this.#state = state;
     this.#control = control;
     this.#idleTime = state.idleTime;

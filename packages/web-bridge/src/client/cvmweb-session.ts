@@ -70,8 +70,13 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
   readonly #requested = new Map<SettableField, { value: number | boolean; call: number }>();
   #calls = 0;
 
-  /** @internal Made by {@link CVMWebBridge.requestSession}. */
-  constructor(transport: SessionTransport, snapshot: SessionSnapshot) {
+  /** @internal Made by {@link CVMWebBridge.requestSession}, the only way users get one. */
+  static create(transport: SessionTransport, snapshot: SessionSnapshot): CVMWebSession {
+    return new CVMWebSession(transport, snapshot);
+  }
+
+  // Private: users get sessions from requestSession(), and the shipped .d.ts says so.
+  private constructor(transport: SessionTransport, snapshot: SessionSnapshot) {
     super();
     this.#transport = transport;
     this.#snapshot = snapshot;

@@ -3,8 +3,9 @@
 import { HypervisorError, SessionState } from '@cvmweb/core/browser';
 import {
   CVMWeb,
-  type CVMWebBridge,
-  type CVMWebSession,
+  CVMWebBridge,
+  CVMWebDaemonAccess,
+  CVMWebSession,
   connect,
   type SessionStateValue,
   status,
@@ -24,4 +25,16 @@ export async function run(button: HTMLButtonElement): Promise<SessionStateValue 
     if (error instanceof HypervisorError) console.log(error.code, CVMWeb.version);
     throw error;
   }
+}
+
+/** What a page cannot write: the client's objects come from connect() and the bridge, never from `new`. */
+export function notConstructible(): void {
+  // @ts-expect-error the constructor is private: connect() makes the bridge
+  new CVMWebBridge();
+  // @ts-expect-error the constructor is private: requestSession() makes sessions
+  new CVMWebSession();
+  // @ts-expect-error the constructor is private: requestDaemonAccess() makes it
+  new CVMWebDaemonAccess();
+  // @ts-expect-error the internal factory is not in the shipped declarations
+  CVMWebSession.create;
 }
