@@ -5,7 +5,9 @@
 //   ready_ms — from spawning the process to the first answered GET /info (polled every 5 ms);
 //   rss_mib  — the service's resident memory (VmRSS of /proc/<pid>/status) once it has settled:
 //              sampled every 250 ms after /info answered, until two samples differ by less than
-//              0.25 MiB (at most 5 s).
+//              0.25 MiB (at most 5 s). Each run also prints its two parts: anon (the process's own
+//              memory: heaps, code) and file (pages of the node executable and libraries it touched,
+//              shared with other node processes; for the single-file build, pages of that file).
 // Each run also prints the CPU time the service used until it answered (utime + stime): on a busy
 // machine ready_ms waits for the CPU, the CPU time much less.
 // Each figure is the median of the runs. Goals: ready_ms <= 300, rss_mib <= 60.
@@ -35,10 +37,11 @@ async function cpuMs(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-async function rssMib(pid) {
+/** VmRSS of /proc/<pid>/status and its parts RssAnon and RssFile, in MiB. */
+async function memory(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
-  return kib / 1024;
+  const mib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024;
+  return { rss: mib('VmRSS'), anon: mib('RssAnon'), file: mib('RssFile') };
 }
 
 /** The pid of the process answering on `port`: the `--json` line names it. */
@@ -91,15 +94,15 @@ async function once() {
     }
     const servicePid = await pid;
     const cpu = await cpuMs(servicePid);
-    let rss = await rssMib(servicePid);
+    let mem = await memory(servicePid);
     for (let waited = 0; waited < 5000; waited += 250) {
       await sleep(250);
-      const next = await rssMib(servicePid);
-      const settled = Math.abs(next - rss) < 0.25;
-      rss = next;
+      const next = await memory(servicePid);
+      const settled = Math.abs(next.rss - mem.rss) < 0.25;
+      mem = next;
       if (settled) break;
     }
-    return { readyMs, rss, cpu };
+    return { readyMs, rss: mem.rss, anon: mem.anon, file: mem.file, cpu };
   } finally {
     child.kill();
     await child.exited;
@@ -120,7 +123,7 @@ for (let i = 0; i < RUNS; i++) {
   const result = await once();
   results.push(result);
   console.log(
-    `run ${i + 1}: ready ${result.readyMs.toFixed(0)} ms (cpu ${result.cpu.toFixed(0)} ms), rss ${result.rss.toFixed(1)} MiB`,
+    `run ${i + 1}: ready ${result.readyMs.toFixed(0)} ms (cpu ${result.cpu.toFixed(0)} ms), rss ${result.rss.toFixed(1)} MiB (anon ${result.anon.toFixed(1)}, file ${result.file.toFixed(1)})`,
   );
 }
 const readyMs = median(results.map((r) => r.readyMs));

@@ -2,8 +2,8 @@
 // applications): build/sea/cvmweb (cvmweb.exe on Windows). Run it on each platform to build
 // that platform's file (see packages/cli/README.md, "Single-file executable").
 //
-// 1. esbuild bundles the built command (dist/bin.js), every @cvmweb package and every dependency
-//    into one CommonJS script (Node 20 runs a single CommonJS script as the application), with
+// 1. esbuild bundles the command (src/bin.ts), every @cvmweb package (their built dist) and every
+//    dependency into one CommonJS script (Node 20 runs a single CommonJS script as the application), with
 //    the browser client and the test page's script embedded as strings (Node 20 has no SEA
 //    assets): build/sea/cvmweb.cjs.
 // 2. `node --experimental-sea-config` turns it into a blob (with V8's code cache).
@@ -40,7 +40,7 @@ const assets = {
   version: await version(bridgeRoot),
 };
 await build({
-  entryPoints: [join(cliRoot, 'dist', 'bin.js')],
+  entryPoints: [join(cliRoot, 'src', 'bin.ts')],
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -53,6 +53,7 @@ await build({
     'process.env.WS_NO_BUFFER_UTIL': '"1"',
     'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
     __CVMWEB_EMBEDDED_BRIDGE_ASSETS__: JSON.stringify(assets),
+    __CVMWEB_CLI_VERSION__: JSON.stringify(await version(cliRoot)),
     // The script runs as CommonJS: `import.meta.url` is the executable's own URL.
     'import.meta.url': '__cvmwebScriptUrl',
   },

@@ -1,14 +1,8 @@
 import { parseArgs } from 'node:util';
 import { isHypervisorError } from '@cvmweb/core';
 import type { CliIo } from './cli-io.js';
-import { daemonCommand } from './commands/daemon-command.js';
-import { detectCommand } from './commands/detect-command.js';
-import { imagesCommand } from './commands/images-command.js';
-import { serveCommand } from './commands/serve-command.js';
-import { sessionsCommand } from './commands/sessions-command.js';
 import { ExitCode } from './exit-codes.js';
 import { withDriverPlugins } from './plugins/with-driver-plugins.js';
-import { serviceCommand } from './service/service-command.js';
 import { usageError } from './usage-error.js';
 
 /** The text of `cvmweb --help`. */
@@ -82,12 +76,14 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
     return ExitCode.OK;
   }
   const [command, ...rest] = positionals;
-  // Commands that pick a driver choose among the built-in ones and the driver plug-ins.
+  // Commands that pick a driver choose among the built-in ones and the driver plug-ins. Each
+  // command's module is loaded when it runs: start-up reads only the code of the command run.
   const stateDirOption = values['state-dir'] ? { stateDir: values['state-dir'] } : {};
   try {
     switch (command) {
-      case 'serve':
+      case 'serve': {
         if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
+        const { serveCommand } = await import('./commands/serve-command.js');
         return await serveCommand(await withDriverPlugins(io, stateDirOption), {
           json: values.json,
           ...(values.port !== undefined ? { port: Number(values.port) } : {}),
@@ -95,17 +91,23 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           ...(values.fallback !== undefined ? { fallback: values.fallback } : {}),
         });
-      case 'detect':
+      }
+      case 'detect': {
+        const { detectCommand } = await import('./commands/detect-command.js');
         return await detectCommand(await withDriverPlugins(io, stateDirOption), {
           json: values.json,
           ...(values.driver ? { driver: values.driver } : {}),
         });
-      case 'sessions':
+      }
+      case 'sessions': {
+        const { sessionsCommand } = await import('./commands/sessions-command.js');
         return await sessionsCommand(io, {
           json: values.json,
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
         });
-      case 'images':
+      }
+      case 'images': {
+        const { imagesCommand } = await import('./commands/images-command.js');
         return await imagesCommand(io, rest, {
           json: values.json,
           all: values.all,
@@ -114,13 +116,17 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           ...(values.catalog ? { catalog: values.catalog } : {}),
         });
-      case 'daemon':
+      }
+      case 'daemon': {
+        const { daemonCommand } = await import('./commands/daemon-command.js');
         return await daemonCommand(await withDriverPlugins(io, stateDirOption), rest, {
           json: values.json,
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           ...(values['idle-time'] !== undefined ? { idleTime: Number(values['idle-time']) } : {}),
         });
-      case 'service':
+      }
+      case 'service': {
+        const { serviceCommand } = await import('./service/service-command.js');
         return await serviceCommand(io, rest, {
           print: values.print,
           json: values.json,
@@ -129,6 +135,7 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
           ...(values.fallback !== undefined ? { fallback: values.fallback } : {}),
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
         });
+      }
       case undefined:
         io.err(usage);
         return ExitCode.USAGE;

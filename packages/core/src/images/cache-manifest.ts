@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KeyedQueue } from '../concurrency/keyed-queue.js';
 import { abortedError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import { sessionActions } from '../state/action-table.js';
 import { isSessionState, type SessionStateValue } from '../state/session-state.js';

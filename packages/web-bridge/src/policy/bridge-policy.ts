@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the policy says about an origin: always allow, always deny, or ask the person (the default). */
 export type OriginDecision = 'allow' | 'deny' | 'ask';

@@ -1,5 +1,5 @@
 import { HypervisorError } from '@cvmweb/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PROTOCOL_VERSION } from './protocol-version.js';
 import { forPages } from './wire-error.js';
 
