@@ -3,7 +3,7 @@
  * itself share, one copy of each: the serial queue ({@link TaskQueue}, {@link KeyedQueue}),
  * the abortable {@link sleep} and {@link abortable} wait, the process runner
  * ({@link createProcessRunner}) and the loopback port reservation
- * ({@link reserveFreeLoopbackPort}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
+ * ({@link reserveFreeLoopbackPort}), the screen-dump converter ({@link screenImageToPng}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
  *
  * @packageDocumentation
  */
@@ -21,8 +21,10 @@ export {
 } from './context/iso9660-writer.js';
 export { USER_CATALOG_FILE } from './cvmweb-options.js';
 export { formatDetectionTable } from './detector/format-detection-table.js';
+export { isPng, ppmToPng, screenImageToPng } from './display/screen-image.js';
 export {
   authenticateVnc,
+  newVncPassword,
   RFB_SECURITY_NONE,
   RFB_SECURITY_VNC,
   RFB_VERSION,

@@ -11,10 +11,14 @@ import {
   type VmSpec,
   type VmSummary,
 } from '@cvmweb/core';
-import { releaseLoopbackPort, reserveFreeLoopbackPort, reserveLoopbackPort } from '@cvmweb/core/node';
+import {
+  newVncPassword,
+  releaseLoopbackPort,
+  reserveFreeLoopbackPort,
+  reserveLoopbackPort,
+} from '@cvmweb/core/node';
 import type { DomainEvent } from './domain-events.js';
 import { type BootModel, buildDomainXml, type DiskModel } from './domain-xml.js';
-import { newDisplayPassword } from './kvm-display.js';
 import { CAP_PERIOD_US, KvmVm, type KvmVmContext, retry } from './kvm-vm.js';
 import { installationTag, ownVolumeName, ownVolumeNames } from './own-volume-name.js';
 import { removeOrphanVolumes } from './remove-orphan-volumes.js';
@@ -163,7 +167,7 @@ export class KvmHypervisor implements Hypervisor {
           volumes,
         },
         apiForward: { hostPort: port, guestPort: 80 },
-        vncPassword: newDisplayPassword(),
+        vncPassword: newVncPassword(),
         ...(this.#settings.serialLogDirectory !== undefined
           ? { serialLog: `${this.#settings.serialLogDirectory}/${spec.name}.serial.log` }
           : {}),

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Clock,
@@ -10,6 +9,7 @@ import {
   type VmPowerState,
   type VmSpec,
 } from '@cvmweb/core';
+import { newVncPassword } from '@cvmweb/core/node';
 import { ApiServer, type MockApiResponder, type MockApiResponse } from './api-server.js';
 import { FakeDisplay } from './fake-display.js';
 import type { MockFault } from './mock-fault.js';
@@ -171,7 +171,7 @@ export class MockWorld {
   /** The VM's display, made on first use; `listen`: also listening on its port. */
   async openDisplay(vm: VmRecord, animated: boolean, listen: boolean): Promise<FakeDisplay> {
     vm.display ??= new FakeDisplay({
-      password: randomBytes(6).toString('base64url'),
+      password: newVncPassword(),
       animated,
       onKey: (text) => {
         vm.keys += text;

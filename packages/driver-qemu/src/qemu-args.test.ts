@@ -58,6 +58,32 @@ describe('QEMU command line', () => {
     expect(restore.slice(-2)).toEqual(['-incoming', 'defer']);
   });
 
+  it('shows a graphics device by VNC on 127.0.0.1 only, with a password, from the given display on', () => {
+    const x86 = buildQemuArgs({
+      marker,
+      paths: vmPaths('/r', marker.name),
+      accelerator: 'tcg',
+      arch: 'x86_64',
+      vncDisplay: 34100,
+    }).join(' ');
+    expect(x86).toContain('-device VGA -vnc 127.0.0.1:34100,to=34199,password=on');
+    const arm = buildQemuArgs({
+      marker: { ...marker, boot: { kind: 'kernel', kernel: '/k' } },
+      paths: vmPaths('/r', marker.name),
+      accelerator: 'tcg',
+      arch: 'aarch64',
+      vncDisplay: 0,
+    }).join(' ');
+    expect(arm).toContain('-device virtio-gpu-pci -vnc 127.0.0.1:0,to=99,password=on');
+    const none = buildQemuArgs({
+      marker,
+      paths: vmPaths('/r', marker.name),
+      accelerator: 'tcg',
+      arch: 'x86_64',
+    });
+    expect(none).not.toContain('-vnc');
+  });
+
   it('keeps unix socket paths within sockaddr_un: a long folder puts them in a short folder of the temp dir', () => {
     const short = vmPaths('/var/lib/cvmweb', 'cvmweb-a-1');
     expect(short.socketDir).toBe(short.dir);

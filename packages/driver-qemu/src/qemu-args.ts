@@ -1,5 +1,6 @@
 import type { Accelerator } from './accelerators.js';
 import { PROPERTIES_FW_CFG_NAME } from './guest-properties.js';
+import { VNC_DISPLAY_RANGE } from './qemu-display.js';
 import type { VmMarker, VmPaths } from './vm-directory.js';
 
 /** The guest's address on QEMU's user network. */
@@ -17,6 +18,11 @@ export interface LaunchModel {
   readonly serialLog?: boolean;
   /** aarch64: the UEFI firmware the `virt` machine boots an ISO or a disk with (`-bios`). */
   readonly firmware?: string | undefined;
+  /**
+   * The first VNC display number (port − 5900) QEMU may listen on, on 127.0.0.1 with a password;
+   * it takes the first free one of the next hundred. Absent: no display and no graphics device.
+   */
+  readonly vncDisplay?: number;
 }
 
 /**
@@ -36,7 +42,8 @@ function integer(value: number): string {
 /**
  * The arguments of `qemu-system-<arch>` for one VM: daemonised with a pid file, two QMP monitors
  * (commands, and events for `watch()`), the boot medium, the overlay and scratch disks, the
- * context medium as a CD-ROM, and the API port forwarded from 127.0.0.1 only.
+ * context medium as a CD-ROM, the API port forwarded from 127.0.0.1 only, and a graphics device
+ * shown by VNC on 127.0.0.1 only, refusing everyone until QMP gives it a password.
  */
 export function buildQemuArgs(model: LaunchModel): string[] {
   const { marker, paths } = model;
@@ -108,6 +115,12 @@ export function buildQemuArgs(model: LaunchModel): string[] {
     '-device',
     'virtio-net-pci,netdev=net0,romfile=',
   );
+  if (model.vncDisplay !== undefined) {
+    const first = integer(model.vncDisplay);
+    const last = integer(model.vncDisplay + VNC_DISPLAY_RANGE - 1);
+    // x86 `pc`: the standard VGA; aarch64 `virt` has no VGA: a virtio GPU.
+    args.push('-device', x86 ? 'VGA' : 'virtio-gpu-pci', '-vnc', `127.0.0.1:${first},to=${last},password=on`);
+  }
   if (model.incoming) args.push('-incoming', 'defer');
   return args;
 }

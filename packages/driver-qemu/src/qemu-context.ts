@@ -1,3 +1,4 @@
+import type { ActionOptions } from '@cvmweb/core';
 import type { ProcessRunner } from '@cvmweb/core/node';
 import type { Accelerator } from './accelerators.js';
 import type { CpuCapCgroup } from './cgroup-cpu-cap.js';
@@ -27,4 +28,9 @@ export interface QemuContext {
 export interface Call {
   signal?: AbortSignal | undefined;
   onDebug?: ((message: string) => void) | undefined;
+}
+
+/** The signal and debug listener of an action's options. */
+export function callOf(options: ActionOptions & { onDebug?: ((message: string) => void) | undefined }): Call {
+  return { signal: options.signal, onDebug: options.onDebug };
 }

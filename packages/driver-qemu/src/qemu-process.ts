@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { VmPowerState } from '@cvmweb/core';
 
 /** The pid of QEMU's pid file, or `undefined`. */
 export async function readPid(file: string): Promise<number | undefined> {
@@ -31,4 +32,25 @@ export async function isQemuAlive(pid: number, pidFile: string): Promise<boolean
 export async function liveQemu(pidFile: string): Promise<number | undefined> {
   const pid = await readPid(pidFile);
   return pid !== undefined && (await isQemuAlive(pid, pidFile)) ? pid : undefined;
+}
+
+/** QEMU's run states (`query-status`) as cvmweb's power states. */
+const PAUSED = new Set([
+  'paused',
+  'suspended',
+  'debug',
+  'prelaunch',
+  'inmigrate',
+  'finish-migrate',
+  'postmigrate',
+  'save-vm',
+  'restore-vm',
+  'colo',
+]);
+
+/** A QEMU run state (`query-status`) as cvmweb's power state. */
+export function powerStateOf(status: string): VmPowerState {
+  if (status === 'running') return 'running';
+  if (status === 'shutdown') return 'poweroff';
+  return PAUSED.has(status) ? 'paused' : 'error';
 }

@@ -1,7 +1,8 @@
-import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, rename, rm } from 'node:fs/promises';
 import {
   type ActionOptions,
   type ApiEndpoint,
+  type DisplayEndpoint,
   HypervisorError,
   isHypervisorError,
   type ProgressOptions,
@@ -21,31 +22,25 @@ import { aarch64FirmwareFix } from './firmware.js';
 import { ensureProperties, readProperties, writeProperty } from './guest-properties.js';
 import { receiveMigration, sendMigration } from './migration-file.js';
 import { buildQemuArgs, GUEST_IP } from './qemu-args.js';
-import type { Call, QemuContext } from './qemu-context.js';
-import { liveQemu } from './qemu-process.js';
+import { type Call, callOf, type QemuContext } from './qemu-context.js';
+import {
+  type QmpExecute,
+  readQemuDisplay,
+  reserveVncDisplay,
+  setDisplayPassword,
+  takeQemuScreenshot,
+} from './qemu-display.js';
+import { liveQemu, powerStateOf } from './qemu-process.js';
 import { QmpClient } from './qmp-client.js';
 import {
   ensureSocketDir,
+  fileExists as exists,
   removeVmFiles,
   type VmMarker,
   type VmPaths,
   vmPaths,
   writeMarker,
 } from './vm-directory.js';
-
-/** QEMU's run states (`query-status`) as cvmweb's power states. */
-const PAUSED = new Set([
-  'paused',
-  'suspended',
-  'debug',
-  'prelaunch',
-  'inmigrate',
-  'finish-migrate',
-  'postmigrate',
-  'save-vm',
-  'restore-vm',
-  'colo',
-]);
 
 /** QEMU's refusal when the forward's host port is taken. */
 const HOSTFWD_FAILED = /hostfwd|host forwarding rule/i;
@@ -90,9 +85,7 @@ export class QemuVm implements VmHandle {
         cause: error,
       });
     }
-    if (status === 'running') return 'running';
-    if (status === 'shutdown') return 'poweroff';
-    return PAUSED.has(status) ? 'paused' : 'error';
+    return powerStateOf(status);
   }
 
   async stopCause(): Promise<StopCause | undefined> {
@@ -215,6 +208,17 @@ export class QemuVm implements VmHandle {
     await this.#end(call);
   }
 
+  /** The running QEMU's VNC display (QMP `query-vnc`) with this launch's password. */
+  async display(options: ActionOptions = {}): Promise<DisplayEndpoint | undefined> {
+    if ((await liveQemu(this.#paths.pid)) === undefined) return undefined;
+    return readQemuDisplay(this.#qmpExecute, this.#paths.displayPassword, options);
+  }
+
+  /** The running QEMU's screen (QMP `screendump`) as a PNG. */
+  screenshot(options: ActionOptions = {}): Promise<Uint8Array> {
+    return takeQemuScreenshot(this.#qmpExecute, options);
+  }
+
   apiEndpoint(): ApiEndpoint | undefined {
     return { host: '127.0.0.1', port: this.#marker.apiPort, guestIp: GUEST_IP };
   }
@@ -240,6 +244,7 @@ export class QemuVm implements VmHandle {
     await ensureSocketDir(this.#paths);
     await ensureProperties(this.#paths.properties);
     await rm(this.#paths.pid, { force: true });
+    const vnc = await reserveVncDisplay();
     const args = buildQemuArgs({
       marker: this.#marker,
       paths: this.#paths,
@@ -248,6 +253,7 @@ export class QemuVm implements VmHandle {
       incoming,
       serialLog: this.#context.serialLog,
       firmware: this.#context.firmware,
+      vncDisplay: vnc.display,
     });
     try {
       await runner.run(binary, args, {
@@ -256,6 +262,7 @@ export class QemuVm implements VmHandle {
         onDebug: call.onDebug,
       });
       await this.#execute('query-status', undefined, call);
+      await setDisplayPassword(this.#qmpExecute, this.#paths.displayPassword, call);
       const pid = await liveQemu(this.#paths.pid);
       if (pid !== undefined) await this.#applyCap(pid);
     } catch (error) {
@@ -266,6 +273,8 @@ export class QemuVm implements VmHandle {
         cause: error,
         details: isHypervisorError(error) ? error.details : {},
       });
+    } finally {
+      vnc.release();
     }
   }
 
@@ -359,6 +368,8 @@ export class QemuVm implements VmHandle {
     call.onDebug?.(`${this.name}: API port ${old} is taken, moved to ${port}`);
   }
 
+  readonly #qmpExecute: QmpExecute = (command, args, options) => this.#execute(command, args, options);
+
   /** Runs one QMP command on this VM's command monitor (one connection, closed when idle). */
   async #execute<T = unknown>(
     command: string,
@@ -374,7 +385,9 @@ export class QemuVm implements VmHandle {
         });
       }
       const client = await abortable(this.#qmp, call.signal, `QMP ${command}`);
-      call.onDebug?.(`QMP ${command}${args ? ` ${JSON.stringify(args)}` : ''} (${this.name})`);
+      // A password (the display's) never reaches the debug stream.
+      const shown = args && 'password' in args ? { ...args, password: '…' } : args;
+      call.onDebug?.(`QMP ${command}${shown ? ` ${JSON.stringify(shown)}` : ''} (${this.name})`);
       return await client.execute<T>(command, args, call);
     } finally {
       if (--this.#busy === 0) {
@@ -383,15 +396,4 @@ export class QemuVm implements VmHandle {
       }
     }
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-function callOf(options: ActionOptions & { onDebug?: ((message: string) => void) | undefined }): Call {
-  return { signal: options.signal, onDebug: options.onDebug };
 }

@@ -40,6 +40,8 @@ export function qemu(options: QemuOptions = {}): Driver {
     reset: true,
     guestProperties: true,
     apiPortForwarding: true,
+    display: true,
+    screenshot: true,
   });
   return {
     name: 'qemu',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HypervisorError } from '@cvmweb/core';
@@ -45,6 +45,8 @@ export interface VmPaths {
   readonly serialLog: string;
   /** The guest's properties, given to QEMU as the fw_cfg file `opt/cvmweb/properties`. */
   readonly properties: string;
+  /** The password of the running QEMU's VNC display (mode 0600), set anew at each launch. */
+  readonly displayPassword: string;
   /** Where the sockets live: the VM's folder, or a short folder of the temp dir when that is too long. */
   readonly socketDir: string;
   readonly qmp: string;
@@ -77,6 +79,7 @@ export function vmPaths(root: string, name: string): VmPaths {
     saved: join(dir, 'hibernated.state'),
     serialLog: join(dir, 'serial.log'),
     properties: join(dir, 'properties.json'),
+    displayPassword: join(dir, 'display.secret'),
     socketDir,
     qmp: join(socketDir, 'qmp.sock'),
     events: join(socketDir, 'events.sock'),
@@ -123,4 +126,12 @@ export async function readMarker(dir: string): Promise<VmMarker | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** True when `file` exists. */
+export async function fileExists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

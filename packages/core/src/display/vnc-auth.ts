@@ -1,9 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { DES } from 'des.js';
 import { abortedError, HypervisorError } from '../errors/hypervisor-error.js';
 
 /** The RFB version both ends of our VNC connections speak. */
 export const RFB_VERSION = 'RFB 003.008\n';
+
+/**
+ * A new random display password: 8 URL-safe characters (48 random bits), as many as VNC
+ * authentication uses. Every driver's per-VM display password comes from here.
+ */
+export function newVncPassword(): string {
+  return randomBytes(6).toString('base64url');
+}
 
 /** RFB security type 1: no authentication. */
 export const RFB_SECURITY_NONE = 1;

@@ -12,6 +12,12 @@ export interface ApiWatchTiming {
   offlineMaxMs?: number;
   /** Time box of one look (default 2000 ms). */
   probeTimeoutMs?: number;
+  /**
+   * When the API has not answered this long after the VM began running, the session's `debug`
+   * stream carries a screenshot of its screen, once per boot, where the driver has the
+   * `screenshot` capability (default 300000 ms; 0: never).
+   */
+  screenshotAfterMs?: number;
 }
 
 /** Callbacks and context of {@link watchApi}. */

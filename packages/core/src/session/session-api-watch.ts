@@ -10,7 +10,12 @@ export interface SessionApiWatchOptions {
   readonly forwarding: boolean;
   readonly onAvailable: (ip: string, apiURL: string) => void;
   readonly onUnavailable: () => void;
+  /** The API has not answered for `ms` since the watch began (`timing.screenshotAfterMs`). */
+  readonly onSilent: (ms: number) => void;
 }
+
+/** The default of `ApiWatchTiming.screenshotAfterMs`. */
+const SILENT_SCREENSHOT_MS = 300_000;
 
 /**
  * A session's watch of its VM's API while the VM runs: the address it answered on
@@ -41,12 +46,23 @@ export class SessionApiWatch {
     if (this.#controller || !vm || !this.#options.forwarding) return;
     const controller = new AbortController();
     this.#controller = controller;
+    let answered = false;
+    const silentMs = this.#options.timing?.screenshotAfterMs ?? SILENT_SCREENSHOT_MS;
+    if (silentMs > 0) {
+      this.#options.clock.sleep(silentMs, controller.signal).then(
+        () => {
+          if (!answered && !controller.signal.aborted) this.#options.onSilent(silentMs);
+        },
+        () => undefined,
+      );
+    }
     void watchApi({
       ...this.#options.timing,
       endpoint: () => vm.apiEndpoint(),
       clock: this.#options.clock,
       signal: controller.signal,
       onAvailable: (ip, url) => {
+        answered = true;
         this.#ip = ip;
         this.#apiURL = url;
         this.#options.onAvailable(ip, url);

@@ -59,8 +59,13 @@ export interface SessionEvents {
   apiAvailable: [ip: string, apiURL: string];
   /** The VM's API stopped answering. */
   apiUnavailable: [];
-  /** One line about what happens inside (each hypervisor command). */
-  debug: [message: string];
+  /**
+   * One line about what happens inside (each hypervisor command). When a start fails or the
+   * VM's API never answers (`ApiWatchTiming.screenshotAfterMs`), and the driver has the
+   * `screenshot` capability, one such line comes with the VM's screen as a
+   * `data:image/png;base64,…` URL (at most 1 MiB of PNG).
+   */
+  debug: [message: string, screenshot?: string];
   /** The session's state changed (not in the original plugin; every transition fires it exactly once). */
   stateChanged: [state: SessionStateValue, previous: SessionStateValue];
   /**

@@ -7,6 +7,7 @@ import type { DaemonSettings, Requirements, SessionRecord } from '../registry/se
 import { landingState } from '../state/action-table.js';
 import { SessionState, type SessionStateValue } from '../state/session-state.js';
 import { ActionRunner } from './action-runner.js';
+import { debugScreenshot } from './debug-screenshot.js';
 import { refreshSession } from './refresh-session.js';
 import { requireCapability } from './require-capability.js';
 import { SessionApiWatch } from './session-api-watch.js';
@@ -74,6 +75,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       forwarding: context.hypervisor.capabilities.apiPortForwarding,
       onAvailable: (ip, url) => this.emit('apiAvailable', ip, url),
       onUnavailable: () => this.emit('apiUnavailable'),
+      onSilent: (ms) => {
+        if (!context.hypervisor.capabilities.screenshot) return;
+        void debugScreenshot(this.#parts.vm.handle, `the API has not answered for ${ms} ms`, (...args) =>
+          this.emit('debug', ...args),
+        );
+      },
     });
     this.#display = new SessionDisplay(
       context.hypervisor.capabilities.display,

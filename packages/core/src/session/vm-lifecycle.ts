@@ -12,6 +12,7 @@ import type { GuardedVm } from '../driver/guarded-driver.js';
 import { HypervisorError } from '../errors/hypervisor-error.js';
 import type { Requirements } from '../registry/session-record.js';
 import { keepBootUserData, readBootUserData } from './boot-user-data.js';
+import { debugScreenshot } from './debug-screenshot.js';
 import { validateRequirements } from './requirements.js';
 import type { SessionParts } from './session-context.js';
 import type { SessionActionOptions, StartOptions } from './session-options.js';
@@ -148,7 +149,16 @@ export class VmLifecycle {
           restoring ? 0 : 1,
           restoring ? 'Restoring the virtual machine' : 'Booting the virtual machine',
         );
-        await handle.start({ userData: bootData, context: medium }, turn.driverOptions());
+        try {
+          await handle.start({ userData: bootData, context: medium }, turn.driverOptions());
+        } catch (error) {
+          // What the guest's screen showed may explain it (a driver that left the VM running).
+          if (context.hypervisor.capabilities.screenshot && !signal?.aborted) {
+            const why = `start failed: ${error instanceof Error ? error.message : String(error)}`;
+            await debugScreenshot(handle, why, (...args) => this.#parts.emit('debug', ...args));
+          }
+          throw error;
+        }
       },
       { success: { hibernated: false } },
     );
