@@ -20,7 +20,7 @@ const browser = {
 export default defineConfig([
   packageConfig(
     { index: 'src/index.ts' },
-    { clean: ['!client/**', '!cvmweb.global.js*', '!test-page.global.js*'] },
+    { clean: ['!client/**', '!cvmweb.global.js*', '!test-page.global.js*', '!console.js*'] },
   ),
   // The client for bundlers: self-contained, no Node built-ins.
   {
@@ -38,6 +38,17 @@ export default defineConfig([
     format: ['iife'],
     dts: false,
     clean: false,
+    minify: true,
+  },
+  // The console's ES module (noVNC 1.7: ESM with top-level await), served at /console.js and
+  // imported by the client only when a page opens a console, so the client stays small.
+  {
+    ...browser,
+    entry: { console: 'src/console/novnc-console.ts' },
+    noExternal: ['@novnc/novnc'],
+    dts: false,
+    clean: false,
+    splitting: false,
     minify: true,
   },
   // The test page's script, which the service serves at /test-page.js (src/page/browser/, type-checked

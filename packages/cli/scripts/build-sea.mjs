@@ -37,6 +37,7 @@ await mkdir(outDir, { recursive: true });
 const assets = {
   'cvmweb.global.js': await bridgeFile('cvmweb.global.js'),
   'test-page.global.js': await bridgeFile('test-page.global.js'),
+  'console.js': await bridgeFile('console.js'),
   version: await version(bridgeRoot),
 };
 await build({

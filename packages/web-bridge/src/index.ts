@@ -29,5 +29,6 @@ export {
   type BridgeServiceOptions,
   DEFAULT_PORT,
 } from './service/bridge-service.js';
+export { CONSOLE_PATH } from './service/console-relay.js';
 export { defaultFrameLimits, type FrameLimits } from './service/frame-limits.js';
 export type { TimelineFeed } from './service/timeline-feed.js';

@@ -5,7 +5,7 @@ import { type Cvmweb, createCvmweb } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { IdleDaemon, type IdleDaemonOptions } from '@cvmweb/daemon';
 import { type FakeIdleSource, fakeIdleSource } from '@cvmweb/daemon/testing';
-import { createMockHypervisor, type MockHypervisor, mock } from '@cvmweb/driver-mock';
+import { createMockHypervisor, type MockHypervisor, type MockOptions, mock } from '@cvmweb/driver-mock';
 import { vi } from 'vitest';
 import WebSocket from 'ws';
 import { connect } from '../src/client/connect.js';
@@ -39,6 +39,8 @@ export async function startTestBridge(
     stateDir?: string;
     port?: number;
     service?: Partial<BridgeServiceOptions>;
+    /** Options of the mock driver (its `instance` is `state`). */
+    mock?: Omit<MockOptions, 'instance'>;
     /**
      * Runs a real `IdleDaemon` with the service (attached to `cvmweb`, feeding the
      * timeline) over a fake idle source, with fast timings: `idleTime` one hour so
@@ -51,7 +53,7 @@ export async function startTestBridge(
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'cvmweb-bridge-')));
   const state = options.state ?? createMockHypervisor();
   const cvmweb = await createCvmweb({
-    driver: mock({ instance: state }),
+    driver: mock({ ...options.mock, instance: state }),
     stateDir,
     secretCost: TEST_SCRYPT_COST,
     apiTiming: { onlineIntervalMs: 200, offlineInitialMs: 20, offlineMaxMs: 100, probeTimeoutMs: 500 },

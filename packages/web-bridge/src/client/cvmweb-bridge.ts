@@ -222,6 +222,7 @@ export class CVMWebBridge extends ClientEmitter<CVMWebBridgeEvents> {
     }
     const session = CVMWebSession.create(
       {
+        base: this.#base,
         call: (id, op, fields) => {
           // A released session is this page's no more: a reconnection does not re-attach it.
           if (op === 'release' && this.#sessions.get(id)?.session === session) this.#sessions.delete(id);

@@ -1,6 +1,8 @@
 import type { SessionEvents, SessionStateValue } from '@cvmweb/core/browser';
-import type { SessionSnapshot } from '../protocol/server-frame.js';
+import type { ConsoleTicket, SessionSnapshot } from '../protocol/server-frame.js';
 import { ClientEmitter } from './client-emitter.js';
+import type { ConsoleOptions } from './console-module.js';
+import { CVMWebConsole, loadConsoleModule } from './cvmweb-console.js';
 
 /** The requirements of {@link CVMWebSession.open} (the original plugin's defaults for missing fields). */
 export interface OpenRequirements {
@@ -36,11 +38,22 @@ const daemonFields = {
   flags: 'daemonFlags',
 } as const satisfies Record<keyof DaemonSettingsChange, SettableField>;
 
+/**
+ * The element a console is shown in: any DOM `HTMLElement` (typed loosely so the client compiles
+ * without the DOM library).
+ */
+export interface ConsoleElement {
+  /** The element's document (every DOM element has one). */
+  readonly ownerDocument: unknown;
+}
+
 /** The events of a {@link CVMWebSession}: the original plugin's names and argument orders (core's `SessionEvents`). */
 export type CVMWebSessionEvents = SessionEvents;
 
 /** How a session reaches its bridge. @internal */
 export interface SessionTransport {
+  /** The service's base address (`http://127.0.0.1:5624`). */
+  readonly base: string;
   call(
     session: string,
     op: string,
@@ -230,6 +243,32 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
    */
   release(): Promise<void> {
     return this.#void('release', {});
+  }
+
+  /**
+   * Shows the running VM's screen inside `element` (an `HTMLElement`; noVNC adds its canvas),
+   * taking keyboard and mouse. The console's module (noVNC) is loaded from the service
+   * (`/console.js`) on the first call only. The service relays the display over its own
+   * WebSocket with a one-time token and authenticates to the display itself: no password
+   * reaches the page. Resolves once the screen is shown; rejects with `NOT_ALLOWED` (-10) for a
+   * session this page did not request or without consent, `INVALID_STATE` (-8) while the VM
+   * does not run, `NOT_SUPPORTED` (-11) when the hypervisor has no display, `IO` (-5) when the
+   * module cannot be loaded.
+   *
+   * @example
+   * ```js
+   * const view = await session.openConsole(document.getElementById('screen'));
+   * view.addEventListener('disconnect', (code, message) => console.log('console closed', code, message));
+   * // later
+   * view.disconnect();
+   * ```
+   */
+  async openConsole(element: ConsoleElement, options: ConsoleOptions = {}): Promise<CVMWebConsole> {
+    const base = this.#transport.base;
+    const module = loadConsoleModule(options.moduleUrl ?? `${base}/console.js`);
+    const ticket = (await this.#transport.call(this.id, 'console', {})).value as ConsoleTicket;
+    const url = `${base.replace(/^http/, 'ws')}${ticket.path}?token=${encodeURIComponent(ticket.token)}`;
+    return new CVMWebConsole().mount(await module, element, url, options);
   }
 
   /** @internal Takes the properties pushed by the service; fires `stateChanged` when `resync` finds a new state. */

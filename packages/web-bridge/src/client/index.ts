@@ -15,14 +15,22 @@ import { connect } from './connect.js';
 import { status } from './status.js';
 
 export type { SessionStateValue } from '@cvmweb/core/browser';
-export type { SessionSnapshot, TimelineEntry, TimelineResult } from '../protocol/server-frame.js';
+export type {
+  ConsoleTicket,
+  SessionSnapshot,
+  TimelineEntry,
+  TimelineResult,
+} from '../protocol/server-frame.js';
 export { ClientEmitter, type ClientListener } from './client-emitter.js';
 export { CLIENT_VERSION } from './client-version.js';
 export { connect, DEFAULT_SERVICE_URL } from './connect.js';
 export type { ConnectOptions } from './connect-options.js';
+export type { ConsoleOptions } from './console-module.js';
 export { CVMWebBridge, type CVMWebBridgeEvents, type SessionSummary } from './cvmweb-bridge.js';
+export { CVMWebConsole, type CVMWebConsoleEvents } from './cvmweb-console.js';
 export { CVMWebDaemonAccess } from './cvmweb-daemon-access.js';
 export {
+  type ConsoleElement,
   CVMWebSession,
   type CVMWebSessionEvents,
   type DaemonSettingsChange,

@@ -69,6 +69,7 @@ export const clientFrameSchema = z.discriminatedUnion('op', [
     seconds: z.number().optional(),
   }),
   z.strictObject({ ...head, op: z.literal('listSessions') }),
+  simple('console'),
   z.strictObject({
     ...head,
     op: z.literal('timeline'),

@@ -242,3 +242,17 @@ export type ServerFrame =
   | ConsentFrame
   | TimelineFrame
   | SnapshotFrame;
+
+/**
+ * The answer to a `console` request: a one-time token for the console WebSocket
+ * (`ws://<service><path>?token=<token>`), usable once, by the same origin, within
+ * `expiresInMs`, while the page's bridge connection stays open.
+ */
+export interface ConsoleTicket {
+  /** The token: 43 base64url characters (32 random bytes). */
+  readonly token: string;
+  /** The endpoint's path on the service, `/console`. */
+  readonly path: string;
+  /** How long the token stays usable, ms. */
+  readonly expiresInMs: number;
+}

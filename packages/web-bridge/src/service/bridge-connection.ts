@@ -2,10 +2,16 @@ import { HypervisorError, originalEventNames, type Session } from '@cvmweb/core'
 import type { RawData, WebSocket } from 'ws';
 import type { ClientFrame } from '../protocol/client-frame.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
-import type { ServerFrame, SessionSnapshot, TimelineResult } from '../protocol/server-frame.js';
+import type {
+  ConsoleTicket,
+  ServerFrame,
+  SessionSnapshot,
+  TimelineResult,
+} from '../protocol/server-frame.js';
 import { forPages, pageErrorMessage, wireError } from '../protocol/wire-error.js';
 import { admitSession } from './admit-session.js';
 import type { ConnectionContext } from './connection-context.js';
+import { CONSOLE_PATH } from './console-relay.js';
 import { FrameGate } from './frame-gate.js';
 import { runSessionAction } from './run-session-action.js';
 import { sessionSnapshot, sessionSummary } from './session-snapshot.js';
@@ -187,6 +193,8 @@ export class BridgeConnection {
         };
       case 'timeline':
         return { value: this.#timeline(frame.since, frame.subscribe) };
+      case 'console':
+        return { value: await this.#console(frame.session) };
       default:
         return this.#sessionAction(frame);
     }
@@ -230,6 +238,30 @@ export class BridgeConnection {
     };
   }
 
+  /**
+   * A one-time token for the console of `id`: a session this connection holds (a privileged
+   * origin: any session), with consent, running with a display. Another origin's session and an
+   * unknown id both answer `NOT_ALLOWED`.
+   */
+  async #console(id: string): Promise<ConsoleTicket> {
+    const session =
+      this.#attached.get(id)?.session ??
+      (this.#privileged ? await this.#context.cvmweb.session(id, { signal: this.#gone.signal }) : undefined);
+    if (!session) {
+      throw forPages(
+        new HypervisorError('NOT_ALLOWED', 'a console is only for a session this page requested', {
+          details: { reason: 'owner', what: 'console' },
+        }),
+      );
+    }
+    if (!this.#context.isOwnOrigin(this.#origin)) this.#context.broker.assertMayAct(this.#origin);
+    // Rejects with NOT_SUPPORTED without a display, INVALID_STATE while the VM does not run.
+    await session.displayEndpoint({ signal: this.#gone.signal });
+    const { consoleTokens } = this.#context;
+    const token = consoleTokens.issue({ origin: this.#origin, session, signal: this.#gone.signal });
+    return { token, path: CONSOLE_PATH, expiresInMs: consoleTokens.ttlMs };
+  }
+
   async #requestSession(
     id: number,
     name: string,
@@ -246,7 +278,7 @@ export class BridgeConnection {
   }
 
   async #sessionAction(
-    frame: Extract<ClientFrame, { session: string }>,
+    frame: Exclude<Extract<ClientFrame, { session: string }>, { op: 'console' }>,
   ): Promise<{ value: unknown; snapshot?: SessionSnapshot }> {
     const attached = this.#attached.get(frame.session);
     // The same answer whether the id is unknown or another origin's: nothing to probe.

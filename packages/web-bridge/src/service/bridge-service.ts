@@ -14,8 +14,10 @@ import { normalizeOrigin } from '../policy/normalize-origin.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { PROTOCOL_VERSION } from '../protocol/protocol-version.js';
 import { BridgeConnection } from './bridge-connection.js';
-import { bridgeVersion, clientBundle, testPageBundle } from './client-bundle.js';
+import { bridgeVersion, clientBundle, consoleBundle, testPageBundle } from './client-bundle.js';
 import { ConsentRoutes } from './consent-routes.js';
+import { ConsoleEndpoint } from './console-endpoint.js';
+import { CONSOLE_PATH } from './console-relay.js';
 import { defaultFrameLimits, type FrameLimits } from './frame-limits.js';
 import { isAllowedHost, ownOrigins } from './host-allow-list.js';
 import { listen, pathOf, refuse, securityHeaders, send, sendText } from './http-responses.js';
@@ -61,6 +63,8 @@ export interface BridgeServiceOptions {
    * attached to `cvmweb`). Without it the request answers `NOT_IMPLEMENTED`.
    */
   timeline?: TimelineFeed;
+  /** How long a console token (the `console` request's answer) stays usable, ms; default 30 000. */
+  consoleTokenTtlMs?: number;
 }
 
 /**
@@ -86,6 +90,7 @@ export class BridgeService {
   readonly #keyAttempts = new KeyAttemptThrottle();
   readonly #creating = new OriginReservations();
   readonly #opening = new OriginReservations();
+  readonly #consoles: ConsoleEndpoint;
   #wss: WebSocketServer | undefined;
   #policy: PolicyStore | undefined;
   #broker: ConsentBroker | undefined;
@@ -96,6 +101,9 @@ export class BridgeService {
   constructor(options: BridgeServiceOptions) {
     this.#options = options;
     this.#limits = { ...defaultFrameLimits, ...options.limits };
+    this.#consoles = new ConsoleEndpoint(
+      options.consoleTokenTtlMs !== undefined ? { ttlMs: options.consoleTokenTtlMs } : {},
+    );
   }
 
   /** The port the service listens on (after {@link BridgeService.start}). */
@@ -117,6 +125,11 @@ export class BridgeService {
   get consent(): ConsentBroker {
     if (!this.#broker) throw new HypervisorError('INVALID_STATE', 'the service is not started');
     return this.#broker;
+  }
+
+  /** The number of open consoles (console WebSockets relayed to a display). */
+  get consoles(): number {
+    return this.#consoles.size;
   }
 
   /** The number of open WebSocket connections. */
@@ -187,13 +200,14 @@ export class BridgeService {
    */
   async stop(): Promise<void> {
     this.#broker?.close();
+    const consoles = this.#consoles.close();
     const connections = [...this.#connections];
     this.#connections.clear();
     for (const connection of connections) connection.close();
     // Pages answer the close frame at once; a client that does not is cut off after a short
     // grace, as are open HTTP requests, so that closing the servers never waits for them.
     await Promise.race([
-      Promise.all(connections.map((connection) => connection.closed)),
+      Promise.all([...connections.map((connection) => connection.closed), consoles]),
       new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref()),
     ]);
     for (const connection of connections) connection.terminate();
@@ -231,6 +245,7 @@ export class BridgeService {
     if (!isAllowedHost(request.headers.host, this.#port)) return refuse(socket, 403, 'Forbidden host');
     const origin = this.#origin(request);
     if (!origin) return refuse(socket, 403, 'Forbidden origin');
+    if (pathOf(request) === CONSOLE_PATH) return void this.#consoles.upgrade(request, socket, head, origin);
     if (pathOf(request) !== BRIDGE_PATH) return refuse(socket, 404, 'Not found');
     if (this.#connections.size >= this.#limits.maxConnections)
       return refuse(socket, 503, 'Too many connections');
@@ -247,6 +262,7 @@ export class BridgeService {
         creating: this.#creating,
         opening: this.#opening,
         keyAttempts: this.#keyAttempts,
+        consoleTokens: this.#consoles.tokens,
       });
       this.#connections.add(connection);
       ws.on('close', () => this.#connections.delete(connection));
@@ -279,7 +295,7 @@ export class BridgeService {
     const method = request.method ?? 'GET';
     // CORS (never a wildcard) only for pages that may use the service, and only for the public resources.
     const cors: Record<string, string> =
-      origin && !this.#isOwn(origin) && (path === '/info' || path === '/cvmweb.js')
+      origin && !this.#isOwn(origin) && (path === '/info' || path === '/cvmweb.js' || path === '/console.js')
         ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' }
         : { Vary: 'Origin' };
     if (method === 'OPTIONS') {
@@ -346,6 +362,15 @@ export class BridgeService {
           'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self' ${own}; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
           'X-Frame-Options': 'DENY',
         });
+      case '/console.js': {
+        // The console's module (noVNC), loaded with import() only when a page opens a console.
+        const module = consoleBundle();
+        if (!module) return sendText(response, 503, 'The console module is not built');
+        return send(response, 200, 'text/javascript; charset=utf-8', module, {
+          ...cors,
+          'Cross-Origin-Resource-Policy': 'cross-origin',
+        });
+      }
       case '/test-page.js': {
         const script = testPageBundle();
         if (!script) return sendText(response, 503, 'The test page is not built');

@@ -62,6 +62,11 @@ export function clientBundle(): string | undefined {
   return builtBundle('cvmweb.global.js');
 }
 
+/** The console's ES module (noVNC) served at `/console.js` (read once), or `undefined` before the package is built. */
+export function consoleBundle(): string | undefined {
+  return builtBundle('console.js');
+}
+
 /** The test page's script served at `/test-page.js` (read once), or `undefined` before the package is built. */
 export function testPageBundle(): string | undefined {
   return builtBundle('test-page.global.js');

@@ -1,6 +1,7 @@
 import type { Cvmweb } from '@cvmweb/core';
 import type { ConsentBroker } from '../consent/consent-broker.js';
 import type { PolicyStore } from '../policy/policy-store.js';
+import type { ConsoleTokens } from './console-tokens.js';
 import type { FrameLimits } from './frame-limits.js';
 import type { KeyAttemptThrottle } from './key-attempt-throttle.js';
 import type { OriginReservations } from './origin-reservations.js';
@@ -25,4 +26,6 @@ export interface ConnectionContext {
   readonly opening: OriginReservations;
   /** Attempts at existing sessions' keys, shared by the service's connections. */
   readonly keyAttempts: KeyAttemptThrottle;
+  /** The console tokens, shared by the service's connections and its console endpoint. */
+  readonly consoleTokens: ConsoleTokens;
 }

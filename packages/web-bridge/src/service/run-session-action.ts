@@ -5,8 +5,11 @@ import type { SessionSnapshot } from '../protocol/server-frame.js';
 import type { ConnectionContext } from './connection-context.js';
 import { sessionSnapshot } from './session-snapshot.js';
 
-/** A frame acting on a session the connection holds (`release` is the connection's own). @internal */
-export type SessionActionFrame = Exclude<Extract<ClientFrame, { session: string }>, { op: 'release' }>;
+/** A frame acting on a session the connection holds (`release` and `console` are the connection's own). @internal */
+export type SessionActionFrame = Exclude<
+  Extract<ClientFrame, { session: string }>,
+  { op: 'release' | 'console' }
+>;
 
 /**
  * Runs a page's action on `session` and answers with the value and the
