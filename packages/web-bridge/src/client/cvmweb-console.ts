@@ -47,9 +47,13 @@ export class CVMWebConsole extends ClientEmitter<CVMWebConsoleEvents> {
   #connected = false;
   #ended = false;
 
-  /** @internal Made by {@link CVMWebSession.openConsole}. */
-  // biome-ignore lint/complexity/noUselessConstructor: it carries the @internal mark (pages get consoles from openConsole)
-  constructor() {
+  /** @internal Made by {@link CVMWebSession.openConsole}, the only way users get one. */
+  static create(): CVMWebConsole {
+    return new CVMWebConsole();
+  }
+
+  // Private: users get consoles from openConsole(), and the shipped .d.ts says so.
+  private constructor() {
     super();
   }
 

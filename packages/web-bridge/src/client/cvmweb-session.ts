@@ -268,7 +268,7 @@ export class CVMWebSession extends ClientEmitter<CVMWebSessionEvents> {
     const module = loadConsoleModule(options.moduleUrl ?? `${base}/console.js`);
     const ticket = (await this.#transport.call(this.id, 'console', {})).value as ConsoleTicket;
     const url = `${base.replace(/^http/, 'ws')}${ticket.path}?token=${encodeURIComponent(ticket.token)}`;
-    return new CVMWebConsole().mount(await module, element, url, options);
+    return CVMWebConsole.create().mount(await module, element, url, options);
   }
 
   /** @internal Takes the properties pushed by the service; fires `stateChanged` when `resync` finds a new state. */

@@ -4,6 +4,7 @@ import { HypervisorError, SessionState } from '@cvmweb/core/browser';
 import {
   CVMWeb,
   CVMWebBridge,
+  CVMWebConsole,
   CVMWebDaemonAccess,
   CVMWebSession,
   connect,
@@ -20,6 +21,11 @@ export async function run(button: HTMLButtonElement): Promise<SessionStateValue 
     session.addEventListener('stateChanged', (state) => {
       button.disabled = state !== SessionState.Started;
     });
+    if (session.state === SessionState.Started) {
+      const view: CVMWebConsole = await session.openConsole(button, { scaleViewport: true });
+      view.addEventListener('disconnect', (code, message) => console.log(code, message));
+      view.disconnect();
+    }
     return session.state;
   } catch (error) {
     if (error instanceof HypervisorError) console.log(error.code, CVMWeb.version);
@@ -35,6 +41,10 @@ export function notConstructible(): void {
   new CVMWebSession();
   // @ts-expect-error the constructor is private: requestDaemonAccess() makes it
   new CVMWebDaemonAccess();
+  // @ts-expect-error the constructor is private: openConsole() makes consoles
+  new CVMWebConsole();
   // @ts-expect-error the internal factory is not in the shipped declarations
   CVMWebSession.create;
+  // @ts-expect-error the internal factory is not in the shipped declarations
+  CVMWebConsole.create;
 }
