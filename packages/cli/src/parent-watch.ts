@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isProcessAlive } from '@cvmweb/core/node';
 
 /** How often {@link watchParent} looks at the parent, in ms. */
 export const PARENT_POLL_MS = 500;
@@ -21,15 +22,6 @@ function parentOf(pid: number): number | undefined {
  */
 const atStart = { parent: process.ppid, grandparent: parentOf(process.ppid) };
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Calls `onGone` once when the process that started this one has ended: its parent pid changed
  * (it was re-parented), the parent no longer exists (Windows does not re-parent), or — on Linux —
@@ -44,7 +36,7 @@ export function watchParent(onGone: () => void, intervalMs = PARENT_POLL_MS): ()
   if (parent <= 1) return () => undefined;
   const gone = () =>
     process.ppid !== parent ||
-    !isAlive(parent) ||
+    !isProcessAlive(parent) ||
     (grandparent !== undefined && grandparent > 1 && parentOf(parent) !== grandparent);
   const timer = setInterval(() => {
     if (!gone()) return;

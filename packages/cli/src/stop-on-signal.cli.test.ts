@@ -4,20 +4,12 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isProcessAlive } from '@cvmweb/core/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 // The real `cvmweb` (built by `npm run build`) in real processes: each signal, and the end of the
 // process that started it, stops it cleanly — the registry lock and the daemon's pid file removed.
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 describe('cvmweb serve and daemon stop cleanly', () => {
   let dir: string;
@@ -30,7 +22,7 @@ describe('cvmweb serve and daemon stop cleanly', () => {
     stateDir = join(dir, 'state');
   });
   afterEach(async () => {
-    for (const pid of started.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of started.splice(0)) if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -113,7 +105,7 @@ describe('cvmweb serve and daemon stop cleanly', () => {
     expect(pid).not.toBe(parent.child.pid);
     parent.child.kill('SIGKILL');
     await parent.exited;
-    await vi.waitFor(() => expect(isAlive(pid)).toBe(false), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(() => expect(isProcessAlive(pid)).toBe(false), { timeout: 15_000, interval: 100 });
     expect(await readdir(stateDir)).not.toContain('registry.lock');
     await expect(fetch(`http://127.0.0.1:${port}/info`)).rejects.toThrow();
   });
@@ -126,7 +118,7 @@ describe('cvmweb serve and daemon stop cleanly', () => {
     const { pid } = await ready(npx);
     npx.child.kill('SIGKILL');
     await npx.exited;
-    await vi.waitFor(() => expect(isAlive(pid)).toBe(false), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(() => expect(isProcessAlive(pid)).toBe(false), { timeout: 15_000, interval: 100 });
     expect(await readdir(stateDir)).not.toContain('registry.lock');
   });
 });

@@ -1,9 +1,9 @@
 /**
  * `@cvmweb/core/node`: the Node-only building blocks cvmweb's drivers, daemon, bridge and core
  * itself share, one copy of each: the serial queue ({@link TaskQueue}, {@link KeyedQueue}),
- * the abortable {@link sleep} and {@link abortable} wait, the process runner
+ * the abortable {@link sleep} and {@link abortable} wait, the time box ({@link timeBoxed}), the process runner
  * ({@link createProcessRunner}) and the loopback port reservation
- * ({@link reserveFreeLoopbackPort}), the screen-dump converter ({@link screenImageToPng}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
+ * ({@link reserveFreeLoopbackPort}), the screen-dump converter ({@link screenImageToPng}), the process check ({@link isProcessAlive}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
  *
  * @packageDocumentation
  */
@@ -12,6 +12,7 @@ export { type SleepOptions, sleep } from './clock/sleep.js';
 export { abortable } from './concurrency/abortable.js';
 export { KeyedQueue } from './concurrency/keyed-queue.js';
 export { type QueuedTaskOptions, TaskQueue, type TaskQueueOptions } from './concurrency/task-queue.js';
+export { type TimeBoxedOutcome, type TimeBoxOptions, timeBoxed } from './concurrency/time-boxed.js';
 export {
   ISO9660_SECTOR_SIZE,
   type Iso9660File,
@@ -49,6 +50,7 @@ export {
   reserveFreeLoopbackPort,
   reserveLoopbackPort,
 } from './net/loopback-port.js';
+export { isProcessAlive } from './process/is-process-alive.js';
 export {
   describeEnding,
   firstLine,

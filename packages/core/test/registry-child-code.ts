@@ -7,7 +7,7 @@ import ts from 'typescript';
 const src = join(dirname(fileURLToPath(import.meta.url)), '../src');
 
 /** The folders of core the file registry's code needs at run time. */
-const FOLDERS = ['errors', 'state', 'registry', 'files', 'clock', 'concurrency', 'session'];
+const FOLDERS = ['errors', 'state', 'registry', 'files', 'clock', 'concurrency', 'session', 'process'];
 
 /**
  * Test support for the registry's multi-process tests: transpiles the real registry code (and

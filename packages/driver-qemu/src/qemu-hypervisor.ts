@@ -12,7 +12,12 @@ import {
   type VmSpec,
   type VmSummary,
 } from '@cvmweb/core';
-import { releaseLoopbackPort, reserveFreeLoopbackPort, reserveLoopbackPort } from '@cvmweb/core/node';
+import {
+  isProcessAlive,
+  releaseLoopbackPort,
+  reserveFreeLoopbackPort,
+  reserveLoopbackPort,
+} from '@cvmweb/core/node';
 import type { QemuContext } from './qemu-context.js';
 import { QemuVm } from './qemu-vm.js';
 import {
@@ -206,7 +211,7 @@ export class QemuHypervisor implements Hypervisor {
       const creating = CREATING.exec(name);
       if (creating) {
         const pid = Number(creating[1]);
-        if (pid !== process.pid && !(await processExists(pid)))
+        if (pid !== process.pid && !isProcessAlive(pid))
           await rm(join(root, name), { recursive: true, force: true });
         continue;
       }
@@ -232,13 +237,4 @@ function bootOf(image: ResolvedImage): BootRecord {
     ...(image.initrdPath !== undefined ? { initrd: image.initrdPath } : {}),
     ...(image.cmdline !== undefined ? { cmdline: image.cmdline } : {}),
   };
-}
-
-async function processExists(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

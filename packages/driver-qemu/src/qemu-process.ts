@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { VmPowerState } from '@cvmweb/core';
+import { isProcessAlive } from '@cvmweb/core/node';
 
 /** The pid of QEMU's pid file, or `undefined`. */
 export async function readPid(file: string): Promise<number | undefined> {
@@ -14,11 +15,7 @@ export async function readPid(file: string): Promise<number | undefined> {
  * be a zombie and its command line must name that pid file. Elsewhere `kill(pid, 0)` decides.
  */
 export async function isQemuAlive(pid: number, pidFile: string): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!isProcessAlive(pid)) return false;
   if (process.platform !== 'linux') return true;
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   // The state follows the command name in parentheses, which may itself hold spaces or ')'.

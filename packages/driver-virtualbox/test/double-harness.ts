@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ImageCache, ImageCatalog, type ImageSource, type StartSpec, type VmSpec } from '@cvmweb/core';
-import { createProcessRunner, writeIso9660 } from '@cvmweb/core/node';
+import { createProcessRunner, isProcessAlive, writeIso9660 } from '@cvmweb/core/node';
 import { type VirtualBoxOptions, virtualbox } from '../src/virtualbox.js';
 
 /** The VBoxManage double, runnable as is. */
@@ -55,16 +55,6 @@ export async function removeHome(home: string): Promise<void> {
   await rm(home, { recursive: true, force: true });
 }
 
-/** True while a process runs. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** What the driver left of `vmName` in `home`: registered VMs, media, port rules, files, servers. */
 export async function leftovers(home: string, vmName: string): Promise<string[]> {
   const registry = await readDouble(home);
@@ -72,7 +62,7 @@ export async function leftovers(home: string, vmName: string): Promise<string[]>
   for (const vm of registry.vms.filter((v) => v.name === vmName)) {
     found.push(`vm ${vm.uuid}`);
     for (const rule of vm.natpf) found.push(`port rule ${rule.name} ${rule.hostport}`);
-    if (vm.serverPid && alive(vm.serverPid)) found.push(`api server ${vm.serverPid}`);
+    if (vm.serverPid && isProcessAlive(vm.serverPid)) found.push(`api server ${vm.serverPid}`);
   }
   for (const medium of registry.media) {
     if (medium.location.includes(vmName)) found.push(`medium ${medium.location}`);
@@ -87,7 +77,7 @@ export async function running(home: string, vmName: string): Promise<string[]> {
   const found: string[] = [];
   for (const vm of (await readDouble(home)).vms.filter((v) => v.name === vmName)) {
     if (vm.state === 'running' || vm.state === 'paused') found.push(`vm ${vm.uuid} ${vm.state}`);
-    if (vm.serverPid && alive(vm.serverPid)) found.push(`api server ${vm.serverPid}`);
+    if (vm.serverPid && isProcessAlive(vm.serverPid)) found.push(`api server ${vm.serverPid}`);
   }
   return found;
 }

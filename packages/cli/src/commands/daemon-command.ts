@@ -8,7 +8,7 @@ import {
   openSessionRegistry,
   sessionStateName,
 } from '@cvmweb/core';
-import { formatTable, writeFileAtomic } from '@cvmweb/core/node';
+import { formatTable, isProcessAlive, writeFileAtomic } from '@cvmweb/core/node';
 import {
   controlledSessions,
   DAEMON_PID_FILE,
@@ -66,12 +66,7 @@ async function pidFile(stateDir: string): Promise<{ pid: number; alive: boolean 
   }
   const pid = Number.parseInt(text.trim(), 10);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return { pid, alive: true };
-  } catch (error) {
-    return { pid, alive: (error as NodeJS.ErrnoException).code === 'EPERM' };
-  }
+  return { pid, alive: isProcessAlive(pid) };
 }
 
 async function runDaemon(io: CliIo, stateDir: string, json: boolean, idleTime: number | undefined) {

@@ -8,6 +8,7 @@ import {
   systemClock,
   toHypervisorError,
 } from '@cvmweb/core';
+import { timeBoxed } from '@cvmweb/core/node';
 import { driverFromModule } from './driver-from-module.js';
 import { type DriverModuleEntry, driverModuleList } from './driver-module-list.js';
 import { failedDriverModule } from './failed-driver-module.js';
@@ -83,13 +84,23 @@ export async function loadDriverPlugins(options: LoadDriverPluginsOptions): Prom
     if (files.has(file)) continue;
     files.add(file);
     pending.push(
-      timeBoxed(loadDriver(entry, file), entry, timeoutMs, clock, signal).then(
-        (driver) => ({ entry, file, driver }),
-        (error: unknown) => ({ entry, file, error: failure(entry, error) }),
+      // The time box's timer also keeps the process alive meanwhile: a module whose top-level
+      // `await` never settles would otherwise end the process (exit code 13) with nothing reported.
+      timeBoxed(() => loadDriver(entry, file), { timeoutMs, clock, signal }).then(
+        (outcome): Loaded =>
+          outcome.ok
+            ? { entry, file, driver: outcome.value }
+            : {
+                entry,
+                file,
+                error: failure(entry, outcome.why === 'timeout' ? timedOut(entry, timeoutMs) : outcome.error),
+              },
       ),
     );
   }
-  const loaded = await untilAborted(Promise.all(pending), signal);
+  // An abort ends every time box at once.
+  const loaded = await Promise.all(pending);
+  if (signal?.aborted) throw abortedError('Loading driver modules', signal.reason);
   const taken = new Set(options.taken ?? []);
   return loaded.map(({ entry, file, driver, error }) => {
     if (driver && !taken.has(driver.name)) {
@@ -127,51 +138,10 @@ function failure(entry: DriverModuleEntry, error: unknown): HypervisorError {
   });
 }
 
-/**
- * `work`, or an `EXTERNAL` error when it has not settled within `timeoutMs` (the timer stops when
- * `signal` fires: the caller has stopped waiting). The timer also keeps
- * the process alive meanwhile: a module whose top-level `await` never settles would otherwise
- * end the process (exit code 13) with nothing reported.
- */
-async function timeBoxed<T>(
-  work: Promise<T>,
-  entry: DriverModuleEntry,
-  timeoutMs: number,
-  clock: Clock,
-  signal: AbortSignal | undefined,
-): Promise<T> {
-  const done = new AbortController();
-  const stop = () => done.abort();
-  signal?.addEventListener('abort', stop, { once: true });
-  const timeout = clock.sleep(timeoutMs, done.signal).then(() => {
-    throw new HypervisorError(
-      'EXTERNAL',
-      `Driver module ${entry.specifier} did not finish loading within ${timeoutMs} ms`,
-      { details: { specifier: entry.specifier, timeoutMs } },
-    );
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    signal?.removeEventListener('abort', stop);
-    done.abort();
-  }
-}
-
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortedError('Loading driver modules', signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+function timedOut(entry: DriverModuleEntry, timeoutMs: number): HypervisorError {
+  return new HypervisorError(
+    'EXTERNAL',
+    `Driver module ${entry.specifier} did not finish loading within ${timeoutMs} ms`,
+    { details: { specifier: entry.specifier, timeoutMs } },
+  );
 }

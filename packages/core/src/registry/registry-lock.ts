@@ -6,6 +6,7 @@ import { systemClock } from '../clock/clock.js';
 import { HypervisorError, toHypervisorError } from '../errors/hypervisor-error.js';
 import { isErrno } from '../files/is-errno.js';
 import { syncDirectory } from '../files/write-file-atomic.js';
+import { isProcessAlive } from '../process/is-process-alive.js';
 
 /** The content of `registry.lock` (and of a takeover marker): who holds it. */
 export interface LockContent {
@@ -82,7 +83,7 @@ export async function acquireLock(directory: string, durable: boolean): Promise<
       const observed = await observeLock(file);
       if (observed.state === 'gone') continue;
       const { holder } = observed;
-      if (holder ? isAlive(holder.pid) : observed.ageMs < UNREADABLE_LOCK_GRACE_MS) {
+      if (holder ? isProcessAlive(holder.pid) : observed.ageMs < UNREADABLE_LOCK_GRACE_MS) {
         throw new HypervisorError(
           'STILL_WORKING',
           holder
@@ -138,7 +139,7 @@ async function removeStale(
     const other = await observeLock(marker);
     if (other.state === 'gone') return 'retry';
     const breaker = other.holder;
-    if (breaker ? isAlive(breaker.pid) : other.ageMs < UNREADABLE_LOCK_GRACE_MS) return 'busy';
+    if (breaker ? isProcessAlive(breaker.pid) : other.ageMs < UNREADABLE_LOCK_GRACE_MS) return 'busy';
     // Its process died mid-takeover: take over the marker the same way, then look again.
     if (depth >= MAX_BREAK_DEPTH) return 'busy';
     return (await removeStale(marker, other.key, temporary, depth + 1)) === 'busy' ? 'busy' : 'retry';
@@ -233,22 +234,12 @@ async function sweepLeftovers(directory: string): Promise<void> {
     const path = join(directory, name);
     const temporary = /^registry\.lock\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
     if (temporary) {
-      if (!isAlive(Number(temporary[1]))) await unlink(path).catch(() => undefined);
+      if (!isProcessAlive(Number(temporary[1]))) await unlink(path).catch(() => undefined);
     } else if (name.includes('.break-')) {
       const observed = await observeLock(path).catch(() => undefined);
-      if (observed?.state === 'held' && observed.holder && !isAlive(observed.holder.pid)) {
+      if (observed?.state === 'held' && observed.holder && !isProcessAlive(observed.holder.pid)) {
         await unlink(path).catch(() => undefined);
       }
     }
-  }
-}
-
-/** True when process `pid` exists (`EPERM`: it exists but belongs to another user). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
   }
 }

@@ -9,6 +9,7 @@ export { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 export { closeAndDispose } from './close-and-dispose.js';
 export type { ConformanceOptions, GuestObservationOptions } from './conformance-options.js';
 export { runConformanceSuite } from './conformance-suite.js';
+export { dependantSignals } from './dependant-signals.js';
 export { type EventLog, record, waitFor } from './event-log.js';
 export { FastClock } from './fast-clock.js';
 export { type GuestAnswer, GuestObserver, guestGet } from './guest-observer.js';

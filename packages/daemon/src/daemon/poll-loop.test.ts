@@ -1,7 +1,6 @@
 import { getEventListeners } from 'node:events';
-import { ManualClock } from '@cvmweb/core/testing';
+import { dependantSignals, ManualClock } from '@cvmweb/core/testing';
 import { describe, expect, it } from 'vitest';
-import { dependantSignals } from '../../test/dependant-signals.js';
 import { PollLoop } from './poll-loop.js';
 
 /** A loop whose passes are logged at their clock time and ask for `delays` in turn (then 1000 ms). */

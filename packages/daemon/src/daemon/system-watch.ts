@@ -1,6 +1,6 @@
 import { abortedError, type Clock } from '@cvmweb/core';
+import { timeBoxed } from '@cvmweb/core/node';
 import { type IdleReading, type IdleSource, isKnown } from '../idle/idle-source.js';
-import { timeBoxed } from '../idle/time-boxed.js';
 import type { SystemState, TimelineEvent } from './timeline.js';
 
 const SECOND = 1000;

@@ -1,8 +1,8 @@
 import { abortedError, type Clock, HypervisorError } from '@cvmweb/core';
+import { timeBoxed } from '@cvmweb/core/node';
 import type { IdleProbe, IdleReading, IdleSource } from './idle-source.js';
 import { logindIdleSource } from './logind-idle-source.js';
 import { macosIdleSource } from './macos-idle-source.js';
-import { timeBoxed } from './time-boxed.js';
 import { windowsIdleSource } from './windows-idle-source.js';
 import { x11IdleSource } from './x11-idle-source.js';
 

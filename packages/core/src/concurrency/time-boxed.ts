@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@cvmweb/core';
+import { type Clock, systemClock } from '../clock/clock.js';
 
 /** How a {@link timeBoxed} call ended: its value, or why there is none. */
 export type TimeBoxedOutcome<T> =

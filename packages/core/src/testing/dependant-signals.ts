@@ -1,6 +1,7 @@
-// Test support of this package's tests (outside src/, never published).
-
-/** How many signals `AbortSignal.any()` composed from `signal` (Node's internal set; 0 if absent). */
+/**
+ * How many signals `AbortSignal.any()` composed from `signal` and still holds (Node's internal
+ * set; 0 if absent): a long-lived signal that gains one per call leaks (nodejs/node#55351).
+ */
 export function dependantSignals(signal: AbortSignal): number {
   const key = Object.getOwnPropertySymbols(signal).find((k) => k.description === 'kDependantSignals');
   // Node's internal SafeSet: not `instanceof Set` in the test's realm, so read its size.

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
-import { ManualClock } from '@cvmweb/core/testing';
 import { describe, expect, it } from 'vitest';
-import { dependantSignals } from '../../test/dependant-signals.js';
+import { ManualClock } from '../clock/clock.js';
+import { dependantSignals } from '../testing/dependant-signals.js';
 import { timeBoxed } from './time-boxed.js';
 
 /** Work that settles only when its signal fires (then rejects with the reason), or never if it ignores it. */
