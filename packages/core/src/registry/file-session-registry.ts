@@ -199,7 +199,7 @@ class FileSessionRegistry implements SessionRegistry {
 
   async put(record: SessionRecord, options?: ActionOptions): Promise<void> {
     this.#checkWritable('Writing a session record', options);
-    const { record: copy, json } = snapshotRecord(record);
+    const { record: copy, json } = snapshotRecord(record, this.#index.get(record?.id), 2);
     const key = nameKey(copy.scope, copy.name);
     const committed = this.#index.idOf(copy.scope, copy.name);
     const reserved = this.#reserved.get(key);

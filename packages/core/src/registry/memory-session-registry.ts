@@ -48,7 +48,7 @@ class MemorySessionRegistry implements SessionRegistry {
 
   async put(record: SessionRecord, options?: ActionOptions): Promise<void> {
     this.#check('Writing a session record', options);
-    const { record: copy } = snapshotRecord(record);
+    const { record: copy } = snapshotRecord(record, this.#index.get(record?.id));
     const owner = this.#index.idOf(copy.scope, copy.name);
     if (owner !== undefined && owner !== copy.id) throw nameTakenError(copy, owner);
     this.#index.set(copy);

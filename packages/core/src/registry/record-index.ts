@@ -66,16 +66,23 @@ export function nameKey(scope: string, name: string): string {
 
 /**
  * Validates `record` and returns the registry's own deep-frozen copy, exactly as it reads back from
- * JSON (so `undefined` fields disappear in both registries alike), and its JSON text.
+ * JSON (so `undefined` fields disappear in both registries alike), and its JSON text, indented by
+ * `indent` spaces (the file registry's files; none is cheaper where no file is written). `stored`
+ * is the registry's copy that `record` replaces, if any: fields unchanged from it are not
+ * validated again (see {@link validateSessionRecord}).
  *
  * @throws HypervisorError `INVALID_USAGE` for a malformed record.
  * @internal
  */
-export function snapshotRecord(record: SessionRecord): { record: SessionRecord; json: string } {
-  validateSessionRecord(record);
+export function snapshotRecord(
+  record: SessionRecord,
+  stored: SessionRecord | undefined,
+  indent = 0,
+): { record: SessionRecord; json: string } {
+  validateSessionRecord(record, stored);
   let json: string;
   try {
-    json = JSON.stringify(record, null, 2);
+    json = JSON.stringify(record, null, indent);
   } catch (error) {
     throw new HypervisorError('INVALID_USAGE', 'The session record cannot be serialised to JSON', {
       cause: error,

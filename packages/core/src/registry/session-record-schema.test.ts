@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { makeRecord } from '../../test/registry-test-support.js';
 import { isOwnerHash } from './owner-secret.js';
+import type { SessionRecord } from './session-record.js';
 import { validateSessionRecord } from './session-record-schema.js';
 
-function failure(value: unknown): unknown {
+function failure(value: unknown, reference?: SessionRecord): unknown {
   try {
-    validateSessionRecord(value);
+    validateSessionRecord(value, reference);
   } catch (error) {
     return error;
   }
@@ -71,6 +72,34 @@ describe('validateSessionRecord', () => {
         details: { field },
       });
       expect((error as Error).message).toContain(`Invalid session record: ${field}`);
+      // Against a valid reference only the changed fields are checked, with the same verdict.
+      const copy = JSON.parse(JSON.stringify(record)) as SessionRecord;
+      const checked = failure({ ...record, ...change }, copy);
+      expect(checked, `${field} with a reference`).toMatchObject({
+        codeName: 'INVALID_USAGE',
+        details: { field },
+      });
+      expect((checked as Error).message).toBe((error as Error).message);
+    }
+  });
+
+  it('accepts a record that changes fields of a valid reference only when the changes are valid', () => {
+    const reference = makeRecord('a');
+    const next = { ...reference, state: 1, pending: { action: 'open', since: 9 }, updatedAt: 10 } as const;
+    expect(validateSessionRecord(next, reference)).toBe(next);
+    // Equal objects of the reference's are taken as they are; a changed or extra key is checked.
+    const owner = { ...reference.owner };
+    expect(validateSessionRecord({ ...reference, owner }, reference)).toBeTruthy();
+    expect(failure({ ...reference, owner: { ...owner, N: 3 } }, reference)).toMatchObject({
+      details: { field: 'owner' },
+    });
+    expect(failure({ ...reference, properties: { ...reference.properties, x: 1 } }, reference)).toMatchObject(
+      {
+        details: { field: 'properties' },
+      },
+    );
+    for (const bad of [null, 42, [reference]]) {
+      expect(failure(bad, reference)).toMatchObject({ details: { field: 'record' } });
     }
   });
 

@@ -78,20 +78,67 @@ const schemasMatchTypes: [
 ] = [true, true];
 void schemasMatchTypes;
 
+/** The record's fields with their schemas, in the record's order (the order of the whole check). */
+const fields = Object.entries(sessionRecordSchema.shape) as [string, z.ZodType][];
+
 /**
  * Checks that `value` is a well-formed {@link SessionRecord} and returns it (same object).
  * Both registries call it on every `put` and the file registry on every record it loads.
  *
+ * `reference` is a record that passed this check and cannot have changed since (a registry's
+ * frozen copy, usually the one `value` replaces): a field of `value` equal to the reference's
+ * field is valid already and is not checked again, so a `put` that changes two fields checks
+ * two fields. Each field's validity depends on that field alone (the schema has no check across
+ * fields), so the outcome, the field named and the message are those of the whole check.
+ *
  * @throws HypervisorError `INVALID_USAGE` with `details.field` naming the first bad field
  *   (`record` when `value` is no object).
  */
-export function validateSessionRecord(value: unknown): SessionRecord {
-  const result = sessionRecordSchema.safeParse(value);
-  if (result.success) return value as SessionRecord;
-  const issue = result.error.issues[0];
+export function validateSessionRecord(value: unknown, reference?: SessionRecord): SessionRecord {
+  if (reference === undefined || !isPlainObject(value)) {
+    const result = sessionRecordSchema.safeParse(value);
+    if (!result.success) throw invalidRecord(result.error.issues[0]);
+    return value as SessionRecord;
+  }
+  const known = reference as unknown as Record<string, unknown>;
+  for (const [key, schema] of fields) {
+    const field = value[key];
+    if (sameValid(field, known[key])) continue;
+    const result = schema.safeParse(field);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw invalidRecord(issue && { ...issue, path: [key, ...issue.path] });
+    }
+  }
+  return value as unknown as SessionRecord;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * True when `field` holds what the valid `known` holds, as the schema reads it: the same value,
+ * or a plain object with exactly the own keys of `known`'s object and the same primitive values
+ * (the record's objects are flat: owner, requirements, properties, daemon, pending).
+ */
+function sameValid(field: unknown, known: unknown): boolean {
+  if (Object.is(field, known)) return true;
+  if (!isPlainObject(field) || !isPlainObject(known)) return false;
+  const keys = Reflect.ownKeys(known);
+  if (Reflect.ownKeys(field).length !== keys.length) return false;
+  for (const key of keys) {
+    const inner = known[key as string];
+    if (typeof inner === 'object' && inner !== null) return false;
+    if (!Object.hasOwn(field, key) || !Object.is(field[key as string], inner)) return false;
+  }
+  return true;
+}
+
+function invalidRecord(issue: z.core.$ZodIssue | undefined): HypervisorError {
   const field = typeof issue?.path[0] === 'string' ? issue.path[0] : 'record';
   const where = issue?.path.length ? issue.path.join('.') : 'record';
-  throw new HypervisorError('INVALID_USAGE', `Invalid session record: ${where} ${issue?.message ?? ''}`, {
+  return new HypervisorError('INVALID_USAGE', `Invalid session record: ${where} ${issue?.message ?? ''}`, {
     details: { field },
   });
 }

@@ -18,8 +18,8 @@ export interface TimelineRecorderOptions {
 export class TimelineRecorder {
   readonly #timeline: Timeline;
   readonly #onEvent: (event: TimelineEvent) => void;
-  /** The last recorded `state/hibernated/cap` of each session. */
-  readonly #seen = new Map<string, string>();
+  /** The last recorded `state/hibernated/cap` of each session, and the record it was read from. */
+  readonly #seen = new Map<string, { key: string; record: SessionRecord }>();
 
   constructor(options: TimelineRecorderOptions) {
     this.#timeline = new Timeline({
@@ -37,9 +37,11 @@ export class TimelineRecorder {
 
   /** Records the session as of `at` if it changed since it was last recorded. */
   noteSession(record: SessionRecord, at: number): void {
+    const seen = this.#seen.get(record.id);
+    if (seen?.record === record) return; // records are immutable: the same one says the same
     const key = `${record.state}/${record.hibernated}/${record.executionCap}`;
-    if (this.#seen.get(record.id) === key) return;
-    this.#seen.set(record.id, key);
+    this.#seen.set(record.id, { key, record });
+    if (seen?.key === key) return;
     this.record({
       at,
       kind: 'session',
