@@ -5,10 +5,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as dial, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cvmweb, createCvmweb, type DisplayEndpoint } from '@cvmweb/core';
+import {
+  type Cvmweb,
+  createCvmweb,
+  type DisplayEndpoint,
+  GUEST_REPORT_PATH,
+  parseGuestReport,
+} from '@cvmweb/core';
 import { authenticateVnc } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
+import { TEST_GUEST_SCREEN, TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { qemu } from './qemu.js';
@@ -47,7 +53,7 @@ describe.skipIf(unavailable !== undefined)(
       if (dir) await rm(dir, { recursive: true, force: true });
     }, 120_000);
 
-    it('answers RFB on 127.0.0.1, refuses a wrong password, takes the launch’s one, and screenshots the screen', async () => {
+    it('answers RFB on 127.0.0.1, refuses a wrong password, takes the launch’s one, screenshots the test guest’s screen, and types keys that reach the guest', async () => {
       dir = await mkdtemp(join(tmpdir(), 'cvmweb-qemu-display-'));
       cvmweb = await createCvmweb({
         driver: qemu({ directory: join(dir, 'vms'), shutdownTimeoutMs: 8000 }),
@@ -75,12 +81,26 @@ describe.skipIf(unavailable !== undefined)(
       wrong.destroy();
       const size = await framebufferSize(endpoint);
 
-      // The guest has written its boot messages on the screen by the time its API answers.
+      // The guest has written its banner on its screen (the test guest's size) by the time its API answers.
+      expect(size).toEqual([TEST_GUEST_SCREEN.width, TEST_GUEST_SCREEN.height]);
       const png = PNG.sync.read(Buffer.from(await session.screenshot()));
       expect([png.width, png.height]).toEqual(size);
       const colours = new Set<number>();
       for (let i = 0; i < png.data.length; i += 4) colours.add(png.data.readUInt32BE(i));
       expect(colours.size).toBeGreaterThan(1);
+
+      // Keys typed through VNC (RFB KeyEvents, down and up) reach the guest's report.
+      const keyboard = await open(endpoint.port);
+      await authenticateVnc(keyboard, endpoint.password);
+      keyboard.write(Buffer.from([1]));
+      for (const keysym of [0x68, 0x69, 0xff0d]) {
+        for (const down of [1, 0])
+          keyboard.write(Buffer.from([4, down, 0, 0, 0, 0, keysym >> 8, keysym & 255]));
+      }
+      const keys = async () =>
+        parseGuestReport(await (await fetch(new URL(GUEST_REPORT_PATH, session.apiURL))).text())?.keys;
+      await expect.poll(keys, { timeout: 30_000 }).toBe('hi\n');
+      keyboard.destroy();
 
       // Each launch has its own password: the old one is refused after a restart.
       await session.stop();
