@@ -1,7 +1,7 @@
 /**
  * The test guest's screen: a 1024×768 framebuffer console (the kernel's bochs driver on the VM's
  * standard VGA, `video=1024x768`), which a VNC client and a screenshot see. At boot, before its
- * API answers, the guest clears it and writes {@link TEST_GUEST_SCREEN.banner} on its first line;
+ * API answers, the guest clears it and writes its `banner` on its first line;
  * keys typed on the VM's keyboard are echoed there and reported as `keys` by the guest API.
  */
 export const TEST_GUEST_SCREEN = Object.freeze({
@@ -12,7 +12,12 @@ export const TEST_GUEST_SCREEN = Object.freeze({
   /** The banner on the first line of the cleared screen. */
   banner: 'cvmweb test guest ready',
   /** The character cell in pixels (the kernel's 8×16 font): the banner fills `banner.length` cells of line 0. */
-  cell: Object.freeze({ width: 8, height: 16 }),
+  cell: Object.freeze({
+    /** A cell's width in pixels. */
+    width: 8,
+    /** A cell's height in pixels. */
+    height: 16,
+  }),
 });
 
 /**

@@ -2,11 +2,18 @@ import { type Clock, systemClock } from '../clock/clock.js';
 
 /** How a {@link timeBoxed} call ended: its value, or why there is none. */
 export type TimeBoxedOutcome<T> =
-  | { readonly ok: true; readonly value: T }
   | {
+      /** The work settled in time. */
+      readonly ok: true;
+      /** What the work resolved with. */
+      readonly value: T;
+    }
+  | {
+      /** The work did not settle in time, was aborted, or threw. */
       readonly ok: false;
       /** `timeout`: the time box ran out; `aborted`: the caller's signal fired; `failed`: the work threw. */
       readonly why: 'timeout' | 'aborted' | 'failed';
+      /** The `TimeoutError`, the signal's reason, or what the work threw. */
       readonly error: unknown;
     };
 
