@@ -46,6 +46,7 @@ export class CVMWebConsole extends ClientEmitter<CVMWebConsoleEvents> {
   #view: ConsoleView | undefined;
   #connected = false;
   #ended = false;
+  #closing = false;
 
   /** @internal Made by {@link CVMWebSession.openConsole}, the only way users get one. */
   static create(): CVMWebConsole {
@@ -64,6 +65,7 @@ export class CVMWebConsole extends ClientEmitter<CVMWebConsoleEvents> {
 
   /** Closes the console and removes its canvas from the element; `disconnect` fires with code 0. */
   disconnect(): void {
+    this.#closing = true;
     this.#view?.disconnect();
   }
 
@@ -97,7 +99,9 @@ export class CVMWebConsole extends ClientEmitter<CVMWebConsoleEvents> {
             this.#ended = true;
             const wasConnected = this.#connected;
             this.#connected = false;
-            const { code, message } = closeOutcome(closeCode, reason);
+            const { code, message } = this.#closing
+              ? { code: 0, message: 'the page closed the console' }
+              : closeOutcome(closeCode, reason);
             if (!wasConnected) {
               reject(new HypervisorError((code < 0 ? code : -5) as ErrorCodeValue, message));
               return;

@@ -3,7 +3,8 @@
  * hypervisor status, every session action, the cap and properties, a live
  * log of every event and progress step, the session's daemon fields, the
  * daemon's controls and a live timeline of the daemon (system idle/active, each
- * of the page's sessions' state, cap and the daemon's actions) as inline SVG. Its script is
+ * of the page's sessions' state, cap and the daemon's actions) as inline SVG, and a console
+ * panel showing the running VM's screen (`session.openConsole`). Its script is
  * `src/page/browser/test-page-script.ts`, bundled at build and served at `/test-page.js` (the
  * page's CSP allows no inline script).
  */
@@ -71,6 +72,11 @@ users=user:users:s3cr3t</textarea><br>
  <span class="key" style="background:#c0187a;border-radius:50%"></span>daemon action
  <span id="timeline-note"></span>
  <svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="900" height="60" role="img" aria-label="daemon timeline"></svg>
+</fieldset>
+<fieldset><legend>Console</legend>
+ <button id="openConsole">openConsole</button><button id="closeConsole">close console</button>
+ <button id="ctrlAltDel">Ctrl+Alt+Del</button> (click the screen to type into the VM)
+ <div id="screen" style="width:640px;height:400px;margin-top:.4em;background:#222"></div>
 </fieldset>
 <fieldset><legend>Properties</legend><table id="props"></table></fieldset>
 <fieldset><legend>Events</legend><div id="log"></div></fieldset>

@@ -359,7 +359,7 @@ export class BridgeService {
       }
       case '/':
         return send(response, 200, 'text/html; charset=utf-8', testPageHtml, {
-          'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self' ${own}; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+          'Content-Security-Policy': `default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self' ${own}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
           'X-Frame-Options': 'DENY',
         });
       case '/console.js': {

@@ -2,7 +2,7 @@
  * The test page's script (the original plugin's test.html, as a page of the
  * service): bridge and hypervisor status, every session action, the cap and
  * properties, a live log of every event, the session's daemon fields, the
- * daemon's controls and its timeline. Bundled by tsup into `dist/test-page.js`,
+ * daemon's controls, its timeline and the VM's console. Bundled by tsup into `dist/test-page.js`,
  * served at `/test-page.js`; it uses the global `CVMWeb` that `/cvmweb.js`
  * defines, as any page of a site would.
  */
@@ -17,6 +17,7 @@ import type { CVMWebDaemonAccess } from '../../client/cvmweb-daemon-access.js';
 import type { CVMWebSession, CVMWebSessionEvents } from '../../client/cvmweb-session.js';
 import type { CVMWeb as CVMWebGlobal } from '../../client/index.js';
 import type { TimelineEntry } from '../../protocol/server-frame.js';
+import { wireConsolePanel } from './console-panel.js';
 import { drawTimeline } from './timeline-drawing.js';
 
 declare const CVMWeb: typeof CVMWebGlobal;
@@ -286,4 +287,5 @@ $('setIdleTime').onclick = daemonAct('setIdleTime', (d) => d.setIdleTime(Number(
 $('daemonStart').onclick = daemonAct('start', (d) => d.start());
 $('daemonStop').onclick = daemonAct('stop', (d) => d.stop());
 $('window').onchange = redraw;
+wireConsolePanel(() => session, log);
 void main();
