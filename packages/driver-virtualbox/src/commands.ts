@@ -3,6 +3,8 @@
  * so nothing a value holds (spaces, quotes, `--flags`, newlines) can become another argument.
  */
 
+import { VRDE_PORT_RANGE, VRDE_USER } from './vrde-display.js';
+
 /** The one storage controller of our VMs and its slots. */
 export const STORAGE = Object.freeze({
   controller: 'SATA',
@@ -73,6 +75,11 @@ export interface VmSettings {
   readonly apiPort: number;
   readonly bootFrom: 'dvd' | 'disk';
   readonly sessionId: string;
+  /**
+   * The first port of the VRDE (RDP) server's range on 127.0.0.1, where the extension pack
+   * provides one; absent: no display.
+   */
+  readonly vrdePort?: number | undefined;
 }
 
 export function modifyVmCommand(vm: string, settings: VmSettings, dialect: VBoxDialect): string[] {
@@ -105,7 +112,43 @@ export function modifyVmCommand(vm: string, settings: VmSettings, dialect: VBoxD
     'none',
     '--description',
     `${DESCRIPTION_MARK}${settings.sessionId}`,
+    ...(settings.vrdePort === undefined ? [] : vrdeOptions(settings.vrdePort)),
   ];
+}
+
+/**
+ * VRDE on 127.0.0.1 only, on the first free port of a range, asking VBoxAuthSimple for a user's
+ * password (the SHA-256 hash in the VM's extra data, set before each start). The undashed
+ * spellings, which every version accepts (6.1 knows only those; 7.x has both).
+ */
+export function vrdeOptions(firstPort: number): string[] {
+  return [
+    '--vrde',
+    'on',
+    '--vrdeaddress',
+    '127.0.0.1',
+    '--vrdeport',
+    `${firstPort}-${Math.min(65_535, firstPort + VRDE_PORT_RANGE - 1)}`,
+    '--vrdeauthtype',
+    'external',
+    '--vrdeauthlibrary',
+    'VBoxAuthSimple',
+  ];
+}
+
+/** Sets the hash of the display's password, which VBoxAuthSimple reads from the VM's extra data. */
+export function vrdePasswordCommand(vm: string, hash: string): string[] {
+  return ['setextradata', vm, `VBoxAuthSimple/users/${VRDE_USER}`, hash];
+}
+
+/** The running VM's screen as a PNG file. */
+export function screenshotCommand(vm: string, file: string): string[] {
+  return ['controlvm', vm, 'screenshotpng', file];
+}
+
+/** The installed extension packs (the RDP server comes from Oracle's). */
+export function listExtPacksCommand(): string[] {
+  return ['list', 'extpacks'];
 }
 
 export function storageControllerCommand(vm: string): string[] {

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   type ActionOptions,
+  type DriverCapabilities,
   type Hypervisor,
   HypervisorError,
   isHypervisorError,
@@ -54,6 +55,8 @@ export interface HypervisorSettings {
   readonly baseFolder: string;
   readonly stopTimeoutMs: number;
   readonly stopPollMs: number;
+  /** Why VirtualBox cannot serve displays here (no usable extension pack), `undefined` when it can. */
+  readonly vrdeUnavailable?: string | undefined;
 }
 
 /**
@@ -65,6 +68,10 @@ export interface HypervisorSettings {
 export class VirtualBoxHypervisor implements Hypervisor {
   readonly name = 'virtualbox';
   readonly version: string;
+  /** `display` is off without the extension pack's RDP server (see {@link VirtualBoxHypervisor.capabilityReasons}). */
+  readonly capabilities: Partial<DriverCapabilities>;
+  /** Why `display` is off: Oracle VM VirtualBox Extension Pack is missing or unusable. */
+  readonly capabilityReasons: Partial<Record<keyof DriverCapabilities, string>>;
   readonly #vbox: VBoxManage;
   readonly #ctx: VmContext;
   #disposed = false;
@@ -72,6 +79,9 @@ export class VirtualBoxHypervisor implements Hypervisor {
   constructor(settings: HypervisorSettings) {
     this.version = settings.version;
     this.#vbox = settings.vbox;
+    const reason = settings.vrdeUnavailable;
+    this.capabilities = reason === undefined ? {} : { display: false };
+    this.capabilityReasons = reason === undefined ? {} : { display: reason };
     this.#ctx = {
       vbox: settings.vbox,
       dialect: settings.dialect,
@@ -79,6 +89,7 @@ export class VirtualBoxHypervisor implements Hypervisor {
       stopTimeoutMs: settings.stopTimeoutMs,
       stopPollMs: settings.stopPollMs,
       live: () => this.#live(),
+      vrde: reason === undefined,
     };
   }
 
@@ -134,6 +145,8 @@ export class VirtualBoxHypervisor implements Hypervisor {
     const folder = path.dirname(vm.settingsFile || path.join(this.#ctx.baseFolder, spec.name, 'x'));
     let scratch: string | undefined;
     let scratchAttached = false;
+    // The RDP server's range starts at a port free now; it binds the first free one when it starts.
+    const vrdePort = this.#ctx.vrde ? await reserveFreeLoopbackPort() : undefined;
     try {
       onProgress?.(1, total, 'Configuring the VirtualBox VM');
       await run(
@@ -146,6 +159,7 @@ export class VirtualBoxHypervisor implements Hypervisor {
             apiPort,
             bootFrom: attach.kind === 'dvd' ? 'dvd' : 'disk',
             sessionId: spec.sessionId,
+            vrdePort,
           },
           this.#ctx.dialect,
         ),
@@ -168,6 +182,8 @@ export class VirtualBoxHypervisor implements Hypervisor {
     } catch (error) {
       await this.#undoCreate(vm.uuid, scratchAttached ? undefined : scratch, folder, options.onDebug);
       throw error;
+    } finally {
+      if (vrdePort !== undefined) releaseLoopbackPort(vrdePort);
     }
     onProgress?.(total, total, 'VirtualBox VM created');
     return new VirtualBoxVm(

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   type ActionOptions,
   type ApiEndpoint,
+  type DisplayEndpoint,
   HypervisorError,
   isHypervisorError,
   type ProgressOptions,
@@ -19,21 +20,24 @@ import {
   executionCapCommand,
   getGuestPropertyCommand,
   liveExecutionCapCommand,
-  PROPERTY_PREFIX,
   STORAGE,
+  screenshotCommand,
   setGuestPropertyCommand,
   startVmCommand,
   storageAttachCommand,
   unregisterOnlyCommand,
   unregisterVmCommand,
   type VBoxDialect,
+  vrdePasswordCommand,
 } from './commands.js';
 import { parseGuestPropertyGet } from './guest-property-parser.js';
 import { inaccessibleHint, isInside } from './inaccessible-vm.js';
 import { INACCESSIBLE_NAME } from './list-vms-parser.js';
 import { natRules } from './machinereadable-parser.js';
+import { propertyName } from './property-name.js';
 import { mapVmState } from './state-mapping.js';
 import type { LockHolder, VBoxManage } from './vboxmanage.js';
+import { newVrdePassword, vboxScreenshot, vrdeEndpoint, vrdePasswordHash } from './vrde-display.js';
 
 /** What the VMs of one hypervisor connection share. */
 export interface VmContext {
@@ -48,13 +52,12 @@ export interface VmContext {
   readonly stopPollMs: number;
   /** Throws when the connection was disposed. */
   live(): void;
+  /** VirtualBox can serve displays (the extension pack's VRDE): each start sets a new password. */
+  readonly vrde: boolean;
 }
 
 /** The guest's address on VirtualBox's default NAT network. */
 const NAT_GUEST_IP = '10.0.2.15';
-
-/** A property key of ours: the characters core allows, never a path out of `/CVMWeb/`. */
-const PROPERTY_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** What `showvminfo --machinereadable` told about a VM. */
 export interface VmFacts {
@@ -151,10 +154,28 @@ export class VirtualBoxVm implements VmHandle {
         }
       }
       options.onProgress?.(0, 1, restoring ? 'Restoring the VirtualBox VM' : 'Starting the VirtualBox VM');
+      if (this.#ctx.vrde && this.#folder) {
+        const hash = vrdePasswordHash(await newVrdePassword(this.#folder));
+        await run(vrdePasswordCommand(this.id, hash), 'CONTROL');
+      }
       await run(startVmCommand(this.id), 'CONTROL');
       this.#set('running');
       options.onProgress?.(1, 1, 'VirtualBox VM running');
     });
+  }
+
+  /** The running VM's RDP server (`showvminfo` `vrde`, `vrdeport`), with this start's password. */
+  async display(options: ActionOptions = {}): Promise<DisplayEndpoint | undefined> {
+    this.#ctx.live();
+    const info = await this.#readInfo(options.signal);
+    return info ? vrdeEndpoint(info, this.#folder) : undefined;
+  }
+
+  /** The running VM's screen (`controlvm … screenshotpng`). */
+  screenshot(options: ActionOptions = {}): Promise<Uint8Array> {
+    return this.#act(options, (run) =>
+      vboxScreenshot((file) => run(screenshotCommand(this.id, file), 'QUERY')),
+    );
   }
 
   async stop(options: ProgressOptions & { timeoutMs?: number } = {}): Promise<void> {
@@ -371,17 +392,4 @@ type Run = (argv: string[], code: 'CONTROL' | 'MODIFY' | 'QUERY' | 'DELETE') => 
 
 function ignoreNotFound(error: unknown): void {
   if (!isHypervisorError(error) || error.codeName !== 'NOT_FOUND') throw error;
-}
-
-/**
- * The guest property name of a cvmweb property key. Keys are already validated by core; this
- * refuses, with `NOT_ALLOWED`, anything that would leave our `/CVMWeb/` namespace.
- */
-export function propertyName(key: string): string {
-  if (typeof key !== 'string' || !PROPERTY_KEY.test(key) || key === '.' || key === '..') {
-    throw new HypervisorError('NOT_ALLOWED', `guest property keys are confined to ${PROPERTY_PREFIX}`, {
-      details: { field: 'propertyName', key: String(key).slice(0, 200) },
-    });
-  }
-  return `${PROPERTY_PREFIX}${key}`;
 }

@@ -133,7 +133,8 @@ describe('a failure at every step of open()', SLOW, () => {
 });
 
 describe('a failure at every step of start()', SLOW, () => {
-  for (const [index, step] of ['storageattach (context ISO)', 'startvm'].entries()) {
+  const steps = ['storageattach (context ISO)', 'setextradata (display password)', 'startvm'];
+  for (const [index, step] of steps.entries()) {
     it(`step ${index + 1}, ${step}: rejects CONTROL, the VM does not run, and close() leaves nothing`, async () => {
       const { home, session, requirements, failCall, clear } = await world();
       await session.open(requirements);

@@ -2,11 +2,12 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { type Driver, HypervisorError } from '@cvmweb/core';
 import { createProcessRunner, type ProcessRunner } from '@cvmweb/core/node';
-import { dialectFor, versionCommand } from './commands.js';
+import { dialectFor, listExtPacksCommand, versionCommand } from './commands.js';
 import { findVBoxManage, type ProbeEnvironment, probeVirtualBox, systemProbeEnvironment } from './probe.js';
 import { type LockRetry, VBoxManage } from './vboxmanage.js';
 import { parseVersion, shortVersion } from './version-parser.js';
 import { VirtualBoxHypervisor } from './virtualbox-hypervisor.js';
+import { parseExtPacks, vrdeUnavailableReason } from './vrde-display.js';
 
 /** Options of {@link virtualbox}. */
 export interface VirtualBoxOptions {
@@ -57,6 +58,8 @@ export function virtualbox(options: VirtualBoxOptions = {}): Driver {
       reset: true,
       guestProperties: true,
       apiPortForwarding: true,
+      display: true,
+      screenshot: true,
     },
     probe: (o) =>
       probeVirtualBox({
@@ -82,6 +85,12 @@ export function virtualbox(options: VirtualBoxOptions = {}): Driver {
           details: { command: [program, ...versionCommand()], stdout: result.stdout },
         });
       }
+      // The RDP server is the extension pack's: without it, `display` is off with the reason.
+      const packs = await vbox.run(listExtPacksCommand(), { code: 'QUERY', signal: o?.signal }).then(
+        (listed) => vrdeUnavailableReason(parseExtPacks(listed.stdout)),
+        (error: unknown) =>
+          `VBoxManage list extpacks failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       const home = env['VBOX_USER_HOME'];
       return new VirtualBoxHypervisor({
         vbox,
@@ -92,6 +101,7 @@ export function virtualbox(options: VirtualBoxOptions = {}): Driver {
           (home ? path.join(home, 'cvmweb') : path.join(homedir(), 'VirtualBox VMs', 'cvmweb')),
         stopTimeoutMs: options.stopTimeoutMs ?? 30_000,
         stopPollMs: options.stopPollMs ?? 250,
+        vrdeUnavailable: packs,
       });
     },
   };

@@ -22,6 +22,7 @@ import {
   syntax,
   vmFolder,
 } from './vboxmanage-double-base.mjs';
+import { modifyVrde, setExtraData, VRDE_OPTIONS } from './vboxmanage-double-display.mjs';
 import { folderNotWritable, modifyVmAliases } from './vboxmanage-double-texts.mjs';
 
 /** Commands that make and change machines: `createvm`, `modifyvm`, storage, and the lock switches. */
@@ -133,11 +134,8 @@ export const machineCommands = {
       '--description': 'string',
       '--groups': 'string',
       '--ostype': 'string',
+      ...VRDE_OPTIONS,
       // Accepted and ignored: what the original plugin set (for the bench's replay).
-      '--vrde': 'string',
-      '--vrdeaddress': 'string',
-      '--vrdeauthtype': 'string',
-      '--vrdeport': 'string',
       '--natdnshostresolver1': 'string',
       '--nic2': 'string',
       '--hostonlyadapter2': 'string',
@@ -173,6 +171,7 @@ export const machineCommands = {
     if (options['--description'] !== undefined) vm.description = options['--description'];
     if (options['--groups'] !== undefined) vm.groups = options['--groups'].split(',');
     if (options['--ostype'] !== undefined) vm.ostype = options['--ostype'];
+    modifyVrde(vm, options);
     for (const rule of options['--natpf1'] ?? []) {
       if (rule.startsWith('delete')) {
         const name = rule.split(',')[1] ?? positional[1];
@@ -206,6 +205,11 @@ export const machineCommands = {
         guestport: Number(parts[5]),
       });
     }
+  },
+
+  setextradata(registry, args) {
+    const [ref = '', ...rest] = args;
+    setExtraData(findVm(registry, ref), rest);
   },
 
   storagectl(registry, args) {

@@ -24,6 +24,7 @@ import {
   syntax,
   vmFolder,
 } from './vboxmanage-double-base.mjs';
+import { screenshotPng } from './vboxmanage-double-display.mjs';
 import { bootGuest, settleGuest, startServer } from './vboxmanage-double-guest.mjs';
 import { prop } from './vboxmanage-double-show.mjs';
 import { FAILURES } from './vboxmanage-double-texts.mjs';
@@ -200,6 +201,9 @@ export const runCommands = {
           killServer(vm);
           setState(vm, 'poweroff');
         }
+        return;
+      case 'screenshotpng':
+        screenshotPng(vm, rest);
         return;
       case 'cpuexecutioncap': {
         const cap = Number(rest[0]);

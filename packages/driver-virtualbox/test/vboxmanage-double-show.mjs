@@ -19,6 +19,7 @@ import {
   syntax,
   vmFolder,
 } from './vboxmanage-double-base.mjs';
+import { listExtPacks, showVrde } from './vboxmanage-double-display.mjs';
 import { INACCESSIBLE } from './vboxmanage-double-texts.mjs';
 
 /** `list`, `showvminfo` and `guestproperty`: what the double prints. */
@@ -29,6 +30,7 @@ export const showCommands = {
     if (what === 'vms' && long) listLong(registry);
     else if (what === 'vms')
       for (const vm of registry.vms) print(`"${inaccessible(vm) ? '<inaccessible>' : vm.name}" {${vm.uuid}}`);
+    else if (what === 'extpacks') listExtPacks();
     else if (what === 'runningvms')
       for (const vm of registry.vms.filter(running)) print(`"${vm.name}" {${vm.uuid}}`);
     else if (what === 'hdds') {
@@ -306,7 +308,7 @@ export function showMachineReadable(vm) {
   mr('clipboard', 'disabled');
   if (vm.heldBy) mr('SessionName', vm.heldBy);
   else if (running(vm)) mr('SessionName', vm.session ?? 'headless');
-  mr('vrde', 'off');
+  showVrde(vm, mr);
   mr('usb', 'off');
   if (vm.description) mr('description', vm.description);
   mr('GuestMemoryBalloon', 0);

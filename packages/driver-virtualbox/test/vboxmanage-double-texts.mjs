@@ -24,6 +24,7 @@ const DASHED_MODIFYVM = {
   '--vrde-address': '--vrdeaddress',
   '--vrde-auth-type': '--vrdeauthtype',
   '--vrde-port': '--vrdeport',
+  '--vrde-auth-library': '--vrdeauthlibrary',
 };
 
 /** The `modifyvm` aliases a version accepts: none before 7.0. */

@@ -166,6 +166,8 @@ export interface DisplayEndpoint {
   readonly host: string;
   /** The TCP port. */
   readonly port: number;
+  /** The user name to give with the password (RDP), `undefined` when the display asks none. */
+  readonly user?: string;
   /** The display's password (VNC: at most 8 characters), `undefined` when it has none. */
   readonly password?: string;
 }
