@@ -19,8 +19,10 @@ export interface CliIo {
    * The built-in drivers. For the commands that pick a driver (`detect`, `serve`, `daemon`),
    * `run()` appends the driver plug-ins named in `CVMWEB_DRIVER_MODULES` and
    * `<state-dir>/config.json`, so a test that wants only its own drivers leaves both unset.
+   * `serve` passes the driver it was told to use (`--driver`, `CVMWEB_DRIVER`) as `name`: the
+   * result may then hold only that driver, so that the others are not loaded.
    */
-  drivers: () => Driver[];
+  drivers: (name?: string) => Driver[] | Promise<Driver[]>;
 }
 
 /** The process's own streams and environment, and the built-in drivers. */

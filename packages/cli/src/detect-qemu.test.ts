@@ -9,8 +9,8 @@ import { run } from './run.js';
 const installed = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
 describe('cvmweb detect with the QEMU driver', () => {
-  it('is a built-in driver', () => {
-    expect(knownDrivers().map((driver) => driver.name)).toContain('qemu');
+  it('is a built-in driver', async () => {
+    expect((await knownDrivers()).map((driver) => driver.name)).toContain('qemu');
   });
 
   it.runIf(installed && process.platform === 'linux')(

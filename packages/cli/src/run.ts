@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isHypervisorError } from '@cvmweb/core';
+import { DRIVER_ENV_VARIABLE, isHypervisorError } from '@cvmweb/core';
 import type { CliIo } from './cli-io.js';
 import { ExitCode } from './exit-codes.js';
 import { withDriverPlugins } from './plugins/with-driver-plugins.js';
@@ -84,7 +84,9 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
       case 'serve': {
         if (rest.length > 0) throw usageError(`unexpected argument "${rest[0]}"`);
         const { serveCommand } = await import('./commands/serve-command.js');
-        return await serveCommand(await withDriverPlugins(io, stateDirOption), {
+        // Told which driver to use, serve loads no other built-in one.
+        const driver = values.driver ?? io.env[DRIVER_ENV_VARIABLE];
+        return await serveCommand(await withDriverPlugins(io, { ...stateDirOption, driver }), {
           json: values.json,
           ...(values.port !== undefined ? { port: Number(values.port) } : {}),
           ...(values.driver ? { driver: values.driver } : {}),

@@ -80,7 +80,7 @@ async function runDaemon(io: CliIo, stateDir: string, json: boolean, idleTime: n
       },
     );
   }
-  const cvmweb = await createCvmweb({ drivers: io.drivers(), env: io.env, stateDir });
+  const cvmweb = await createCvmweb({ drivers: await io.drivers(), env: io.env, stateDir });
   const pidPath = join(stateDir, DAEMON_PID_FILE);
   let daemon: IdleDaemon | undefined;
   // Before the pid file and the start-up line: a SIGTERM sent on seeing them stops cleanly.

@@ -5,7 +5,7 @@ import { ExitCode } from '../exit-codes.js';
 
 /** `cvmweb detect [--json] [--driver NAME]`: the candidate table, and the winner. */
 export async function detectCommand(io: CliIo, flags: { json: boolean; driver?: string }): Promise<number> {
-  const detection = await detect(io.drivers(), {
+  const detection = await detect(await io.drivers(), {
     env: io.env,
     ...(flags.driver ? { prefer: flags.driver } : {}),
   });

@@ -8,7 +8,6 @@ import {
 } from '@cvmweb/core';
 import { formatDetectionTable } from '@cvmweb/core/node';
 import { DAEMON_FILE, IdleDaemon } from '@cvmweb/daemon';
-import { mock } from '@cvmweb/driver-mock';
 import { BridgeService, DEFAULT_PORT, PolicyStore, terminalPrompter } from '@cvmweb/web-bridge';
 import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
@@ -71,8 +70,8 @@ export async function serveCommand(
   // The registry and the image catalog never open special files; the daemon's and the bridge's files are checked here.
   await refuseSpecialFiles(stateDir, [DAEMON_FILE, POLICY_FILE]);
   const cvmweb = await createCvmweb({
-    drivers: requestedDriver(io.drivers(), flags.driver ?? io.env[DRIVER_ENV_VARIABLE]),
-    ...(flags.fallback === 'mock' ? { fallback: mock() } : {}),
+    drivers: requestedDriver(await io.drivers(), flags.driver ?? io.env[DRIVER_ENV_VARIABLE]),
+    ...(flags.fallback === 'mock' ? { fallback: (await import('@cvmweb/driver-mock')).mock() } : {}),
     ...(flags.driver ? { prefer: flags.driver } : {}),
     stateDir,
     env: io.env,

@@ -4,7 +4,8 @@ import { loadDriverPlugins } from './load-driver-plugins.js';
 
 /**
  * `io` for a command that picks a driver (`detect`, `serve`, `daemon`): its drivers are
- * `io.drivers()` (the built-in ones) followed by the driver plug-ins of `CVMWEB_DRIVER_MODULES`
+ * `io.drivers(options.driver)` (the built-in ones; only the one named, when a command will use no
+ * other) followed by the driver plug-ins of `CVMWEB_DRIVER_MODULES`
  * and `<state-dir>/config.json`, loaded once, resolved from `cwd` then the global install
  * (see `loadDriverPlugins`). Every such command thus chooses from the same list.
  *
@@ -12,9 +13,9 @@ import { loadDriverPlugins } from './load-driver-plugins.js';
  */
 export async function withDriverPlugins(
   io: CliIo,
-  options: { stateDir?: string; cwd?: string; signal?: AbortSignal } = {},
+  options: { stateDir?: string; cwd?: string; driver?: string | undefined; signal?: AbortSignal } = {},
 ): Promise<CliIo> {
-  const builtIn = io.drivers();
+  const builtIn = await io.drivers(options.driver);
   const plugins = await loadDriverPlugins({
     env: io.env,
     cwd: options.cwd ?? process.cwd(),
