@@ -40,6 +40,8 @@ export interface ConsentBrokerOptions {
   onRequest?: (request: ConsentRequest) => void;
   /** Told about each decision. */
   onDecision?: (origin: string, decision: ConsentDecision) => void;
+  /** Told when the person revokes an origin's decision (the service closes its consoles). */
+  onRevoke?: (origin: string) => void;
   /** Current time; default `Date.now`. */
   now?: () => number;
   /**
@@ -274,6 +276,7 @@ export class ConsentBroker {
     this.#approved.delete(origin);
     this.#withdrawn.add(origin);
     this.#throttle.clear(origin);
+    this.#options.onRevoke?.(origin);
     await this.#options.policy.revoke(origin);
   }
 

@@ -151,6 +151,7 @@ export class BridgeService {
       ...(this.#options.prompter ? { prompter: this.#options.prompter } : {}),
       onRequest: (request) => this.#options.onConsentRequest?.(request, this.consentUrl),
       ...(this.#options.onConsentDecision ? { onDecision: this.#options.onConsentDecision } : {}),
+      onRevoke: (origin) => this.#consoles.revoke(origin),
     });
     this.#consent = new ConsentRoutes({
       broker: this.#broker,

@@ -183,6 +183,29 @@ describe('the console endpoint', () => {
     expect(errorCode(await owner.request({ op: 'console', session }))).toBe(ErrorCode.NOT_ALLOWED);
   });
 
+  it('closes an open console with 4010 and refuses its unused tokens when the person revokes the site', async () => {
+    bridge = await startTestBridge({ policy: { origins: { 'https://other.example': 'allow' } } });
+    const { port } = bridge.service;
+    const owner = await RawClient.open(port, 'https://other.example');
+    clients.push(owner);
+    const session = await runningSession(owner);
+    const open = await ticket(owner, session);
+    const unused = await ticket(owner, session);
+    const console = new ConsoleSocket(
+      `ws://127.0.0.1:${port}/console?token=${open.token}`,
+      'https://other.example',
+    );
+    await console.handshake();
+    await bridge.service.consent.revoke('https://other.example');
+    expect((await console.closed).code).toBe(4010);
+    const late = new ConsoleSocket(
+      `ws://127.0.0.1:${port}/console?token=${unused.token}`,
+      'https://other.example',
+    );
+    expect((await late.closed).code).toBe(4010);
+    await vi.waitFor(() => expect(bridge!.service.consoles).toBe(0));
+  });
+
   it('answers NOT_SUPPORTED when the driver has no display', async () => {
     bridge = await startTestBridge({ mock: { display: false } });
     const own = `http://127.0.0.1:${bridge.service.port}`;

@@ -45,6 +45,17 @@ export class ConsoleEndpoint {
     });
   }
 
+  /**
+   * The person revoked `origin`'s decision: its unused tokens are forgotten and its open consoles
+   * closed with 4010 (`NOT_ALLOWED`).
+   */
+  revoke(origin: string): void {
+    this.tokens.forget(origin);
+    for (const relay of this.#relays) {
+      if (relay.origin === origin) relay.close(consoleCloseCode(-10), 'the person revoked this site');
+    }
+  }
+
   /** Forgets every token and closes every console (1001); resolves once their pages answered. */
   close(): Promise<void> {
     this.tokens.clear();

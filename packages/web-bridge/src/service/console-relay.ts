@@ -68,6 +68,11 @@ export class ConsoleRelay {
     else void this.#run();
   }
 
+  /** The origin the console was granted to. */
+  get origin(): string {
+    return this.#grant.origin;
+  }
+
   /** Closes the page's WebSocket (`code`, `reason`) and the display connection. */
   close(code = 1001, reason = 'the service is stopping'): void {
     if (this.#closed) return;

@@ -77,6 +77,11 @@ export class ConsoleTokens {
     this.#grants.clear();
   }
 
+  /** Forgets the tokens issued to `origin` (the person revoked its decision). */
+  forget(origin: string): void {
+    for (const [token, grant] of this.#grants) if (grant.origin === origin) this.#grants.delete(token);
+  }
+
   #prune(): void {
     const now = this.#now();
     for (const [token, grant] of this.#grants) {
