@@ -35,7 +35,8 @@ Options:
   --all                  images prune: remove every cached image
   --keep <version>       images prune: keep this version (repeatable)
   --idle-time <seconds>  daemon: seconds without input before the system counts as idle (default 30)
-  --debug                Print stack traces of failures
+  --debug                Print stack traces of failures; serve: also the sessions' debug
+                         streams, with screenshots saved in <state-dir>/debug-screenshots/
   -h, --help             Show this help
   -v, --version          Show the version
 
@@ -88,6 +89,7 @@ export async function run(argv: readonly string[], io: CliIo, version = '0.0.0')
         const driver = values.driver ?? io.env[DRIVER_ENV_VARIABLE];
         return await serveCommand(await withDriverPlugins(io, { ...stateDirOption, driver }), {
           json: values.json,
+          debug: values.debug,
           ...(values.port !== undefined ? { port: Number(values.port) } : {}),
           ...(values.driver ? { driver: values.driver } : {}),
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),

@@ -13,6 +13,7 @@ import type { CliIo } from '../cli-io.js';
 import { ExitCode } from '../exit-codes.js';
 import { listenForStop } from '../stop-request.js';
 import { damagedRecordJson, damagedRecordsReport } from './damaged-records-report.js';
+import { printDebugStream } from './debug-stream-printer.js';
 import { refuseSpecialFiles } from './refuse-special-files.js';
 
 /** The web bridge's consent policy in the state directory. */
@@ -30,6 +31,8 @@ export interface ServeFlags {
   fallback?: string;
   /** Print one JSON line with the addresses instead of the text. */
   json?: boolean;
+  /** Print the sessions' debug streams on standard error, their screenshots saved as files. */
+  debug?: boolean;
 }
 
 const banner = [
@@ -42,7 +45,7 @@ const banner = [
 ].join('\n');
 
 /**
- * `cvmweb serve [--port N] [--driver NAME] [--state-dir DIR] [--fallback mock] [--json]`:
+ * `cvmweb serve [--port N] [--driver NAME] [--state-dir DIR] [--fallback mock] [--json] [--debug]`:
  * reconciles the session registry, starts the loopback web bridge and runs until SIGINT, SIGTERM,
  * SIGHUP, the end of its parent process (`npx cvmweb serve` killed) or `options.signal`, then
  * stops the bridge and the daemon, releases the registry lock and returns 0. Stopping leaves
@@ -76,6 +79,7 @@ export async function serveCommand(
     stateDir,
     env: io.env,
   });
+  if (flags.debug) printDebugStream(cvmweb, io, stateDir);
   let service: BridgeService | undefined;
   let daemon: IdleDaemon | undefined;
   const stop = listenForStop(options.signal);
