@@ -1,15 +1,13 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
+import { hasChromium, launchChromium } from '../../test/chromium.js';
 import { consentNotices } from '../consent/consent-page.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 // biome-ignore lint/suspicious/noExplicitAny: the page's globals, untyped inside page.evaluate
 type Win = Record<string, any>;
@@ -77,7 +75,7 @@ let bridge: TestBridge;
 let site: Server;
 let sitePort: number;
 let context: BrowserContext;
-let profile: string;
+let closeChromium: (() => Promise<void>) | undefined;
 let shots: string;
 
 beforeAll(async () => {
@@ -93,29 +91,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   sitePort = (site.address() as { port: number }).port;
-  profile = await mkdtemp(join(tmpdir(), 'cvmweb-chromium-'));
   // CVMWEB_E2E_SHOTS=<dir> keeps the screenshots there for a person to look at.
   shots = process.env['CVMWEB_E2E_SHOTS'] ?? (await mkdtemp(join(tmpdir(), 'cvmweb-shots-')));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-    viewport: { width: 1100, height: 900 },
-  });
+  ({ context, close: closeChromium } = await launchChromium({ width: 1100, height: 900 }));
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await closeChromium?.();
   await new Promise((resolve) => site?.close(resolve));
   await bridge?.close();
-  await rm(profile, { recursive: true, force: true });
   if (shots && !process.env['CVMWEB_E2E_SHOTS']) await rm(shots, { recursive: true, force: true });
 });
 
@@ -157,7 +141,7 @@ async function approveInSecondTab(origin: string): Promise<void> {
   await tab.close();
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('in Chromium', { timeout: 90_000 }, () => {
+describe.skipIf(!hasChromium)('in Chromium', { timeout: 90_000 }, () => {
   it('a page of another origin requests a session, is approved in a second tab, runs the lifecycle and re-attaches after reload', async () => {
     const page = await sitePage();
     const origin = `http://127.0.0.1:${sitePort}`;

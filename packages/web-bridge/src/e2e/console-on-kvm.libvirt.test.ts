@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { kvm } from '@cvmweb/driver-kvm';
 import { guestCache, guestEntries } from '@cvmweb/driver-kvm/testing';
 import { TEST_GUEST_SCREEN, testGuest } from '@cvmweb/test-guest';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FileServer,
@@ -19,6 +18,7 @@ import {
   TEST_POOL_PATH,
   TEST_URI,
 } from '../../test/bridge-kvm-support.js';
+import { hasChromium, launchChromium } from '../../test/chromium.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { BridgeService } from '../service/bridge-service.js';
 
@@ -26,7 +26,6 @@ import { BridgeService } from '../service/bridge-service.js';
 // whose screen (a 1024x768 framebuffer console with a banner) the owner page's console shows, and
 // whose report (`keys`) says what the page typed; another origin asking for that console is refused.
 const unavailable = await libvirtUnavailable();
-const CHROMIUM = '/usr/bin/chromium';
 /** The session's name: its domain and volumes start with `cvmweb-kcon`. */
 const NAME = 'kcon';
 
@@ -49,7 +48,7 @@ async function siteServer(script: string): Promise<{ server: Server; origin: str
   return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
-describe.skipIf(unavailable !== undefined || !existsSync(CHROMIUM))(
+describe.skipIf(unavailable !== undefined || !hasChromium)(
   `the console of a real guest in Chromium${unavailable ? ` (skipped: ${unavailable})` : ''}`,
   () => {
     let release: () => Promise<void> = async () => undefined;
@@ -59,8 +58,8 @@ describe.skipIf(unavailable !== undefined || !existsSync(CHROMIUM))(
     let service: BridgeService;
     let owner: { server: Server; origin: string };
     let other: { server: Server; origin: string };
-    let profile: string;
     let context: BrowserContext;
+    let closeChromium: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
       release = await lockLibvirt('shared');
@@ -83,17 +82,11 @@ describe.skipIf(unavailable !== undefined || !existsSync(CHROMIUM))(
       other = await siteServer(script);
       await policy.remember(owner.origin, 'allow');
       await policy.remember(other.origin, 'allow');
-      profile = await mkdtemp(join(tmpdir(), 'cvmweb-chromium-'));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-        viewport: { width: 1100, height: 900 },
-      });
+      ({ context, close: closeChromium } = await launchChromium({ width: 1100, height: 900 }));
     }, 15 * 60_000);
 
     afterAll(async () => {
-      await context?.close();
+      await closeChromium?.();
       await service?.stop();
       for (const site of [owner, other]) await new Promise((resolve) => site?.server.close(resolve));
       if (cvmweb) {
@@ -106,7 +99,6 @@ describe.skipIf(unavailable !== undefined || !existsSync(CHROMIUM))(
       await purge(`cvmweb-${NAME}`);
       await files?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
-      if (profile) await rm(profile, { recursive: true, force: true });
       await release();
     }, 180_000);
 

@@ -1,14 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GUEST_REPORT_PATH } from '@cvmweb/core';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideConsent, startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { hasChromium, launchChromium } from '../../test/chromium.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the page's globals, untyped inside page.evaluate
 type Win = Record<string, any>;
@@ -22,7 +17,7 @@ declare const WebSocket: any;
 let bridge: TestBridge;
 const sites: Server[] = [];
 let context: BrowserContext;
-let profile: string;
+let closeChromium: (() => Promise<void>) | undefined;
 
 /** A web site of its own loopback origin (its own port) using the client the service serves. */
 async function startSite(script: string): Promise<string> {
@@ -47,27 +42,13 @@ beforeAll(async () => {
   owner = await startSite(script);
   stranger = await startSite(script);
   await bridge.policy.remember(stranger, 'allow');
-  profile = await mkdtemp(join(tmpdir(), 'cvmweb-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-    viewport: { width: 900, height: 700 },
-  });
+  ({ context, close: closeChromium } = await launchChromium({ width: 900, height: 700 }));
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await closeChromium?.();
   for (const site of sites) await new Promise((resolve) => site.close(resolve));
   await bridge?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 async function open(origin: string): Promise<Page> {
@@ -136,7 +117,7 @@ async function guestKeys(sessionId: string): Promise<string> {
   return ((await response.json()) as { keys: string }).keys;
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', { timeout: 120_000 }, () => {
+describe.skipIf(!hasChromium)('the console in Chromium', { timeout: 120_000 }, () => {
   it('shows the owner’s VM screen in a canvas, typing reaches the guest, and other origins and spent tokens are refused', async () => {
     const page = await open(owner);
     const service = `ws://127.0.0.1:${bridge.service.port}`;

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
@@ -13,6 +12,7 @@ import { execa } from 'execa';
 import { type Browser, type BrowserContext, chromium, type Frame, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideConsent, startTestBridge, type TestBridge } from '../../test/bridge-test-support.js';
+import { CHROMIUM, hasChromium } from '../../test/chromium.js';
 import { clientBundlePath } from '../service/client-bundle.js';
 
 /*
@@ -23,8 +23,6 @@ import { clientBundlePath } from '../service/client-bundle.js';
  * Permission grants are Playwright's: granted, or withheld (headless Chromium then refuses the
  * prompt as a person would).
  */
-
-const CHROMIUM = '/usr/bin/chromium';
 
 // biome-ignore lint/suspicious/noExplicitAny: the page's globals, untyped inside evaluate
 type Win = Record<string, any>;
@@ -173,7 +171,7 @@ function tryConnect(where: Page | Frame, url: string) {
   }, url);
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(
+describe.skipIf(!hasChromium)(
   'a public site in Chromium with Local Network Access',
   { timeout: 90_000 },
   () => {
