@@ -36,6 +36,8 @@ export default defineConfig({
           name: 'libvirt',
           include: [LIBVIRT_TESTS, REAL_QEMU_TESTS],
           fileParallelism: false,
+          // Builds the test guest once and provides it to the files (`inject('testGuest')`).
+          globalSetup: ['test/real-guest-setup.ts'],
           sequence: { groupOrder: 1 },
         },
       },

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run lint:waits`: fails when a test waits on time instead of on an event or a condition.
-// Tests wait with vi.waitFor / expect.poll, on events, or on an injected clock; a sleep passes on
-// an idle machine and fails on a loaded one. Test files are packages/*/src/**/*.test.ts,
-// packages/*/test/**/*.ts and scripts/*.test.ts; each is parsed with the TypeScript compiler (so a
+// Tests wait with vi.waitFor / expect.poll, core's waitUntil, on events, or on an injected clock; a
+// sleep passes on an idle machine and fails on a loaded one. Test files are packages/*/src/**/*.test.ts,
+// test support (packages/*/src/testing/**), packages/*/test/**/*.ts and scripts/*.test.ts; each is parsed with the TypeScript compiler (so a
 // `setTimeout` inside a child's source string or a comment does not count). A wait on time is:
 //   - a promise resolved by a timer: `new Promise((resolve) => setTimeout(resolve, ms))`, also
 //     with an arrow that only resolves;
@@ -35,7 +35,8 @@ export function isTestFile(path) {
   if (parts[0] === 'scripts') return parts.length === 2 && path.endsWith('.test.ts');
   if (parts[0] !== 'packages' || parts.length < 4) return false;
   if (parts[2] === 'test') return true;
-  return parts[2] === 'src' && path.endsWith('.test.ts');
+  // Test support shipped as a package's `./testing` entry waits like tests do.
+  return parts[2] === 'src' && (path.endsWith('.test.ts') || parts[3] === 'testing');
 }
 
 /** The waits on time in one file's source, as `{ line, what }` (1-based lines). */

@@ -66,6 +66,7 @@ describe('check-test-waits', () => {
   it('reads test files and test helpers, not production sources or the doubles', () => {
     expect(isTestFile('packages/a/src/x/y.test.ts')).toBe(true);
     expect(isTestFile('packages/a/test/support.ts')).toBe(true);
+    expect(isTestFile('packages/a/src/testing/harness.ts')).toBe(true);
     expect(isTestFile('scripts/check.test.ts')).toBe(true);
     expect(isTestFile('packages/a/src/x/y.ts')).toBe(false);
     expect(isTestFile('packages/a/test/double.mjs')).toBe(false);

@@ -1,11 +1,12 @@
 /**
  * @cvmweb/core/browser: the part of core that runs in a browser (no Node built-ins): the error
- * class and its codes, the session states and the session's events, the daemon's flags. The web bridge's browser
+ * class and its codes, the session states and the session's events, the daemon's flags and timeline entries. The web bridge's browser
  * client is built on it; everything here is also exported by `@cvmweb/core`.
  *
  * @packageDocumentation
  */
 export { DaemonFlags } from './daemon/daemon-contract.js';
+export type { DaemonSystemState, DaemonTimelineEntry } from './daemon/daemon-timeline.js';
 export {
   ErrorCode,
   type ErrorCodeName,

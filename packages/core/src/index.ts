@@ -36,6 +36,7 @@ export {
   knownDaemonFlags,
   validateDaemonSettings,
 } from './daemon/daemon-contract.js';
+export type { DaemonSystemState, DaemonTimelineEntry } from './daemon/daemon-timeline.js';
 // Detection.
 export {
   type Candidate,

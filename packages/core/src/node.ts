@@ -1,7 +1,7 @@
 /**
  * `@cvmweb/core/node`: the Node-only building blocks cvmweb's drivers, daemon, bridge and core
  * itself share, one copy of each: the serial queue ({@link TaskQueue}, {@link KeyedQueue}),
- * the abortable {@link sleep} and {@link abortable} wait, the time box ({@link timeBoxed}), the process runner
+ * the abortable {@link sleep} and {@link abortable} wait, the condition poll ({@link waitUntil}), one HTTP request to a guest ({@link guestGet}), the time box ({@link timeBoxed}), the process runner
  * ({@link createProcessRunner}) and the loopback port reservation
  * ({@link reserveFreeLoopbackPort}), the screen-dump converter ({@link screenImageToPng}), the process check ({@link isProcessAlive}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
  *
@@ -9,6 +9,7 @@
  */
 
 export { type SleepOptions, sleep } from './clock/sleep.js';
+export { type WaitUntilOptions, waitUntil } from './clock/wait-until.js';
 export { abortable } from './concurrency/abortable.js';
 export { KeyedQueue } from './concurrency/keyed-queue.js';
 export { type QueuedTaskOptions, TaskQueue, type TaskQueueOptions } from './concurrency/task-queue.js';
@@ -38,6 +39,7 @@ export {
   readRegularFile,
 } from './files/read-regular-file.js';
 export { type WriteFileAtomicOptions, writeFileAtomic } from './files/write-file-atomic.js';
+export { type GuestAnswer, guestGet } from './guest/guest-get.js';
 export {
   type AccelerationFacts,
   type AccelerationPaths,

@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConformanceSuite } from '@cvmweb/core/testing';
-import { testGuest } from '@cvmweb/test-guest';
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, describe, inject, it } from 'vitest';
 import { kvm } from './kvm.js';
 import {
   FileServer,
@@ -33,7 +32,7 @@ if (unavailable) {
   const release = await lockLibvirt('shared');
   await purgeLeftovers(['conformance', 'keep', 'lose', 'close-0', 'close-1', 'close-2']);
   const server = await new FileServer().start();
-  const entries = guestEntries(server, await testGuest());
+  const entries = guestEntries(server, inject('testGuest').files);
   const cacheDir = await mkdtemp(join(tmpdir(), 'cvmweb-kvm-images-'));
   afterAll(async () => {
     await server.stop();

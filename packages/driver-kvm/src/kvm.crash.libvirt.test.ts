@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCvmweb, type ImageEntry, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
-import { testGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kvm } from './kvm.js';
 import {
   FileServer,
@@ -66,7 +65,7 @@ describe.skipIf(unavailable !== undefined)(
       const bytes = randomBytes(64 * 1024 * 1024);
       bigSha = createHash('sha256').update(bytes).digest('hex');
       await writeFile(big, bytes);
-      const guest = await testGuest();
+      const guest = inject('testGuest').files;
       entries = [
         ...guestEntries(server, guest),
         {

@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, GUEST_REPORT_PATH, parseGuestReport } from '@cvmweb/core';
 import { authenticateVnc } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { TEST_GUEST_SCREEN, testGuest } from '@cvmweb/test-guest';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { kvm } from './kvm.js';
 import {
   FileServer,
@@ -68,7 +67,7 @@ describe.skipIf(unavailable !== undefined)(
         driver: kvm({ uri: TEST_URI, pool: TEST_POOL, poolPath: TEST_POOL_PATH, shutdownTimeoutMs: 8000 }),
         stateDir: await mkdtemp(join(dir, 'state-')),
         secretCost: TEST_SCRYPT_COST,
-        images: guestCache(join(dir, 'images'), guestEntries(server, await testGuest())),
+        images: guestCache(join(dir, 'images'), guestEntries(server, inject('testGuest').files)),
         stopTimeoutMs: 8000,
       });
       const session = await cvmweb.requestSession('display', 'key');
@@ -95,8 +94,8 @@ describe.skipIf(unavailable !== undefined)(
 
       // By the time its API answers, the guest has cleared its screen and written its banner on
       // the first line: those cells are lit, the screen below the second line is black.
-      const { cell, banner } = TEST_GUEST_SCREEN;
-      expect(size).toEqual([TEST_GUEST_SCREEN.width, TEST_GUEST_SCREEN.height]);
+      const { cell, banner } = inject('testGuest').screen;
+      expect(size).toEqual([inject('testGuest').screen.width, inject('testGuest').screen.height]);
       const png = PNG.sync.read(Buffer.from(await session.screenshot()));
       expect([png.width, png.height]).toEqual(size);
       expect(lit(png, 0, cell.height, 0, banner.length * cell.width)).toBe(true);

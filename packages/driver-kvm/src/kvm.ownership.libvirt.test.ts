@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, type Session } from '@cvmweb/core';
 import { releaseLoopbackPort, reservedLoopbackPorts } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { testGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { moveApiForward, readApiForward } from './domain-definition.js';
 import { kvm } from './kvm.js';
 import { defaultInstallationId, type KvmOptions } from './kvm-options.js';
@@ -58,7 +57,7 @@ describe.skipIf(unavailable !== undefined)(
     }, 120_000);
 
     const connect = async (options: KvmOptions = {}, stateDir?: string) => {
-      const entries = guestEntries(server, await testGuest());
+      const entries = guestEntries(server, inject('testGuest').files);
       const cvmweb = await createCvmweb({
         driver: kvm({
           uri: TEST_URI,

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { testGuest } from '@cvmweb/test-guest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { kvm } from './kvm.js';
 import {
   FileServer,
@@ -71,7 +70,7 @@ describe.skipIf(unavailable !== undefined)(
         }),
         stateDir: join(dir, 'state'),
         secretCost: TEST_SCRYPT_COST,
-        images: guestCache(join(dir, 'images'), guestEntries(server, await testGuest())),
+        images: guestCache(join(dir, 'images'), guestEntries(server, inject('testGuest').files)),
         stopTimeoutMs: 8000,
       });
       expect(cvmweb.hypervisorName).toBe('kvm');

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, SessionState } from '@cvmweb/core';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { testGuest } from '@cvmweb/test-guest';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import type { DomainEvent } from './domain-events.js';
 import { kvm } from './kvm.js';
 import type { KvmHypervisor } from './kvm-hypervisor.js';
@@ -82,7 +81,7 @@ describe.skipIf(unavailable !== undefined)(
         }),
         stateDir: join(dir, 'state'),
         secretCost: TEST_SCRYPT_COST,
-        images: guestCache(join(dir, 'images'), guestEntries(server, await testGuest())),
+        images: guestCache(join(dir, 'images'), guestEntries(server, inject('testGuest').files)),
         stopTimeoutMs: 8000,
       });
       const session = await cvmweb.requestSession('restart', 'key');

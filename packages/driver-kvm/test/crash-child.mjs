@@ -9,7 +9,7 @@
 // line matches is not sent: the process prints `frozen` and blocks until it is killed, so the test
 // kills it exactly between two commands.
 import { createCvmweb, ImageCache, ImageCatalog } from '@cvmweb/core';
-import { kvm } from '@cvmweb/driver-kvm';
+import { kvm } from '../dist/index.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 const say = (line) => process.stdout.write(`${line.replaceAll('\n', ' ')}\n`);

@@ -5,10 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConformanceSuite } from '@cvmweb/core/testing';
-import { TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
 import { afterAll, describe, it } from 'vitest';
 import { qemu } from './qemu.js';
-import { filesLeft, qemuProcesses, qemuUnavailable } from './testing-support.js';
+import { filesLeft, qemuProcesses, qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 
 const unavailable = qemuUnavailable();
 
@@ -17,7 +16,6 @@ if (unavailable) {
     it.skip(`skipped: ${unavailable}`, () => undefined);
   });
 } else {
-  const guest = await testGuest();
   const cacheDir = await mkdtemp(join(tmpdir(), 'cvmweb-qemu-images-'));
   // A path with a space and a quote: every command line must take it as it is.
   const root = await mkdtemp(join(tmpdir(), `cvmweb qemu "vms" `));
@@ -31,8 +29,8 @@ if (unavailable) {
     driver: () => qemu({ directory: root, shutdownTimeoutMs: 8000 }),
     // Direct kernel boot is the quickest form under TCG; the ISO and disk forms are booted in
     // qemu-vm.real-qemu.test.ts.
-    requirements: { ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.kernel },
-    images: () => testGuestImages(guest, cacheDir),
+    requirements: { ram: 128, disk: 16, version: testGuest().versions.kernel },
+    images: () => testGuestImages(cacheDir),
     userData: '[cernvm]\nusers=user:users:s3cr3t\n',
     timeoutMs: 120_000,
     apiTimeoutMs: 60_000,

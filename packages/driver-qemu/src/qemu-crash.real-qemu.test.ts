@@ -10,11 +10,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCvmweb, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
-import { TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemu } from './qemu.js';
-import { filesLeft, qemuProcesses, qemuUnavailable } from './testing-support.js';
+import { filesLeft, qemuProcesses, qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 
 const unavailable = qemuUnavailable();
 const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,7 +27,6 @@ describe.skipIf(unavailable !== undefined)(
     let root: string;
     beforeAll(async () => {
       if (!existsSync(BUILT)) throw new Error(`build the package first: ${BUILT} is missing`);
-      await testGuest(); // built (or found) once, before any child needs it
       dir = await mkdtemp(join(tmpdir(), `cvmweb qemu 'crash' "x", `));
       root = join(dir, 'vms, "all" of them');
     }, 10 * 60_000);
@@ -51,7 +49,8 @@ describe.skipIf(unavailable !== undefined)(
             stateDir,
             imagesDir: join(dir, "images 'cache'"),
             session: name,
-            version: TEST_GUEST_VERSIONS.kernel,
+            version: testGuest().versions.kernel,
+            entries: testGuest().catalog,
             ...(freeze ? { freezeAt: trigger.source } : {}),
           }),
         ],
@@ -92,12 +91,11 @@ describe.skipIf(unavailable !== undefined)(
 
     /** A new service over the same state directory: createCvmweb reconciles; then the session is closed. */
     const recover = async (stateDir: string, id: string) => {
-      const guest = await testGuest();
       const cvmweb = await createCvmweb({
         driver: qemu({ directory: root, shutdownTimeoutMs: 5000 }),
         stateDir,
         secretCost: TEST_SCRYPT_COST,
-        images: testGuestImages(guest, join(dir, "images 'cache'")),
+        images: testGuestImages(join(dir, "images 'cache'")),
       });
       try {
         const report = await cvmweb.reconcile();

@@ -14,11 +14,10 @@ import {
 } from '@cvmweb/core';
 import { authenticateVnc } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { TEST_GUEST_SCREEN, TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { qemu } from './qemu.js';
-import { qemuUnavailable } from './testing-support.js';
+import { qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 
 const unavailable = qemuUnavailable();
 
@@ -59,11 +58,11 @@ describe.skipIf(unavailable !== undefined)(
         driver: qemu({ directory: join(dir, 'vms'), shutdownTimeoutMs: 8000 }),
         stateDir: await mkdtemp(join(dir, 'state-')),
         secretCost: TEST_SCRYPT_COST,
-        images: testGuestImages(await testGuest(), join(dir, 'images')),
+        images: testGuestImages(join(dir, 'images')),
         stopTimeoutMs: 8000,
       });
       const session = await cvmweb.requestSession('display', 'key');
-      await session.open({ ram: 128, disk: 0, version: TEST_GUEST_VERSIONS.kernel });
+      await session.open({ ram: 128, disk: 0, version: testGuest().versions.kernel });
       const debug: string[] = [];
       session.on('debug', (message) => debug.push(message));
       const api = waitFor(session, 'apiAvailable', 120_000);
@@ -82,7 +81,7 @@ describe.skipIf(unavailable !== undefined)(
       const size = await framebufferSize(endpoint);
 
       // The guest has written its banner on its screen (the test guest's size) by the time its API answers.
-      expect(size).toEqual([TEST_GUEST_SCREEN.width, TEST_GUEST_SCREEN.height]);
+      expect(size).toEqual([testGuest().screen.width, testGuest().screen.height]);
       const png = PNG.sync.read(Buffer.from(await session.screenshot()));
       expect([png.width, png.height]).toEqual(size);
       const colours = new Set<number>();

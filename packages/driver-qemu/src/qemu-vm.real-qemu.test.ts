@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { type Cvmweb, createCvmweb, GUEST_REPORT_PATH, type Session, SessionState } from '@cvmweb/core';
 import { createProcessRunner, type ProcessRunner } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
-import { TEST_GUEST_VERSIONS, testGuest, testGuestImages } from '@cvmweb/test-guest';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { qemu } from './qemu.js';
 import type { QemuOptions } from './qemu-options.js';
 import { QmpClient } from './qmp-client.js';
-import { filesLeft, qemuProcesses, qemuUnavailable } from './testing-support.js';
+import { filesLeft, qemuProcesses, qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 import { vmPaths } from './vm-directory.js';
 
 const unavailable = qemuUnavailable();
@@ -39,12 +38,11 @@ describe.skipIf(unavailable !== undefined)(
     }, 120_000);
 
     const connect = async (options: QemuOptions = {}, stateDir?: string) => {
-      const guest = await testGuest();
       const cvmweb = await createCvmweb({
         driver: qemu({ directory: root, shutdownTimeoutMs: 8000, ...options }),
         stateDir: stateDir ?? (await mkdtemp(join(dir, `state "it's" `))),
         secretCost: TEST_SCRYPT_COST,
-        images: testGuestImages(guest, join(dir, `images, 'cached'`)),
+        images: testGuestImages(join(dir, `images, 'cached'`)),
         stopTimeoutMs: 8000,
       });
       opened.push(cvmweb);
@@ -60,7 +58,7 @@ describe.skipIf(unavailable !== undefined)(
     it('boots the ISO as a CD-ROM and the qcow2 disk as an overlay of the shared base, in folders with spaces, quotes and commas', async () => {
       const cvmweb = await connect();
       const iso = await cvmweb.requestSession('iso', 'key');
-      await iso.open({ ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.iso });
+      await iso.open({ ram: 128, disk: 16, version: testGuest().versions.iso });
       const isoReport = report(iso);
       await iso.start(tricky);
       expect((await isoReport).userData).toBe(tricky);
@@ -69,7 +67,7 @@ describe.skipIf(unavailable !== undefined)(
       expect(await qemuProcesses(iso.vmName)).toEqual([]);
 
       const disk = await cvmweb.requestSession('disk', 'key');
-      await disk.open({ ram: 128, disk: 0, version: TEST_GUEST_VERSIONS.disk });
+      await disk.open({ ram: 128, disk: 0, version: testGuest().versions.disk });
       const overlay = join(root, disk.vmName, 'disk.qcow2');
       const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', overlay])).stdout) as {
         'backing-filename': string;
@@ -93,7 +91,7 @@ describe.skipIf(unavailable !== undefined)(
       const stateDir = await mkdtemp(join(dir, `restart "state" `));
       const first = await connect({}, stateDir);
       const session = await first.requestSession('restart', 'key');
-      await session.open({ ram: 128, disk: 0, version: TEST_GUEST_VERSIONS.kernel });
+      await session.open({ ram: 128, disk: 0, version: testGuest().versions.kernel });
       const booted = report(session);
       await session.start('');
       const { bootId } = await booted;
@@ -148,7 +146,7 @@ describe.skipIf(unavailable !== undefined)(
       const steps = async (name: string) => {
         const session = await cvmweb.requestSession(name, 'key');
         try {
-          await session.open({ ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.kernel });
+          await session.open({ ram: 128, disk: 16, version: testGuest().versions.kernel });
           await session.start('');
         } finally {
           await session.close();
@@ -167,7 +165,7 @@ describe.skipIf(unavailable !== undefined)(
         const session = await cvmweb.requestSession(name, 'key');
         await expect(
           (async () => {
-            await session.open({ ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.kernel });
+            await session.open({ ram: 128, disk: 16, version: testGuest().versions.kernel });
             await session.start('');
           })(),
         ).rejects.toThrow();
@@ -190,7 +188,7 @@ describe.skipIf(unavailable !== undefined)(
         });
         const { signal } = controller;
         try {
-          await session.open({ ram: 128, disk: 16, version: TEST_GUEST_VERSIONS.kernel }, { signal });
+          await session.open({ ram: 128, disk: 16, version: testGuest().versions.kernel }, { signal });
           await session.start('', { signal });
         } finally {
           if (session.state !== SessionState.Closed) await session.close();
@@ -222,7 +220,7 @@ describe.skipIf(unavailable !== undefined)(
       const cvmweb = await connect({ cgroupRoot });
       expect(cvmweb.hypervisor.capabilities.executionCap).toBe(true);
       const session = await cvmweb.requestSession('capped', 'key');
-      await session.open({ ram: 128, disk: 0, cpus: 1, version: TEST_GUEST_VERSIONS.kernel });
+      await session.open({ ram: 128, disk: 0, cpus: 1, version: testGuest().versions.kernel });
       await session.start('');
       await session.setExecutionCap(20);
       const vmCgroup = join(own, `cvmweb-${session.vmName}`);
@@ -245,7 +243,7 @@ describe.skipIf(unavailable !== undefined)(
     it('gives the guest its properties through fw_cfg opt/cvmweb/properties, read from its sysfs; a change reaches it at the next launch', async () => {
       const cvmweb = await connect();
       const session = await cvmweb.requestSession('properties', 'key');
-      await session.open({ ram: 128, disk: 0, version: TEST_GUEST_VERSIONS.kernel });
+      await session.open({ ram: 128, disk: 0, version: testGuest().versions.kernel });
       const value = `a "quoted", 'odd' value\nwith a line`;
       await session.setProperty('greeting', value); // the VM exists, powered off
       // Asked once the guest's API answered (report() waits for it).

@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ImageCache, ImageCatalog } from '@cvmweb/core';
+import { inject } from 'vitest';
 import { vmPaths } from './vm-directory.js';
 
 /** Why real-QEMU tests cannot run here, or `undefined`. */
@@ -38,4 +40,21 @@ export async function filesLeft(root: string, vmName: string): Promise<string[]>
   const { socketDir, dir } = vmPaths(root, vmName);
   if (socketDir !== dir && existsSync(socketDir)) left.push(socketDir);
   return left;
+}
+
+/**
+ * The test guest that test/real-guest-setup.ts built for vitest's `libvirt` project: its files,
+ * catalog, versions and screen (the driver's tests import no cvmweb package but core).
+ */
+export function testGuest() {
+  return inject('testGuest');
+}
+
+/** An image cache in `directory` over the test guest's catalog (`file:` URLs, never the network). */
+export function testGuestImages(directory: string): ImageCache {
+  return new ImageCache({
+    directory,
+    offline: true,
+    catalog: new ImageCatalog(testGuest().catalog, { defaults: [] }),
+  });
 }

@@ -1,5 +1,7 @@
-import { request } from 'node:http';
 import { type Clock, systemClock } from '../clock/clock.js';
+import { waitUntil } from '../clock/wait-until.js';
+import { isHypervisorError } from '../errors/hypervisor-error.js';
+import { guestGet } from '../guest/guest-get.js';
 import {
   GUEST_REPORT_PATH,
   GUEST_SPIN_PATH,
@@ -8,56 +10,6 @@ import {
 } from '../guest/guest-report.js';
 import type { Session } from '../session/session.js';
 import { SILENT_PROBE_TIMEOUT_MS } from './guest-tolerances.js';
-
-/** What one request to the guest got: an answer, or nothing (refused, reset, timed out). */
-export type GuestAnswer =
-  | {
-      /** The HTTP status code of the answer. */
-      status: number;
-      /** The answer's body as text. */
-      body: string;
-    }
-  | undefined;
-
-/**
- * One HTTP GET on a fresh connection; `undefined` when nothing answered within `timeoutMs` (real
- * time) or `signal` aborted it.
- */
-export function guestGet(
-  url: string,
-  path: string,
-  timeoutMs: number,
-  options?: { signal?: AbortSignal },
-): Promise<GuestAnswer> {
-  return new Promise((resolve) => {
-    if (options?.signal?.aborted) return resolve(undefined);
-    const target = new URL(path, url);
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'GET',
-        agent: false,
-        headers: { connection: 'close' },
-        timeout: timeoutMs,
-        ...(options?.signal ? { signal: options.signal } : {}),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', () => resolve(undefined));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
-}
 
 /**
  * Reads a session's guest through the cvmweb guest API ({@link GUEST_REPORT_PATH}). The API
@@ -104,27 +56,38 @@ export class GuestObserver {
     accept: (report: GuestReport) => boolean = () => true,
     options?: { signal?: AbortSignal },
   ): Promise<GuestReport> {
-    const deadline = Date.now() + this.bootTimeoutMs;
     let last = 'no answer';
-    for (;;) {
-      const url = this.url;
-      const answer = url
-        ? await guestGet(url, GUEST_REPORT_PATH, SILENT_PROBE_TIMEOUT_MS, options)
-        : undefined;
-      if (answer) {
-        const report = answer.status === 200 ? parseGuestReport(answer.body) : undefined;
-        if (report && accept(report)) return report;
-        last = report
-          ? `the report ${JSON.stringify(report)}`
-          : `HTTP ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}`;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `guest observation: waiting for ${what} at ${url || '(no API URL yet)'}${GUEST_REPORT_PATH} for ${this.bootTimeoutMs} ms, last saw ${last}. ` +
-            'Is the VM running the cvmweb test guest? If the driver boots another image, pass `guest: false` to the suite.',
-        );
-      }
-      await this.clock.sleep(100, options?.signal);
+    // The time-out is real time even when the observation clock is virtual: a guest boots in real time.
+    const realTime: Clock = { now: () => Date.now(), sleep: (ms, signal) => this.clock.sleep(ms, signal) };
+    try {
+      return await waitUntil(
+        async (signal) => {
+          const url = this.url;
+          const answer = url
+            ? await guestGet(url, GUEST_REPORT_PATH, SILENT_PROBE_TIMEOUT_MS, { signal })
+            : undefined;
+          if (!answer) return undefined;
+          const report = answer.status === 200 ? parseGuestReport(answer.body) : undefined;
+          if (report && accept(report)) return report;
+          last = report
+            ? `the report ${JSON.stringify(report)}`
+            : `HTTP ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}`;
+          return undefined;
+        },
+        {
+          what,
+          timeoutMs: this.bootTimeoutMs,
+          clock: realTime,
+          ...(options?.signal ? { signal: options.signal } : {}),
+        },
+      );
+    } catch (error) {
+      if (!isHypervisorError(error) || error.details['timedOut'] !== true) throw error;
+      throw new Error(
+        `guest observation: waiting for ${what} at ${this.url || '(no API URL yet)'}${GUEST_REPORT_PATH} for ${this.bootTimeoutMs} ms, last saw ${last}. ` +
+          'Is the VM running the cvmweb test guest? If the driver boots another image, pass `guest: false` to the suite.',
+        { cause: error },
+      );
     }
   }
 

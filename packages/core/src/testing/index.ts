@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export { ManualClock } from '../clock/clock.js';
+export { type GuestAnswer, guestGet } from '../guest/guest-get.js';
 export { TEST_SCRYPT_COST } from '../registry/owner-secret.js';
 export { closeAndDispose } from './close-and-dispose.js';
 export type { ConformanceOptions, GuestObservationOptions } from './conformance-options.js';
@@ -12,5 +13,5 @@ export { runConformanceSuite } from './conformance-suite.js';
 export { dependantSignals } from './dependant-signals.js';
 export { type EventLog, record, waitFor } from './event-log.js';
 export { FastClock } from './fast-clock.js';
-export { type GuestAnswer, GuestObserver, guestGet } from './guest-observer.js';
+export { GuestObserver } from './guest-observer.js';
 export * from './guest-tolerances.js';

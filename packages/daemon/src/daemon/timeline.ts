@@ -1,64 +1,10 @@
-import type { SessionStateValue } from '@cvmweb/core';
+import type { DaemonSystemState, DaemonTimelineEntry } from '@cvmweb/core';
 
-/** The system as the daemon sees it. */
-export type SystemState = 'idle' | 'active' | 'unknown';
+/** The system as the daemon sees it (core's {@link DaemonSystemState}). */
+export type SystemState = DaemonSystemState;
 
-/** One point of the daemon's timeline. `at` is ms since the epoch on the daemon's clock. */
-export type TimelineEvent =
-  | {
-      /** When it happened, ms since the epoch on the daemon's clock. */
-      readonly at: number;
-      /** The user's activity changed. */
-      readonly kind: 'system';
-      /** Active or idle, as the daemon decided. */
-      readonly state: SystemState;
-      /** Idle seconds when known. */
-      readonly idleSeconds?: number;
-      /** Why it is unknown. */
-      readonly reason?: string;
-    }
-  | {
-      /** When it happened, ms since the epoch on the daemon's clock. */
-      readonly at: number;
-      /** A controlled session changed. */
-      readonly kind: 'session';
-      /** The session's id. */
-      readonly sessionId: string;
-      /** The session's name. */
-      readonly name: string;
-      /** The session's state. */
-      readonly state: SessionStateValue;
-      /** True when its VM is saved to disk. */
-      readonly hibernated: boolean;
-      /** Its execution cap, in percent. */
-      readonly executionCap: number;
-    }
-  | {
-      /** When it happened, ms since the epoch on the daemon's clock. */
-      readonly at: number;
-      /** The daemon ran an action on a session. */
-      readonly kind: 'action';
-      /** The session's id. */
-      readonly sessionId: string;
-      /** The session's name. */
-      readonly name: string;
-      /** `pause`, `resume`, `hibernate`, `start` or `setExecutionCap`. */
-      readonly action: string;
-      /** The cap set, for `setExecutionCap`. */
-      readonly cap?: number;
-      /** Whether the action succeeded. */
-      readonly ok: boolean;
-      /** The error's message when it failed. */
-      readonly error?: string;
-    }
-  | {
-      /** When it happened, ms since the epoch on the daemon's clock. */
-      readonly at: number;
-      /** The daemon started or stopped. */
-      readonly kind: 'daemon';
-      /** True when it started. */
-      readonly running: boolean;
-    };
+/** One point of the daemon's timeline (core's {@link DaemonTimelineEntry}). `at` is ms since the epoch on the daemon's clock. */
+export type TimelineEvent = DaemonTimelineEntry;
 
 /**
  * A bounded ring buffer of timeline events: at most `capacity` events, none

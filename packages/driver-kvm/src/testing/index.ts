@@ -36,7 +36,6 @@ export {
   type GuestFiles,
   guestCache,
   guestEntries,
-  guestGet,
   waitForGuest,
 } from './test-guest-images.js';
 export { sshdUnavailable, startSshd, type TestSshd } from './test-sshd.js';

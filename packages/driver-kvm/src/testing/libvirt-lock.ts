@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createProcessRunner, sleep } from '@cvmweb/core/node';
+import { createProcessRunner, isProcessAlive, waitUntil } from '@cvmweb/core/node';
 import { REPO, TEST_URI } from './libvirt-test-host.js';
 
 const runner = createProcessRunner();
@@ -60,22 +60,23 @@ export async function restartLibvirtd(): Promise<void> {
   const pid = await setupLibvirtdPid();
   if (pid === undefined) throw new Error('libvirtd was not started by scripts/setup-libvirt.sh');
   process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + 30_000;
-  while ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'libvirtd') {
-    if (Date.now() > deadline) throw new Error(`libvirtd (pid ${pid}) did not stop within 30 s`);
-    await sleep(50);
-  }
+  await waitUntil(async () => (isProcessAlive(pid) ? undefined : true), {
+    what: `libvirtd (pid ${pid}) to stop`,
+    timeoutMs: 30_000,
+    intervalMs: 50,
+  });
   await runner.run('bash', [join(REPO, 'scripts/setup-libvirt.sh')], {
     env: { CVMWEB_LIBVIRT_RUN: LIBVIRT_RUN },
     timeoutMs: 120_000,
   });
-  for (;;) {
-    const version = await runner.run('virsh', ['-c', TEST_URI, 'version'], {
-      reject: false,
-      timeoutMs: 10_000,
-    });
-    if (version.exitCode === 0) return;
-    if (Date.now() > deadline + 60_000) throw new Error('libvirtd did not answer after its restart');
-    await sleep(100);
-  }
+  await waitUntil(
+    async () => {
+      const version = await runner.run('virsh', ['-c', TEST_URI, 'version'], {
+        reject: false,
+        timeoutMs: 10_000,
+      });
+      return version.exitCode === 0 ? true : undefined;
+    },
+    { what: 'libvirtd to answer after its restart', timeoutMs: 60_000 },
+  );
 }

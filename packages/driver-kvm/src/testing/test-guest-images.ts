@@ -3,11 +3,11 @@ import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ImageCache, ImageCatalog, type ImageEntry } from '@cvmweb/core';
-import { sleep } from '@cvmweb/core/node';
+import { guestGet, waitUntil } from '@cvmweb/core/node';
 /**
- * The files of a built test guest that {@link guestEntries} serves: what `testGuest()` of
- * `@cvmweb/test-guest` resolves with (a driver imports no cvmweb package but core, so tests build
- * the guest with the kit and hand its files here).
+ * The files of a built test guest that {@link guestEntries} serves: what the test-guest kit's
+ * `testGuest()` resolves with (a driver imports no cvmweb package but core, so the guest is built
+ * by the kit outside the driver and its files are handed here).
  */
 export interface GuestFiles {
   /** The kernel as an ELF, for direct boot. */
@@ -100,26 +100,16 @@ export function guestCache(directory: string, entries: ImageEntry[]): ImageCache
   return new ImageCache({ directory, catalog: new ImageCatalog(entries, { defaults: [] }) });
 }
 
-/** Reads `path` from the guest's API (HTTP GET), or `undefined` when it does not answer. */
-export async function guestGet(port: number, path: string, timeoutMs = 3000): Promise<string | undefined> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return response.ok ? await response.text() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Polls {@link guestGet} until it answers or `timeoutMs` passes. */
-export async function waitForGuest(port: number, path: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const body = await guestGet(port, path);
-    if (body !== undefined) return body;
-    if (Date.now() > deadline)
-      throw new Error(`guest on port ${port} did not answer ${path} within ${timeoutMs} ms`);
-    await sleep(200);
-  }
+/**
+ * Polls the guest's API at `path` on 127.0.0.1:`port` until it answers 200, for up to
+ * `timeoutMs`; resolves with the answer's body.
+ */
+export function waitForGuest(port: number, path: string, timeoutMs = 60_000): Promise<string> {
+  return waitUntil(
+    async (signal) => {
+      const answer = await guestGet(`http://127.0.0.1:${port}`, path, 3000, { signal });
+      return answer?.status === 200 ? answer.body : undefined;
+    },
+    { what: `the guest on port ${port} to answer ${path}`, timeoutMs, intervalMs: 200 },
+  );
 }

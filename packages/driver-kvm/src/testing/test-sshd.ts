@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createProcessRunner, reserveFreeLoopbackPort, sleep } from '@cvmweb/core/node';
+import { createProcessRunner, isProcessAlive, reserveFreeLoopbackPort, waitUntil } from '@cvmweb/core/node';
 
 const runner = createProcessRunner();
 
@@ -43,7 +42,12 @@ export async function startSshd(): Promise<TestSshd> {
     if (Number.isInteger(pid) && pid > 0) {
       try {
         process.kill(pid, 'SIGTERM');
-        for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await sleep(20);
+        const gone = pid;
+        await waitUntil(() => (isProcessAlive(gone) ? undefined : true), {
+          what: `sshd (pid ${gone}) to stop`,
+          timeoutMs: 5000,
+          intervalMs: 20,
+        });
       } catch {
         // already gone
       }
@@ -95,12 +99,13 @@ export async function startSshd(): Promise<TestSshd> {
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
     const port = await reserveFreeLoopbackPort();
     await runner.run('/usr/sbin/sshd', ['-f', config, '-p', String(port), '-o', `PidFile=${pidFile}`]);
-    for (let i = 0; ; i++) {
-      pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(pid) && pid > 0) break;
-      if (i > 200) throw new Error('sshd wrote no pid file');
-      await sleep(20);
-    }
+    pid = await waitUntil(
+      async () => {
+        const written = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+        return Number.isInteger(written) && written > 0 ? written : undefined;
+      },
+      { what: 'sshd to write its pid file', timeoutMs: 5000, intervalMs: 20 },
+    );
     return {
       uri: `qemu+ssh://root@127.0.0.1:${port}/system?no_verify=1&keyfile=${key}`,
       env: { PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },

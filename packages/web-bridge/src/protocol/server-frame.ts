@@ -1,4 +1,9 @@
-import type { ErrorCodeName, ErrorCodeValue, SessionStateValue } from '@cvmweb/core/browser';
+import type {
+  DaemonTimelineEntry,
+  ErrorCodeName,
+  ErrorCodeValue,
+  SessionStateValue,
+} from '@cvmweb/core/browser';
 
 /**
  * What the service pushes about a session with every event and result: the
@@ -135,65 +140,10 @@ export interface ConsentFrame {
 }
 
 /**
- * One point of the daemon's timeline as a page sees it (the daemon's own
- * timeline event, filtered per origin; see docs/protocol.md). `at` is ms since
- * the epoch on the service's clock.
+ * One point of the daemon's timeline as a page sees it: core's {@link DaemonTimelineEntry}, filtered
+ * per origin (see docs/protocol.md). `at` is ms since the epoch on the service's clock.
  */
-export type TimelineEntry =
-  | {
-      /** When it happened, ms since the epoch. */
-      readonly at: number;
-      /** The system became `idle`, `active` or `unknown`. */
-      readonly kind: 'system';
-      /** Whether the user is idle or active. */
-      readonly state: 'idle' | 'active' | 'unknown';
-      /** Idle seconds when known (privileged origins only). */
-      readonly idleSeconds?: number;
-      /** Why it is unknown (privileged origins only). */
-      readonly reason?: string;
-    }
-  | {
-      /** When it happened, ms since the epoch. */
-      readonly at: number;
-      /** A controlled session's state, hibernation or cap changed. */
-      readonly kind: 'session';
-      /** The session's id. */
-      readonly sessionId: string;
-      /** The session's name. */
-      readonly name: string;
-      /** The session's state. */
-      readonly state: SessionStateValue;
-      /** True when its VM is saved to disk. */
-      readonly hibernated: boolean;
-      /** Its execution cap, in percent. */
-      readonly executionCap: number;
-    }
-  | {
-      /** When it happened, ms since the epoch. */
-      readonly at: number;
-      /** The daemon acted on a controlled session. */
-      readonly kind: 'action';
-      /** The session's id. */
-      readonly sessionId: string;
-      /** The session's name. */
-      readonly name: string;
-      /** `pause`, `resume`, `hibernate`, `start` or `setExecutionCap`. */
-      readonly action: string;
-      /** The cap set, for `setExecutionCap`. */
-      readonly cap?: number;
-      /** Whether the action succeeded. */
-      readonly ok: boolean;
-      /** Why it failed (privileged origins only). */
-      readonly error?: string;
-    }
-  | {
-      /** When it happened, ms since the epoch. */
-      readonly at: number;
-      /** The daemon started or stopped. */
-      readonly kind: 'daemon';
-      /** True when the daemon started. */
-      readonly running: boolean;
-    };
+export type TimelineEntry = DaemonTimelineEntry;
 
 /** The result `value` of a `timeline` request. */
 export interface TimelineResult {
