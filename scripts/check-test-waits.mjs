@@ -2,7 +2,7 @@
 // `npm run lint:waits`: fails when a test waits on time instead of on an event or a condition.
 // Tests wait with vi.waitFor / expect.poll, core's waitUntil, on events, or on an injected clock; a
 // sleep passes on an idle machine and fails on a loaded one. Test files are packages/*/src/**/*.test.ts,
-// test support (packages/*/src/testing/**), packages/*/test/**/*.ts and scripts/*.test.ts; each is parsed with the TypeScript compiler (so a
+// test support (packages/*/src/testing/** and src/testing.ts), packages/*/test/**/*.ts and scripts/*.test.ts; each is parsed with the TypeScript compiler (so a
 // `setTimeout` inside a child's source string or a comment does not count). A wait on time is:
 //   - a promise resolved by a timer: `new Promise((resolve) => setTimeout(resolve, ms))`, also
 //     with an arrow that only resolves;
@@ -36,7 +36,9 @@ export function isTestFile(path) {
   if (parts[0] !== 'packages' || parts.length < 4) return false;
   if (parts[2] === 'test') return true;
   // Test support shipped as a package's `./testing` entry waits like tests do.
-  return parts[2] === 'src' && (path.endsWith('.test.ts') || parts[3] === 'testing');
+  return (
+    parts[2] === 'src' && (path.endsWith('.test.ts') || parts[3] === 'testing' || parts[3] === 'testing.ts')
+  );
 }
 
 /** The waits on time in one file's source, as `{ line, what }` (1-based lines). */

@@ -67,6 +67,7 @@ describe('check-test-waits', () => {
     expect(isTestFile('packages/a/src/x/y.test.ts')).toBe(true);
     expect(isTestFile('packages/a/test/support.ts')).toBe(true);
     expect(isTestFile('packages/a/src/testing/harness.ts')).toBe(true);
+    expect(isTestFile('packages/a/src/testing.ts')).toBe(true);
     expect(isTestFile('scripts/check.test.ts')).toBe(true);
     expect(isTestFile('packages/a/src/x/y.ts')).toBe(false);
     expect(isTestFile('packages/a/test/double.mjs')).toBe(false);

@@ -3,7 +3,7 @@
  * itself share, one copy of each: the serial queue ({@link TaskQueue}, {@link KeyedQueue}),
  * the abortable {@link sleep} and {@link abortable} wait, the condition poll ({@link waitUntil}), one HTTP request to a guest ({@link guestGet}), the time box ({@link timeBoxed}), the process runner
  * ({@link createProcessRunner}) and the loopback port reservation
- * ({@link reserveFreeLoopbackPort}), the screen-dump converter ({@link screenImageToPng}), the process check ({@link isProcessAlive}), and the host's KVM check ({@link detectAcceleration}). Browser code never imports this entry.
+ * ({@link reserveFreeLoopbackPort}), the screen-dump converter ({@link screenImageToPng}), the process check ({@link isProcessAlive}), the host's KVM check ({@link detectAcceleration}) and the QEMU processes of a VM ({@link qemuProcesses}). Browser code never imports this entry.
  *
  * @packageDocumentation
  */
@@ -45,6 +45,7 @@ export {
   type AccelerationPaths,
   detectAcceleration,
 } from './host/detect-acceleration.js';
+export { qemuProcesses } from './host/qemu-processes.js';
 export {
   isLoopbackPortFree,
   releaseLoopbackPort,

@@ -19,8 +19,7 @@ import {
   TEST_URI,
   virshOut as virsh,
 } from '@cvmweb/driver-kvm/testing';
-import { testGuest } from '@cvmweb/test-guest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { IdleDaemon } from './daemon/idle-daemon.js';
 import { type FakeIdleSource, fakeIdleSource } from './testing/fake-idle-source.js';
 
@@ -75,7 +74,7 @@ describe.skipIf(unavailable !== undefined)(
         secretCost: TEST_SCRYPT_COST,
         images: guestCache(
           join(dir, 'images'),
-          guestEntries(server, await testGuest()).filter((e) => e.version === 'test-kernel'),
+          guestEntries(server, inject('testGuest').files).filter((e) => e.version === 'test-kernel'),
         ),
         stopTimeoutMs: 8000,
       });

@@ -6,8 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runConformanceSuite } from '@cvmweb/core/testing';
 import { afterAll, describe, it } from 'vitest';
+import {
+  filesLeft,
+  qemuProcesses,
+  qemuUnavailable,
+  testGuest,
+  testGuestImages,
+} from '../test/testing-support.js';
 import { qemu } from './qemu.js';
-import { filesLeft, qemuProcesses, qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 
 const unavailable = qemuUnavailable();
 

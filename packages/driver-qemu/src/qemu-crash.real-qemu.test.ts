@@ -12,8 +12,14 @@ import { createCvmweb, SessionState } from '@cvmweb/core';
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  filesLeft,
+  qemuProcesses,
+  qemuUnavailable,
+  testGuest,
+  testGuestImages,
+} from '../test/testing-support.js';
 import { qemu } from './qemu.js';
-import { filesLeft, qemuProcesses, qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 
 const unavailable = qemuUnavailable();
 const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -16,8 +16,8 @@ import { authenticateVnc } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { qemuUnavailable, testGuest, testGuestImages } from '../test/testing-support.js';
 import { qemu } from './qemu.js';
-import { qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 
 const unavailable = qemuUnavailable();
 

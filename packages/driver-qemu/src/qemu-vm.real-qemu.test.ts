@@ -11,10 +11,16 @@ import { createProcessRunner, type ProcessRunner } from '@cvmweb/core/node';
 import { closeAndDispose, TEST_SCRYPT_COST, waitFor } from '@cvmweb/core/testing';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  filesLeft,
+  qemuProcesses,
+  qemuUnavailable,
+  testGuest,
+  testGuestImages,
+} from '../test/testing-support.js';
 import { qemu } from './qemu.js';
 import type { QemuOptions } from './qemu-options.js';
 import { QmpClient } from './qmp-client.js';
-import { filesLeft, qemuProcesses, qemuUnavailable, testGuest, testGuestImages } from './testing-support.js';
 import { vmPaths } from './vm-directory.js';
 
 const unavailable = qemuUnavailable();

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isHypervisorError } from '@cvmweb/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { qemuUnavailable } from '../test/testing-support.js';
 import { QmpClient, type QmpEvent } from './qmp-client.js';
-import { qemuUnavailable } from './testing-support.js';
 
 // Against a real QEMU with no machine (`-machine none`: no guest, nothing to boot).
 const unavailable = qemuUnavailable();

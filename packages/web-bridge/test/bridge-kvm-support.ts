@@ -1,5 +1,6 @@
 // Helpers of bridge-on-kvm.libvirt.test.ts: the bridge service as a child process on the KVM driver. The
-// libvirt, test-guest and lock helpers are driver-kvm's (`@cvmweb/driver-kvm/testing`).
+// libvirt, test-guest and lock helpers are driver-kvm's (`@cvmweb/driver-kvm/testing`); the test guest
+// itself comes from the libvirt project's global setup (`inject('testGuest')`).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import {
   TEST_POOL_PATH,
   TEST_URI,
 } from '@cvmweb/driver-kvm/testing';
-import { testGuest } from '@cvmweb/test-guest';
+import { inject } from 'vitest';
 
 export {
   domState,
@@ -61,9 +62,9 @@ export async function libvirtUnavailable(): Promise<string | undefined> {
   return driverLibvirtUnavailable();
 }
 
-/** The test guest (scripts/build-test-guest.sh, cached between runs) as a `test-kernel` catalog entry. */
+/** The test guest (built once by test/real-guest-setup.ts, cached between runs) as a `test-kernel` catalog entry. */
 export async function testGuestEntry(server: FileServer): Promise<ImageEntry> {
-  const entry = guestEntries(server, await testGuest()).find((e) => e.version === 'test-kernel');
+  const entry = guestEntries(server, inject('testGuest').files).find((e) => e.version === 'test-kernel');
   if (!entry) throw new Error('the test guest has no test-kernel entry');
   return entry;
 }

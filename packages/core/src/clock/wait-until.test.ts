@@ -83,4 +83,16 @@ describe('waitUntil', () => {
     expect(given).toBe(controller.signal);
     expect(clock.pending).toBe(0);
   });
+
+  it('rejects as aborted when the signal fires during a probe, even if the probe then answers', async () => {
+    const controller = new AbortController();
+    const waited = waitUntil(
+      () => {
+        controller.abort();
+        return 'too late';
+      },
+      { what: 'the guest', timeoutMs: 1000, signal: controller.signal },
+    );
+    await expect(waited).rejects.toMatchObject({ codeName: 'CONTROL', aborted: true });
+  });
 });

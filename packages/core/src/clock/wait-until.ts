@@ -40,6 +40,7 @@ export async function waitUntil<T>(
   for (;;) {
     if (signal?.aborted) throw abortedError(what, signal.reason);
     const value = await probe(signal);
+    if (signal?.aborted) throw abortedError(what, signal.reason);
     if (value !== undefined) return value as Exclude<T, undefined>;
     if (clock.now() >= deadline) {
       const seen = options.lastSeen?.();

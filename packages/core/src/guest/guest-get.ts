@@ -11,8 +11,9 @@ export type GuestAnswer =
   | undefined;
 
 /**
- * One HTTP GET on a fresh connection; `undefined` when nothing answered within `timeoutMs` (real
- * time) or `signal` aborted it.
+ * One HTTP GET of `path` (with its query) at `url` on a fresh connection; `undefined` when no
+ * whole answer came within `timeoutMs` of real time (connecting, waiting and reading together),
+ * when the connection failed, or when `signal` aborted it. Never rejects.
  */
 export function guestGet(
   url: string,
@@ -21,18 +22,28 @@ export function guestGet(
   options?: { signal?: AbortSignal },
 ): Promise<GuestAnswer> {
   return new Promise((resolve) => {
-    if (options?.signal?.aborted) return resolve(undefined);
+    const signal = options?.signal;
+    if (signal?.aborted) return resolve(undefined);
     const target = new URL(path, url);
+    let settled = false;
+    const finish = (answer: GuestAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      req.destroy();
+      resolve(answer);
+    };
+    const onAbort = () => finish(undefined);
     const req = request(
       {
-        host: target.hostname,
+        // An IPv6 literal's brackets belong to the URL, not to the address.
+        host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: target.port,
-        path: target.pathname,
+        path: `${target.pathname}${target.search}`,
         method: 'GET',
         agent: false,
         headers: { connection: 'close' },
-        timeout: timeoutMs,
-        ...(options?.signal ? { signal: options.signal } : {}),
       },
       (res) => {
         let body = '';
@@ -40,12 +51,13 @@ export function guestGet(
         res.on('data', (chunk: string) => {
           body += chunk;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', () => resolve(undefined));
+        res.on('end', () => finish({ status: res.statusCode ?? 0, body }));
+        res.on('error', () => finish(undefined));
       },
     );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', () => finish(undefined));
     req.end();
   });
 }

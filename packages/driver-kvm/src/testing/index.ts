@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 
+export { qemuProcesses } from '@cvmweb/core/node';
 export {
   type BootModel,
   buildDomainXml,
@@ -23,7 +24,6 @@ export {
   libvirtUnavailable,
   purgeLeftovers,
   purgeVms,
-  qemuProcesses,
   REPO,
   TEST_POOL,
   TEST_POOL_PATH,

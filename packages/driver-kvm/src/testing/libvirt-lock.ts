@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createProcessRunner, isProcessAlive, waitUntil } from '@cvmweb/core/node';
+import { createProcessRunner, waitUntil } from '@cvmweb/core/node';
 import { REPO, TEST_URI } from './libvirt-test-host.js';
 
 const runner = createProcessRunner();
@@ -39,8 +39,12 @@ const LIBVIRT_RUN = process.env['CVMWEB_LIBVIRT_RUN'] ?? '/run/cvmweb-libvirt';
 async function setupLibvirtdPid(): Promise<number | undefined> {
   const pid = Number.parseInt(await readFile(join(LIBVIRT_RUN, 'libvirtd.pid'), 'utf8').catch(() => ''), 10);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-  return comm.trim() === 'libvirtd' ? pid : undefined;
+  return (await isLibvirtd(pid)) ? pid : undefined;
+}
+
+/** Whether process `pid` runs and is a libvirtd (a reused pid is not). */
+async function isLibvirtd(pid: number): Promise<boolean> {
+  return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'libvirtd';
 }
 
 /** Why libvirtd cannot be restarted by a test, or `undefined` when it can. */
@@ -60,7 +64,7 @@ export async function restartLibvirtd(): Promise<void> {
   const pid = await setupLibvirtdPid();
   if (pid === undefined) throw new Error('libvirtd was not started by scripts/setup-libvirt.sh');
   process.kill(pid, 'SIGTERM');
-  await waitUntil(async () => (isProcessAlive(pid) ? undefined : true), {
+  await waitUntil(async () => ((await isLibvirtd(pid)) ? undefined : true), {
     what: `libvirtd (pid ${pid}) to stop`,
     timeoutMs: 30_000,
     intervalMs: 50,

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProcessRunner, describeEnding } from '@cvmweb/core/node';
@@ -68,22 +67,6 @@ export async function leftovers(vmName: string): Promise<string[]> {
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '');
   return [...domains, ...volumes].filter((name) => name !== '' && name.startsWith(vmName));
-}
-
-/**
- * QEMU processes of this machine that run the domain `vmName` (libvirt starts them with
- * `-name guest=<name>,…`), as `qemu pid <pid>`. Empty for a remote {@link TEST_URI}.
- */
-export async function qemuProcesses(vmName: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const name = args.indexOf('-name');
-    if (name >= 0 && (args[name + 1] ?? '').split(',').includes(`guest=${vmName}`))
-      found.push(`qemu pid ${pid}`);
-  }
-  return found;
 }
 
 /**

@@ -101,15 +101,26 @@ export function guestCache(directory: string, entries: ImageEntry[]): ImageCache
 }
 
 /**
- * Polls the guest's API at `path` on 127.0.0.1:`port` until it answers 200, for up to
- * `timeoutMs`; resolves with the answer's body.
+ * Polls the guest's API at `path` on 127.0.0.1:`port` until it answers with a 2xx status, for up
+ * to `timeoutMs`; resolves with the answer's body. Rejects with core's `QUERY` time-out error
+ * (`details.timedOut`), or an aborted `CONTROL` error when `signal` fires.
  */
-export function waitForGuest(port: number, path: string, timeoutMs = 60_000): Promise<string> {
+export function waitForGuest(
+  port: number,
+  path: string,
+  timeoutMs = 60_000,
+  options?: { signal?: AbortSignal },
+): Promise<string> {
   return waitUntil(
     async (signal) => {
       const answer = await guestGet(`http://127.0.0.1:${port}`, path, 3000, { signal });
-      return answer?.status === 200 ? answer.body : undefined;
+      return answer && answer.status >= 200 && answer.status < 300 ? answer.body : undefined;
     },
-    { what: `the guest on port ${port} to answer ${path}`, timeoutMs, intervalMs: 200 },
+    {
+      what: `the guest on port ${port} to answer ${path}`,
+      timeoutMs,
+      intervalMs: 200,
+      ...(options?.signal ? { signal: options.signal } : {}),
+    },
   );
 }

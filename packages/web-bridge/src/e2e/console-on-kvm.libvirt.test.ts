@@ -6,9 +6,8 @@ import { type Cvmweb, createCvmweb, GUEST_REPORT_PATH, parseGuestReport } from '
 import { TEST_SCRYPT_COST } from '@cvmweb/core/testing';
 import { kvm } from '@cvmweb/driver-kvm';
 import { guestCache, guestEntries } from '@cvmweb/driver-kvm/testing';
-import { TEST_GUEST_SCREEN, testGuest } from '@cvmweb/test-guest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   FileServer,
   libvirtUnavailable,
@@ -70,7 +69,7 @@ describe.skipIf(unavailable !== undefined || !hasChromium)(
         driver: kvm({ uri: TEST_URI, pool: TEST_POOL, poolPath: TEST_POOL_PATH, shutdownTimeoutMs: 8000 }),
         stateDir: await mkdtemp(join(dir, 'state-')),
         secretCost: TEST_SCRYPT_COST,
-        images: guestCache(join(dir, 'images'), guestEntries(files, await testGuest())),
+        images: guestCache(join(dir, 'images'), guestEntries(files, inject('testGuest').files)),
         stopTimeoutMs: 8000,
       });
       // Both origins are allowed (consent given): the other one is refused for not owning the session.
@@ -138,7 +137,7 @@ describe.skipIf(unavailable !== undefined || !hasChromium)(
       });
       // The canvas has the guest's size and shows its screen: lit pixels in the banner's cells, a
       // black screen below the second line.
-      const { cell, banner } = TEST_GUEST_SCREEN;
+      const { cell, banner } = inject('testGuest').screen;
       const canvas = () =>
         page.evaluate(
           ({ bannerWidth, line }) => {
@@ -163,8 +162,8 @@ describe.skipIf(unavailable !== undefined || !hasChromium)(
         );
       await expect.poll(async () => (await canvas()).banner, { timeout: 60_000 }).toBeGreaterThan(0);
       expect(await canvas()).toMatchObject({
-        width: TEST_GUEST_SCREEN.width,
-        height: TEST_GUEST_SCREEN.height,
+        width: inject('testGuest').screen.width,
+        height: inject('testGuest').screen.height,
         below: 0,
       });
 

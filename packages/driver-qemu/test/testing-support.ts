@@ -1,11 +1,13 @@
-// Test helpers of the QEMU driver's real-QEMU tests (not part of the package's entry).
+// Test helpers of the QEMU driver's real-QEMU tests (test-only: not part of the package).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageCache, ImageCatalog } from '@cvmweb/core';
 import { inject } from 'vitest';
-import { vmPaths } from './vm-directory.js';
+import { vmPaths } from '../src/vm-directory.js';
+
+export { qemuProcesses } from '@cvmweb/core/node';
 
 /** Why real-QEMU tests cannot run here, or `undefined`. */
 export function qemuUnavailable(): string | undefined {
@@ -14,18 +16,6 @@ export function qemuUnavailable(): string | undefined {
     if (spawnSync(program, ['--version']).status !== 0) return `${program} is not installed`;
   }
   return undefined;
-}
-
-/** Live QEMU processes running VM `vmName` (`-name guest=<vmName>`); zombies have no command line. */
-export async function qemuProcesses(vmName: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const name = args.indexOf('-name');
-    if (name >= 0 && (args[name + 1] ?? '') === `guest=${vmName}`) found.push(`qemu pid ${pid}`);
-  }
-  return found;
 }
 
 /**
