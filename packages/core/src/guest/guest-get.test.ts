@@ -15,7 +15,10 @@ afterEach(async () => {
 async function serve(handler: Parameters<typeof createServer>[1], host = '127.0.0.1'): Promise<string> {
   const server = createServer(handler);
   servers.push(server);
-  await new Promise<void>((done) => server.listen(0, host, done));
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, host, done);
+  });
   const { port } = server.address() as AddressInfo;
   return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
 }

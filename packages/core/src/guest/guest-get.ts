@@ -13,7 +13,7 @@ export type GuestAnswer =
 /**
  * One HTTP GET of `path` (with its query) at `url` on a fresh connection; `undefined` when no
  * whole answer came within `timeoutMs` of real time (connecting, waiting and reading together),
- * when the connection failed, or when `signal` aborted it. Never rejects.
+ * when the connection failed, or when `signal` aborted it. Rejects only when `url` and `path` make no URL.
  */
 export function guestGet(
   url: string,
