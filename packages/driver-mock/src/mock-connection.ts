@@ -2,7 +2,7 @@ import type { ActionOptions, Hypervisor, ProgressOptions, VmHandle, VmSpec, VmSu
 import { abortedError, HypervisorError } from '@cvmweb/core';
 import type { MockContext } from './mock-context.js';
 import { MockVm } from './mock-vm.js';
-import type { VmRecord } from './mock-world.js';
+import { poweredOffVm } from './mock-world.js';
 
 /** One connection to the mock hypervisor, as {@link Driver.create} returns it. */
 export class MockConnection implements Hypervisor {
@@ -27,25 +27,14 @@ export class MockConnection implements Hypervisor {
       });
     }
     progress?.(1, 3, 'creating the scratch disk');
-    const vm: VmRecord = {
+    const vm = poweredOffVm({
       id: world.newId(),
       name: spec.name,
       sessionId: spec.sessionId,
       spec,
       ours: true,
-      power: 'poweroff',
-      bootId: undefined,
       executionCap: spec.executionCap,
-      properties: undefined,
-      userData: undefined,
-      guest: undefined,
-      port: 0,
-      server: undefined,
-      display: undefined,
-      keys: '',
-      readyAt: 0,
-      destroyed: false,
-    };
+    });
     progress?.(2, 3, 'registering the VM');
     world.add(vm);
     progress?.(3, 3, 'created');

@@ -2,7 +2,7 @@ import { HypervisorError } from '@cvmweb/core';
 import type { MockFault } from './mock-fault.js';
 import type { MockStep } from './mock-step.js';
 import type { MockVmInfo } from './mock-vm-info.js';
-import { MockWorld, type VmRecord } from './mock-world.js';
+import { MockWorld, poweredOffVm, type VmRecord } from './mock-world.js';
 
 let worldOf: (state: MockHypervisor) => MockWorld;
 
@@ -80,25 +80,9 @@ export class MockHypervisor {
     if (this.#world.byName(name))
       throw new HypervisorError('ALREADY_EXISTS', `mock: a VM named ${name} exists already`);
     const id = this.#world.newId();
-    this.#world.add({
-      id,
-      name,
-      sessionId: '',
-      spec: undefined,
-      ours: false,
-      power: 'poweroff',
-      bootId: undefined,
-      executionCap: 100,
-      properties: undefined,
-      userData: undefined,
-      guest: undefined,
-      port: 0,
-      server: undefined,
-      display: undefined,
-      keys: '',
-      readyAt: 0,
-      destroyed: false,
-    });
+    this.#world.add(
+      poweredOffVm({ id, name, sessionId: '', spec: undefined, ours: false, executionCap: 100 }),
+    );
     return id;
   }
 

@@ -50,6 +50,26 @@ export interface VmRecord {
   destroyed: boolean;
 }
 
+/** A new, powered-off VM record that never ran: its identity, spec, owner flag and cap. */
+export function poweredOffVm(
+  fields: Pick<VmRecord, 'id' | 'name' | 'sessionId' | 'spec' | 'ours' | 'executionCap'>,
+): VmRecord {
+  return {
+    ...fields,
+    power: 'poweroff',
+    bootId: undefined,
+    properties: undefined,
+    userData: undefined,
+    guest: undefined,
+    port: 0,
+    server: undefined,
+    display: undefined,
+    keys: '',
+    readyAt: 0,
+    destroyed: false,
+  };
+}
+
 interface ArmedFault {
   readonly fault: MockFault;
   /** The first and last call numbers of the step that fail. */
