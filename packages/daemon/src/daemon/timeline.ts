@@ -1,9 +1,9 @@
 import type { DaemonSystemState, DaemonTimelineEntry } from '@cvmweb/core';
 
-/** The system as the daemon sees it (core's {@link DaemonSystemState}). */
+/** The system as the daemon sees it (`DaemonSystemState` of `@cvmweb/core`). */
 export type SystemState = DaemonSystemState;
 
-/** One point of the daemon's timeline (core's {@link DaemonTimelineEntry}). `at` is ms since the epoch on the daemon's clock. */
+/** One point of the daemon's timeline (`DaemonTimelineEntry` of `@cvmweb/core`). `at` is ms since the epoch on the daemon's clock. */
 export type TimelineEvent = DaemonTimelineEntry;
 
 /**

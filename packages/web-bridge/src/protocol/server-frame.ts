@@ -140,7 +140,7 @@ export interface ConsentFrame {
 }
 
 /**
- * One point of the daemon's timeline as a page sees it: core's {@link DaemonTimelineEntry}, filtered
+ * One point of the daemon's timeline as a page sees it: `DaemonTimelineEntry` of `@cvmweb/core`, filtered
  * per origin (see docs/protocol.md). `at` is ms since the epoch on the service's clock.
  */
 export type TimelineEntry = DaemonTimelineEntry;
